@@ -1,0 +1,288 @@
+"""Auth and profile routes (API.md "Auth and profile"); logic lives in service.py."""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import OAuth2PasswordRequestForm
+from redis.exceptions import RedisError
+from sqlmodel import Session
+
+from auth import service
+from auth.config import AuthSettings
+from auth.deps import PasswordsDep, ThrottleDep
+from auth.models import (
+    LoginIn,
+    PasswordChangeIn,
+    Preferences,
+    ProfilePublic,
+    ProfileUpdate,
+    RefreshIn,
+    RegisterIn,
+    TokenPair,
+    User,
+    UserPublic,
+)
+from auth.passwords import Passwords
+from auth.throttle import LoginThrottle
+from shared.app import API_PREFIX
+from shared.deps import ClientIp, CurrentPrincipal, RuntimeDep, SessionDep
+from shared.errors import DependencyUnavailable, ProblemError, problem_responses
+from shared.security import Principal, revoke_sessions, revoke_token
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix=API_PREFIX)
+
+INVALID_CREDENTIALS = "Invalid email or password"
+
+
+async def _settings(runtime: RuntimeDep) -> AuthSettings:
+    assert isinstance(runtime.settings, AuthSettings)
+    return runtime.settings
+
+
+SettingsDep = Annotated[AuthSettings, Depends(_settings)]
+
+
+def _pair(tokens: service.IssuedTokens) -> TokenPair:
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+def _profile(user: User) -> ProfilePublic:
+    return ProfilePublic(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        created_at=user.created_at,
+        preferences=Preferences.model_validate(user.preferences),
+    )
+
+
+async def _current_user(session: Session, principal: Principal) -> User:
+    user = await run_in_threadpool(service.get_user, session, user_id=principal.user_id)
+    if user is None:
+        raise ProblemError(
+            401, "The account no longer exists", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return user
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses=problem_responses(409, 413, 422),
+    tags=["auth"],
+    summary="Create an account",
+)
+async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDep) -> UserPublic:
+    try:
+        user = await run_in_threadpool(service.register, session, data=body, passwords=passwords)
+    except service.EmailTaken as exc:
+        raise ProblemError(409, "An account with this email already exists") from exc
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+async def _login(
+    *,
+    email: str,
+    password: str,
+    ip: str,
+    session: Session,
+    passwords: Passwords,
+    throttle: LoginThrottle,
+    settings: AuthSettings,
+) -> TokenPair:
+    if (wait_s := await throttle.retry_after_s(email=email, ip=ip)) is not None:
+        raise ProblemError(
+            429, "Too many failed logins, try again later", headers={"Retry-After": str(wait_s)}
+        )
+    user = await run_in_threadpool(
+        service.authenticate, session, email=email, password=password, passwords=passwords
+    )
+    if user is None:
+        await throttle.record_failure(email=email, ip=ip)
+        raise ProblemError(401, INVALID_CREDENTIALS)
+    await throttle.record_success(email=email)
+    tokens = await run_in_threadpool(service.start_session, session, user=user, settings=settings)
+    return _pair(tokens)
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenPair,
+    responses=problem_responses(401, 413, 422, 429),
+    tags=["auth"],
+    summary="Log in with email and password",
+)
+async def login(
+    body: LoginIn,
+    ip: ClientIp,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    throttle: ThrottleDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    return await _login(
+        email=body.email,
+        password=body.password,
+        ip=ip,
+        session=session,
+        passwords=passwords,
+        throttle=throttle,
+        settings=settings,
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenPair,
+    responses=problem_responses(401, 413, 422, 429),
+    tags=["auth"],
+    summary="Log in with the OAuth2 password form (username = email)",
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    ip: ClientIp,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    throttle: ThrottleDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    if len(form.password) > 128 or len(form.username) > 320:
+        raise ProblemError(401, INVALID_CREDENTIALS)
+    return await _login(
+        email=form.username,
+        password=form.password,
+        ip=ip,
+        session=session,
+        passwords=passwords,
+        throttle=throttle,
+        settings=settings,
+    )
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    responses=problem_responses(401, 413, 422),
+    tags=["auth"],
+    summary="Trade a refresh token for a new pair; the old one is spent",
+)
+async def refresh(
+    body: RefreshIn, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+) -> TokenPair:
+    try:
+        tokens = await run_in_threadpool(
+            service.rotate_refresh_token,
+            session,
+            refresh_token=body.refresh_token,
+            settings=settings,
+        )
+    except service.RefreshTokenReused as exc:
+        logger.warning("refresh token reused; login revoked", extra={"session_id": exc.session_id})
+        await _deny_sessions(runtime, [exc.session_id], settings)
+        raise ProblemError(
+            401, "The refresh token is invalid", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    except service.InvalidRefreshToken as exc:
+        raise ProblemError(
+            401, "The refresh token is invalid", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    return _pair(tokens)
+
+
+async def _deny_sessions(
+    runtime: RuntimeDep, session_ids: list[str], settings: AuthSettings
+) -> None:
+    try:
+        await revoke_sessions(runtime.redis, session_ids, access_ttl_s=settings.access_token_ttl_s)
+    except RedisError as exc:
+        raise DependencyUnavailable("The token denylist") from exc
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401),
+    tags=["auth"],
+    summary="End this login: its access and refresh tokens stop working at once",
+)
+async def logout(
+    principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+) -> Response:
+    try:
+        await revoke_token(runtime.redis, principal)
+    except RedisError as exc:
+        raise DependencyUnavailable("The token denylist") from exc
+    await _deny_sessions(runtime, [principal.session_id], settings)
+    await run_in_threadpool(service.end_session, session, session_id=principal.session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/me",
+    response_model=ProfilePublic,
+    responses=problem_responses(401),
+    tags=["profile"],
+    summary="The caller's profile and preferences",
+)
+async def get_me(principal: CurrentPrincipal, session: SessionDep) -> ProfilePublic:
+    return _profile(await _current_user(session, principal))
+
+
+@router.patch(
+    "/me",
+    response_model=ProfilePublic,
+    responses=problem_responses(401, 413, 422),
+    tags=["profile"],
+    summary="Change display name or preferences (other fields are refused)",
+)
+async def patch_me(
+    body: ProfileUpdate, principal: CurrentPrincipal, session: SessionDep
+) -> ProfilePublic:
+    user = await _current_user(session, principal)
+    user = await run_in_threadpool(service.update_profile, session, user=user, changes=body)
+    return _profile(user)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 413, 422, 429),
+    tags=["profile"],
+    summary="Change the password; every other login ends",
+)
+async def change_password(
+    body: PasswordChangeIn,
+    principal: CurrentPrincipal,
+    ip: ClientIp,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    passwords: PasswordsDep,
+    throttle: ThrottleDep,
+    settings: SettingsDep,
+) -> Response:
+    user = await _current_user(session, principal)
+    if (wait_s := await throttle.retry_after_s(email=user.email, ip=ip)) is not None:
+        raise ProblemError(429, "Too many failed attempts", headers={"Retry-After": str(wait_s)})
+    if not await run_in_threadpool(passwords.verify, user.password_hash, body.current_password):
+        await throttle.record_failure(email=user.email, ip=ip)
+        raise ProblemError(
+            401, "The current password is wrong", headers={"WWW-Authenticate": "Bearer"}
+        )
+    ended = await run_in_threadpool(
+        service.change_password,
+        session,
+        user=user,
+        new_password=body.new_password,
+        keep_session_id=principal.session_id,
+        passwords=passwords,
+    )
+    await _deny_sessions(runtime, ended, settings)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,42 @@
+"""Auth service settings (env prefix AUTH_)."""
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import DatabaseSettings
+
+OWASP_MIN_MEMORY_KIB = 19 * 1024
+OWASP_MIN_TIME_COST = 2
+
+
+class AuthSettings(DatabaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "auth"
+    port: int = 8001
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_auth"
+    access_token_ttl_s: int = Field(900, ge=60, le=3600)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=3600)
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = OWASP_MIN_MEMORY_KIB
+    argon2_parallelism: int = 1
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 50
+    login_failure_window_s: int = 300
+
+    @field_validator("argon2_time_cost")
+    @classmethod
+    def _owasp_time(cls, value: int) -> int:
+        if value < OWASP_MIN_TIME_COST:
+            raise ValueError(f"argon2 time cost must be at least {OWASP_MIN_TIME_COST}")
+        return value
+
+    @field_validator("argon2_memory_kib")
+    @classmethod
+    def _owasp_memory(cls, value: int) -> int:
+        if value < OWASP_MIN_MEMORY_KIB:
+            raise ValueError(f"argon2 memory must be at least {OWASP_MIN_MEMORY_KIB} KiB")
+        return value
+
+
+settings = AuthSettings()

@@ -1,0 +1,22 @@
+"""Dependencies of the auth routes."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from auth.passwords import Passwords
+from auth.throttle import LoginThrottle
+
+
+async def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+async def get_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.throttle
+    return throttle
+
+
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]

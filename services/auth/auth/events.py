@@ -1,0 +1,11 @@
+"""What the auth service publishes (through its outbox)."""
+
+from shared.events import (
+    SessionRevoked,
+    UserPasswordChanged,
+    UserPreferencesChanged,
+    UserRegistered,
+)
+
+PRODUCER = "auth"
+PUBLISHES = (UserRegistered, UserPreferencesChanged, SessionRevoked, UserPasswordChanged)

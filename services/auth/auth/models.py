@@ -1,0 +1,216 @@
+"""Users, logins (sessions) and refresh tokens; request and response shapes."""
+
+import unicodedata
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StrictBool, field_validator
+from pydantic import Field as PydanticField
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
+from shared.db import utcnow
+
+DISPLAY_NAME_MAX = 50
+MAX_PREFERRED_GENRES = 30
+
+
+# --- preferences ----------------------------------------------------------------------------
+class NotifyPreferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trending: StrictBool = PydanticField(True, description="Notify when new titles enter trending")
+    recommendations: StrictBool = PydanticField(
+        True, description="Notify about new recommendations"
+    )
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    genres: list[Annotated[int, PydanticField(gt=0, lt=1_000_000)]] = PydanticField(
+        default_factory=list,
+        max_length=MAX_PREFERRED_GENRES,
+        description="Preferred TMDb genre ids",
+    )
+    language: str = PydanticField("en", pattern=r"^[a-z]{2}$", description="ISO 639-1 language")
+    region: str = PydanticField("US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 region")
+    include_adult: StrictBool = PydanticField(False, description="Show adult titles")
+    notify: NotifyPreferences = PydanticField(default_factory=NotifyPreferences)
+
+    @field_validator("genres")
+    @classmethod
+    def _unique_genres(cls, genres: list[int]) -> list[int]:
+        return list(dict.fromkeys(genres))
+
+
+class NotifyPreferencesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trending: StrictBool | None = None
+    recommendations: StrictBool | None = None
+
+
+class PreferencesUpdate(BaseModel):
+    """Fields given replace the stored ones; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    genres: list[Annotated[int, PydanticField(gt=0, lt=1_000_000)]] | None = PydanticField(
+        None, max_length=MAX_PREFERRED_GENRES
+    )
+    language: str | None = PydanticField(None, pattern=r"^[a-z]{2}$")
+    region: str | None = PydanticField(None, pattern=r"^[A-Z]{2}$")
+    include_adult: StrictBool | None = None
+    notify: NotifyPreferencesUpdate | None = None
+
+
+# --- tables ---------------------------------------------------------------------------------
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (Index("uq_user_account_email_lower", func.lower(text("email")), unique=True),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(255), nullable=False))
+    display_name: str = Field(sa_column=Column(String(DISPLAY_NAME_MAX), nullable=False))
+    preferences: dict[str, Any] = Field(
+        default_factory=lambda: Preferences().model_dump(),
+        sa_column=Column(JSONB, nullable=False),
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    password_changed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class AuthSession(SQLModel, table=True):
+    """One login: every refresh token it rotates through and every access token share its id."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: uuid.UUID = Field(
+        sa_column=Column(
+            ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_reason: str | None = Field(default=None, max_length=50)
+
+
+class RefreshToken(SQLModel, table=True):
+    """Refresh tokens by SHA-256; a spent one presented again means the login was stolen."""
+
+    __tablename__ = "refresh_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(
+        sa_column=Column(
+            ForeignKey("auth_session.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    issued_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    spent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+# --- requests and responses -----------------------------------------------------------------
+def _clean_display_name(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise ValueError("Display name must not be blank")
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError("Display name must not contain control characters")
+    return value
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr = PydanticField(max_length=320)
+    password: str = PydanticField(
+        min_length=8, max_length=128, description="8 to 128 characters, not a common password"
+    )
+    display_name: str | None = PydanticField(
+        None, min_length=1, max_length=DISPLAY_NAME_MAX, pattern=r"\S"
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        try:
+            return check_policy(value)
+        except PasswordPolicyError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        return None if value is None else _clean_display_name(value)
+
+
+class LoginIn(BaseModel):
+    email: str = PydanticField(min_length=1, max_length=320)
+    password: str = PydanticField(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = PydanticField(min_length=1, max_length=512)
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = PydanticField(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = PydanticField(
+        min_length=8, max_length=128, description="8 to 128 characters, not a common password"
+    )
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        try:
+            return check_policy(value)
+        except PasswordPolicyError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class ProfileUpdate(BaseModel):
+    """Only these fields can change; any other field is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = PydanticField(
+        None, min_length=1, max_length=DISPLAY_NAME_MAX, pattern=r"\S"
+    )
+    preferences: PreferencesUpdate | None = None
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        return None if value is None else _clean_display_name(value)
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    created_at: datetime
+
+
+class ProfilePublic(UserPublic):
+    preferences: Preferences
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = PydanticField(description="Seconds until the access token expires")

@@ -1,0 +1,66 @@
+"""The catalog service application."""
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from catalog.api import internal_router, router
+from catalog.cache import CatalogCache
+from catalog.community import CommunityMirror
+from catalog.config import CatalogSettings, settings
+from catalog.fastpath import CachedReadsFastPath
+from catalog.handlers import subscription
+from catalog.refresh import TrendingRefresher
+from catalog.service import Catalog
+from catalog.tmdb import TmdbClient
+from shared.app import create_service_app
+from shared.redis import make_redis
+from shared.runtime import Runtime, build_runtime
+
+
+def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
+    cache_redis = make_redis(app_settings.redis_url)
+    cache = CatalogCache(
+        cache_redis,
+        local_max_entries=app_settings.local_cache_entries,
+        recent_ttl_s=app_settings.recent_ttl_s,
+    )
+    runtime = build_runtime(app_settings)
+    assert runtime.engine is not None and runtime.bus is not None
+    mirror = CommunityMirror(cache_redis, runtime.engine)
+    runtime.bus.subscribe(
+        subscription(cache=cache, redis=cache_redis, engine=runtime.engine, mirror=mirror)
+    )
+    tmdb = TmdbClient(app_settings)
+    catalog = Catalog(tmdb=tmdb, cache=cache, settings=app_settings)
+    refresher = TrendingRefresher(
+        catalog=catalog, redis=cache_redis, engine=runtime.engine, settings=app_settings
+    )
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start_refresher(_: Runtime) -> None:
+        if app_settings.refresh_enabled:
+            tasks.append(asyncio.create_task(refresher.run(), name="trending-refresh"))
+
+    async def stop(_: Runtime) -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await tmdb.close()
+        await cache_redis.aclose()
+
+    runtime.on_start.append(start_refresher)
+    runtime.on_stop.append(stop)
+    app = create_service_app(
+        runtime,
+        title="Catalog service",
+        description="Movies from TMDb, cached in Redis.",
+        routers=[router, internal_router],
+        inner_middleware=[(CachedReadsFastPath, {"cache": cache})],
+    )
+    app.state.catalog = catalog
+    app.state.community = mirror
+    app.state.refresher = refresher
+    return app

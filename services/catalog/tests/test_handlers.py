@@ -1,0 +1,212 @@
+"""Scheduled refresh publishes its events; the catalog's consumer invalidates on them."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlmodel import Session
+from starlette.applications import Starlette
+
+from catalog.cache import Entry
+from catalog.community import CommunityMirror, community_key, with_community
+from catalog.config import CatalogSettings
+from catalog.handlers import subscription
+from catalog.preferences import allows_adult
+from catalog.refresh import TrendingRefresher
+from catalog.service import Catalog, trending_key
+from shared.bus import EventBus
+from shared.db import make_engine
+from shared.events import UserPreferencesChanged
+from shared.outbox import OutboxRelay, add_event
+
+MakeCatalog = Callable[..., Catalog]
+
+
+@pytest.fixture
+def engine(catalog_settings: CatalogSettings):  # type: ignore[no-untyped-def]
+    engine = make_engine(catalog_settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM outbox_event"))
+    yield engine
+    engine.dispose()
+
+
+def _outbox_types(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return [
+            row[0] for row in connection.execute(text("SELECT type FROM outbox_event ORDER BY id"))
+        ]
+
+
+async def test_refresh_announces_trending_and_new_titles(
+    make_catalog: MakeCatalog,
+    sandbox_app: Starlette,
+    redis: Redis,
+    engine,
+    catalog_settings: CatalogSettings,
+) -> None:  # type: ignore[no-untyped-def]
+    catalog = make_catalog(httpx.ASGITransport(app=sandbox_app))
+    refresher = TrendingRefresher(
+        catalog=catalog, redis=redis, engine=engine, settings=catalog_settings
+    )
+    first = await refresher.refresh_once()
+    assert [e.event_type for e in first] == ["catalog.trending.refreshed"] * 2
+    assert all(e.new_movie_ids == [] for e in first)  # nothing to compare with yet
+    # The sandbox's clock moves on: trending changes, and the refresh says what is new.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox_app), base_url="http://s"
+    ) as admin:
+        day = (await admin.get("/__admin/clock")).json()["day"]
+        await admin.post("/__admin/clock", json={"day": day + 20})
+        second = await refresher.refresh_once()
+        await admin.post("/__admin/clock", json={"day": day})
+    refreshed = [e for e in second if e.event_type == "catalog.trending.refreshed"]
+    day_event = next(e for e in refreshed if e.window == "day")
+    assert day_event.new_movie_ids and set(day_event.new_movie_ids) <= set(day_event.movie_ids)
+    assert any(e.event_type == "catalog.movie.updated" for e in second)
+    assert _outbox_types(engine).count("catalog.trending.refreshed") == 4
+
+
+async def test_only_one_replica_holds_the_refresh_lease(
+    make_catalog: MakeCatalog,
+    sandbox_app: Starlette,
+    redis: Redis,
+    engine,
+    catalog_settings: CatalogSettings,
+) -> None:  # type: ignore[no-untyped-def]
+    refreshers = [
+        TrendingRefresher(
+            catalog=make_catalog(httpx.ASGITransport(app=sandbox_app)),
+            redis=redis,
+            engine=engine,
+            settings=catalog_settings,
+        )
+        for _ in range(3)
+    ]
+    taken = await asyncio.gather(*(r._take_lease() for r in refreshers))
+    assert sorted(taken) == [False, False, True]
+
+
+async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
+    make_catalog: MakeCatalog,
+    sandbox_app: Starlette,
+    redis: Redis,
+    engine,
+    catalog_settings: CatalogSettings,
+    infra,
+) -> None:  # type: ignore[no-untyped-def]
+    catalog = make_catalog(httpx.ASGITransport(app=sandbox_app))
+    await catalog.trending("week", 2)
+    assert await redis.get(trending_key("week", 2)) is not None
+    bus = EventBus(
+        amqp_url=infra.amqp_url,
+        namespace=f"test-catalog-{uuid.uuid4().hex[:8]}",
+        producer="catalog",
+        queue_expires_ms=60_000,
+    )
+    bus.subscribe(
+        subscription(
+            cache=catalog.cache, redis=redis, engine=engine, mirror=CommunityMirror(redis, engine)
+        )
+    )
+    bus.start()
+    await bus.wait_ready(15)
+    relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.1)
+    relay.start()
+    try:
+        refresher = TrendingRefresher(
+            catalog=catalog, redis=redis, engine=engine, settings=catalog_settings
+        )
+        await refresher.refresh_once()
+        deadline = time.monotonic() + 10
+        while await redis.get(trending_key("week", 2)) is not None:
+            assert time.monotonic() < deadline, "page 2 was not invalidated"
+            await asyncio.sleep(0.05)
+        assert await redis.get(trending_key("week", 1)) is not None  # the fresh page 1 stays
+
+        # Preferences travel as events too: the adult filter follows them.
+        user_id = uuid.uuid4()
+        with Session(engine) as session:
+            add_event(
+                session,
+                UserPreferencesChanged(user_id=user_id, preferences={"include_adult": True}),
+                producer="auth",
+            )
+            session.commit()
+        while not await allows_adult(redis, user_id):
+            assert time.monotonic() < deadline + 5, "preference not applied"
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+        await bus.close()
+
+
+async def test_movie_updated_drops_details(
+    make_catalog: MakeCatalog, scripted, redis: Redis
+) -> None:  # type: ignore[no-untyped-def]
+    from catalog.service import movie_key
+    from shared.events import CatalogMovieUpdated, wrap
+
+    catalog = make_catalog(scripted.transport())
+    await redis.set(movie_key(77), Entry(b"{}", time.time() + 100).encode())
+    handlers = subscription(
+        cache=catalog.cache, redis=redis, engine=engine, mirror=CommunityMirror(redis, engine)
+    ).handlers
+    event = CatalogMovieUpdated(movie_id=77, updated_at=__import__("datetime").datetime.now())
+    await handlers["catalog.movie.updated"](event, wrap(event, producer="catalog"))
+    assert await redis.get(movie_key(77)) is None
+
+
+async def test_community_rating_follows_rating_events_once(
+    redis: Redis, engine, make_catalog: MakeCatalog, scripted
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from shared.events import RatingRemoved, RatingSet, wrap
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM community_rating"))
+        connection.execute(text("DELETE FROM inbox_event"))
+    mirror = CommunityMirror(redis, engine)
+    catalog = make_catalog(scripted.transport())
+    handlers = subscription(cache=catalog.cache, redis=redis, engine=engine, mirror=mirror).handlers
+    now = datetime.now(UTC)
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    events = [
+        RatingSet(user_id=alice, movie_id=9, score=8.0, at=now),
+        RatingSet(user_id=bob, movie_id=9, score=6.0, at=now),
+        RatingSet(user_id=alice, movie_id=9, score=10.0, previous_score=8.0, at=now),
+    ]
+    envelopes = [wrap(event, producer="favorites") for event in events]
+    for event, envelope in zip(events, envelopes, strict=True):
+        await handlers[event.event_type](event, envelope)
+    await handlers[events[0].event_type](events[0], envelopes[0])  # redelivered: no effect
+    assert (
+        await mirror.resolve(9, await redis.get(community_key(9))) == b'{"average":8.0,"count":2}'
+    )
+    removed = RatingRemoved(user_id=bob, movie_id=9, score=6.0, at=now)
+    await handlers[removed.event_type](removed, wrap(removed, producer="favorites"))
+    assert (
+        await mirror.resolve(9, await redis.get(community_key(9))) == b'{"average":10.0,"count":1}'
+    )
+    await redis.delete(community_key(9))  # Redis lost it: rebuilt from the database
+    assert await mirror.resolve(9, None) == b'{"average":10.0,"count":1}'
+    assert await mirror.resolve(404, None) == b'{"average":null,"count":0}'
+    assert (
+        with_community(b'{"id":9}', b'{"average":null,"count":0}')
+        == b'{"id":9,"community_rating":{"average":null,"count":0}}'
+    )
+
+
+async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, engine) -> None:  # type: ignore[no-untyped-def]
+    mirror = CommunityMirror(redis, engine)
+    await mirror.publish(5, 3, b'{"average":7.0,"count":3}')
+    await mirror.publish(5, 2, b'{"average":1.0,"count":2}')
+    assert (
+        await mirror.resolve(5, await redis.get(community_key(5))) == b'{"average":7.0,"count":3}'
+    )

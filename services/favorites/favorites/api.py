@@ -1,0 +1,110 @@
+"""Favorites routes (API.md "Favorites"); a user only ever sees and changes their own."""
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from favorites import service
+from favorites.deps import CatalogDep, LimitQuery, PageQuery
+from favorites.models import (
+    FavoriteIn,
+    FavoritePublic,
+    FavoritesPage,
+    FavoriteWithMovie,
+)
+from shared.app import API_PREFIX
+from shared.deps import CurrentPrincipal, SessionDep
+from shared.errors import ProblemError, problem_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["favorites"])
+MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]
+NOT_A_FAVORITE = "This movie is not one of your favorites"
+
+
+@router.get(
+    "/favorites",
+    response_model=FavoritesPage,
+    responses=problem_responses(401, 422, 503),
+    summary="Your favorites, newest first, each with the movie's summary",
+)
+async def list_favorites(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+    page: PageQuery = 1,
+    limit: LimitQuery = 20,
+) -> FavoritesPage:
+    rows, total = await run_in_threadpool(
+        service.page, session, user_id=principal.user_id, page=page, limit=limit
+    )
+    movies = await catalog.summaries([row.movie_id for row in rows])
+    return FavoritesPage(
+        page=page,
+        total_pages=math.ceil(total / limit),
+        total_results=total,
+        results=[
+            FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at) for row in rows
+        ],
+    )
+
+
+@router.post(
+    "/favorites",
+    response_model=FavoritePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": FavoritePublic, "description": "Already a favorite"},
+        201: {"description": "Added", "headers": {"Location": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 404, 413, 422, 503),
+    },
+    summary="Add a movie to your favorites",
+)
+async def add_favorite(
+    body: FavoriteIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+    response: Response,
+) -> FavoritePublic:
+    await catalog.require(body.movie_id)
+    favorite, created = await run_in_threadpool(
+        service.add, session, user_id=principal.user_id, movie_id=body.movie_id
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{API_PREFIX}/favorites/{favorite.movie_id}"
+    return FavoritePublic(movie_id=favorite.movie_id, added_at=favorite.added_at)
+
+
+@router.get(
+    "/favorites/{movie_id}",
+    response_model=FavoritePublic,
+    responses=problem_responses(401, 404, 422),
+    summary="One of your favorites",
+)
+async def get_favorite(
+    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+) -> FavoritePublic:
+    favorite = await run_in_threadpool(
+        service.get, session, user_id=principal.user_id, movie_id=movie_id
+    )
+    if favorite is None:
+        raise ProblemError(404, NOT_A_FAVORITE)
+    return FavoritePublic(movie_id=favorite.movie_id, added_at=favorite.added_at)
+
+
+@router.delete(
+    "/favorites/{movie_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 422),
+    summary="Remove a movie from your favorites",
+)
+async def remove_favorite(
+    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    if not await run_in_threadpool(
+        service.remove, session, user_id=principal.user_id, movie_id=movie_id
+    ):
+        raise ProblemError(404, NOT_A_FAVORITE)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

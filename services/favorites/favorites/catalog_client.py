@@ -1,0 +1,37 @@
+"""The catalog as the favorites service sees it: does a movie exist, summaries for a page."""
+
+from favorites.models import MovieSummary
+from shared.catalog_client import CatalogClient as InternalCatalogClient
+from shared.errors import DependencyUnavailable, ProblemError
+
+
+class CatalogClient(InternalCatalogClient):
+    async def require(self, movie_id: int) -> MovieSummary:
+        """The movie's summary; 404 when the catalog does not know it, 503 when it is down."""
+        known = await self.movies([movie_id])
+        if movie_id in known["unavailable"]:
+            raise DependencyUnavailable("The movie catalog")
+        if not known["results"]:
+            raise ProblemError(404, "No movie with this id")
+        return MovieSummary.model_validate(known["results"][0])
+
+    async def summaries(self, movie_ids: list[int]) -> dict[int, MovieSummary]:
+        """Summaries for a page of movies in one call; a movie the catalog cannot describe
+        right now gets a placeholder with its id."""
+        found = await self.movies(movie_ids)
+        by_id = {movie["id"]: MovieSummary.model_validate(movie) for movie in found["results"]}
+        return {movie_id: by_id.get(movie_id) or _placeholder(movie_id) for movie_id in movie_ids}
+
+
+def _placeholder(movie_id: int) -> MovieSummary:
+    return MovieSummary(
+        id=movie_id,
+        title="",
+        overview="",
+        release_date=None,
+        genre_ids=[],
+        vote_average=0.0,
+        vote_count=0,
+        popularity=0.0,
+        poster_url=None,
+    )

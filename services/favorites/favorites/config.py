@@ -1,0 +1,20 @@
+"""Favorites service settings (env prefix FAVORITES_)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import DatabaseSettings
+
+
+class FavoritesSettings(DatabaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FAVORITES_", extra="ignore", populate_by_name=True
+    )
+
+    service_name: str = "favorites"
+    port: int = 8003
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_favorites"
+    catalog_url: str = "http://127.0.0.1:8002"
+    catalog_timeout_s: float = 8.0
+
+
+settings = FavoritesSettings()

@@ -1,0 +1,17 @@
+"""Dependencies of the favorites routes."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from favorites.catalog_client import CatalogClient
+
+
+async def get_catalog(request: Request) -> CatalogClient:
+    client: CatalogClient = request.app.state.catalog
+    return client
+
+
+CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
+PageQuery = Annotated[int, Query(ge=1, le=500, description="Page number, 1 to 500")]
+LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]

@@ -1,0 +1,24 @@
+"""What the favorites service publishes (through its outbox)."""
+
+from shared.events import (
+    FavoriteAdded,
+    FavoriteRemoved,
+    HistoryAdded,
+    HistoryRemoved,
+    RatingRemoved,
+    RatingSet,
+    ReviewCreated,
+    ReviewDeleted,
+)
+
+PRODUCER = "favorites"
+PUBLISHES = (
+    FavoriteAdded,
+    FavoriteRemoved,
+    RatingSet,
+    RatingRemoved,
+    ReviewCreated,
+    ReviewDeleted,
+    HistoryAdded,
+    HistoryRemoved,
+)

@@ -1,0 +1,65 @@
+"""What the favorites service consumes: users' display names, for review authors."""
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from favorites.models import UserDirectoryEntry
+from shared.bus import Subscription
+from shared.events import EventEnvelope, IntegrationEvent, UserPreferencesChanged, UserRegistered
+from shared.inbox import handle_once
+
+CONSUMER = "favorites"
+
+
+def _remember(session: Session, *, user_id: object, display_name: str, at: datetime) -> None:
+    statement = insert(UserDirectoryEntry).values(
+        user_id=user_id, display_name=display_name, updated_at=at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "display_name": statement.excluded.display_name,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=col(UserDirectoryEntry.updated_at) < statement.excluded.updated_at,
+        )
+    )
+
+
+def subscription(*, engine: Engine) -> Subscription:
+    async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, UserRegistered)
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: _remember(
+                s, user_id=event.user_id, display_name=event.display_name, at=envelope.occurred_at
+            ),
+        )
+
+    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, UserPreferencesChanged)
+        if event.display_name is None:
+            return
+        name = event.display_name
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: _remember(
+                s, user_id=event.user_id, display_name=name, at=envelope.occurred_at
+            ),
+        )
+
+    return Subscription(
+        name=CONSUMER,
+        handlers={
+            UserRegistered.event_type: on_registered,
+            UserPreferencesChanged.event_type: on_preferences_changed,
+        },
+    )

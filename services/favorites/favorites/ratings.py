@@ -1,0 +1,81 @@
+"""A user's ratings: plain functions over a database session, no HTTP here."""
+
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from favorites.events import PRODUCER
+from favorites.models import Rating
+from shared.db import utcnow
+from shared.events import RatingRemoved, RatingSet
+from shared.outbox import add_event
+
+
+def rate(session: Session, *, user_id: uuid.UUID, movie_id: int, score: float) -> Rating:
+    """Set or change the user's rating; the event carries the score it replaced."""
+    previous = session.scalar(
+        select(col(Rating.score))
+        .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)
+        .with_for_update()
+    )
+    rated_at = utcnow()
+    statement = insert(Rating).values(
+        user_id=user_id, movie_id=movie_id, score=score, rated_at=rated_at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "movie_id"],
+            set_={"score": statement.excluded.score, "rated_at": statement.excluded.rated_at},
+        )
+    )
+    add_event(
+        session,
+        RatingSet(
+            user_id=user_id,
+            movie_id=movie_id,
+            score=score,
+            previous_score=float(previous) if previous is not None else None,
+            at=rated_at,
+        ),
+        producer=PRODUCER,
+    )
+    session.commit()
+    return Rating(user_id=user_id, movie_id=movie_id, score=score, rated_at=rated_at)
+
+
+def unrate(session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
+    """Remove the user's rating; False if there was none."""
+    removed = session.scalar(
+        delete(Rating)
+        .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)
+        .returning(col(Rating.score))
+    )
+    if removed is None:
+        session.rollback()
+        return False
+    add_event(
+        session,
+        RatingRemoved(user_id=user_id, movie_id=movie_id, score=float(removed), at=utcnow()),
+        producer=PRODUCER,
+    )
+    session.commit()
+    return True
+
+
+def page(
+    session: Session, *, user_id: uuid.UUID, page: int, limit: int
+) -> tuple[list[Rating], int]:
+    """One page of the user's ratings, newest first, and how many there are."""
+    total = session.scalar(
+        select(func.count()).select_from(Rating).where(col(Rating.user_id) == user_id)
+    )
+    rows = session.scalars(
+        select(Rating)
+        .where(col(Rating.user_id) == user_id)
+        .order_by(col(Rating.rated_at).desc(), col(Rating.movie_id).desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total or 0)

@@ -1,0 +1,78 @@
+"""Favorites: plain functions over a database session, no HTTP here."""
+
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from favorites.events import PRODUCER
+from favorites.models import Favorite
+from shared.db import utcnow
+from shared.events import FavoriteAdded, FavoriteRemoved
+from shared.outbox import add_event
+
+
+def get(session: Session, *, user_id: uuid.UUID, movie_id: int) -> Favorite | None:
+    """The user's favorite for this movie."""
+    return session.get(Favorite, (user_id, movie_id))
+
+
+def add(session: Session, *, user_id: uuid.UUID, movie_id: int) -> tuple[Favorite, bool]:
+    """Add a favorite; (the favorite, True) if it is new, (the existing one, False) if not.
+
+    One INSERT ... ON CONFLICT DO NOTHING decides, so concurrent adds give exactly one row
+    and exactly one `favorite.added` event.
+    """
+    added_at = utcnow()
+    inserted = session.execute(
+        insert(Favorite)
+        .values(user_id=user_id, movie_id=movie_id, added_at=added_at)
+        .on_conflict_do_nothing()
+        .returning(col(Favorite.added_at))
+    ).first()
+    if inserted is None:
+        session.rollback()
+        existing = get(session, user_id=user_id, movie_id=movie_id)
+        if existing is None:  # removed between the two statements: try once more
+            return add(session, user_id=user_id, movie_id=movie_id)
+        return existing, False
+    add_event(
+        session, FavoriteAdded(user_id=user_id, movie_id=movie_id, at=added_at), producer=PRODUCER
+    )
+    session.commit()
+    return Favorite(user_id=user_id, movie_id=movie_id, added_at=added_at), True
+
+
+def remove(session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
+    """Remove a favorite; False if it was not one."""
+    removed = session.execute(
+        delete(Favorite)
+        .where(col(Favorite.user_id) == user_id, col(Favorite.movie_id) == movie_id)
+        .returning(col(Favorite.movie_id))
+    ).first()
+    if removed is None:
+        session.rollback()
+        return False
+    add_event(
+        session, FavoriteRemoved(user_id=user_id, movie_id=movie_id, at=utcnow()), producer=PRODUCER
+    )
+    session.commit()
+    return True
+
+
+def page(
+    session: Session, *, user_id: uuid.UUID, page: int, limit: int
+) -> tuple[list[Favorite], int]:
+    """One page of the user's favorites, newest first, and how many there are in all."""
+    total = session.scalar(
+        select(func.count()).select_from(Favorite).where(col(Favorite.user_id) == user_id)
+    )
+    rows = session.scalars(
+        select(Favorite)
+        .where(col(Favorite.user_id) == user_id)
+        .order_by(col(Favorite.added_at).desc(), col(Favorite.movie_id).desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total or 0)

@@ -1,0 +1,118 @@
+"""The gateway application: the proxy in front, docs and health behind it."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from gateway.config import GatewaySettings, settings
+from gateway.openapi import OpenApiMerger
+from gateway.proxy import GatewayProxy
+from shared.errors import install_problem_handlers
+from shared.logging import configure_logging
+from shared.metrics import metrics_endpoint
+from shared.middleware import ASGIApp, RequestContextMiddleware
+from shared.redis import make_redis
+
+
+async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: float) -> str:
+    try:
+        async with session.get(
+            f"{url}/readyz", timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as r:
+            if r.status == 200:
+                return "ok"
+            body = await r.json(content_type=None)
+            down = [k for k, v in (body.get("checks") or {}).items() if v != "ok"]
+            return f"not ready: {', '.join(down) or r.status}"
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return f"unavailable: {type(exc).__name__}"
+
+
+def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
+    configure_logging(app_settings.service_name, app_settings.log_level)
+    redis = make_redis(app_settings.redis_url)
+    merger = OpenApiMerger(
+        upstreams=app_settings.service_urls(), cache_s=app_settings.openapi_cache_s
+    )
+    proxy: GatewayProxy
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await proxy.start()
+        try:
+            yield
+        finally:
+            await proxy.stop()
+            await redis.aclose()
+
+    ops = FastAPI(
+        title="Gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
+    install_problem_handlers(ops)
+
+    async def healthz(_: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def readyz(_: Request) -> Response:
+        assert proxy.session is not None
+        names = list(app_settings.service_urls())
+        results = await asyncio.gather(
+            _redis_state(redis),
+            *(
+                _check_service(
+                    proxy.session, app_settings.service_urls()[n], app_settings.readiness_timeout_s
+                )
+                for n in names
+            ),
+        )
+        checks: dict[str, Any] = {"redis": results[0], **dict(zip(names, results[1:], strict=True))}
+        ready = all(state == "ok" for state in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        return Response(
+            orjson.dumps(body),
+            status_code=200 if ready else 503,
+            media_type="application/json",
+            headers={} if ready else {"Retry-After": "5"},
+        )
+
+    async def openapi_json(_: Request) -> Response:
+        assert proxy.session is not None
+        return Response(
+            orjson.dumps(await merger.document(proxy.session)), media_type="application/json"
+        )
+
+    async def docs(_: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Movie discovery API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    async def oauth2_redirect(_: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    ops.add_route("/healthz", healthz, include_in_schema=False)
+    ops.add_route("/readyz", readyz, include_in_schema=False)
+    ops.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    ops.add_route("/openapi.json", openapi_json, include_in_schema=False)
+    ops.add_route("/docs", docs, include_in_schema=False)
+    ops.add_route("/docs/oauth2-redirect", oauth2_redirect, include_in_schema=False)
+
+    proxy = GatewayProxy(fallback=ops, settings=app_settings, redis=redis)
+    return RequestContextMiddleware(proxy, max_body_bytes=app_settings.max_body_bytes)
+
+
+async def _redis_state(redis: Any) -> str:
+    try:
+        await asyncio.wait_for(redis.ping(), 2.0)
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,41 @@
+"""Gateway settings (env prefix GATEWAY_)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import PlatformSettings
+
+
+class GatewaySettings(PlatformSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "gateway"
+    port: int = 8000
+    auth_url: str = "http://127.0.0.1:8001"
+    catalog_url: str = "http://127.0.0.1:8002"
+    favorites_url: str = "http://127.0.0.1:8003"
+    recommendations_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
+    # Requests per minute; authenticated callers are counted by user, others by client IP.
+    rate_limit_user_per_minute: int = 1200
+    rate_limit_ip_per_minute: int = 600
+    upstream_timeout_s: float = 15.0
+    upstream_connect_timeout_s: float = 3.0
+    upstream_max_connections: int = 256
+    readiness_timeout_s: float = 2.0
+    openapi_cache_s: float = 60.0
+    # Anonymous catalog reads are kept this long at the gateway (0 turns it off); nothing in it
+    # outlives the catalog's own one-second copy, so freshness guarantees are unchanged.
+    micro_cache_ttl_s: float = 1.0
+    micro_cache_entries: int = 5000
+
+    def service_urls(self) -> dict[str, str]:
+        return {
+            "auth": self.auth_url,
+            "catalog": self.catalog_url,
+            "favorites": self.favorites_url,
+            "recommendations": self.recommendations_url,
+            "notifications": self.notifications_url,
+        }
+
+
+settings = GatewaySettings()

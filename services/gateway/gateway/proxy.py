@@ -1,0 +1,349 @@
+"""The proxy: checks the caller, applies rate limits, forwards to the owning service.
+
+Raw ASGI with aiohttp's client: measured several times faster than httpx for this job.
+One Redis round trip per request carries both the revocation check and the rate counter.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+
+import aiohttp
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.config import GatewaySettings
+from gateway.ratelimit import RateLimiter
+from gateway.routes import Access, Route, match
+from shared.context import request_id_var
+from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
+from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.security import (
+    CLIENT_IP_HEADER,
+    INTERNAL_TOKEN_HEADER,
+    SESSION_ID_HEADER,
+    TOKEN_EXPIRES_HEADER,
+    TOKEN_ID_HEADER,
+    USER_ID_HEADER,
+    InvalidToken,
+    Principal,
+    bearer_token,
+    decode_access_token,
+)
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+# Headers only the gateway may set; any a client sends are dropped.
+INTERNAL_HEADERS = frozenset(
+    {
+        USER_ID_HEADER,
+        SESSION_ID_HEADER,
+        TOKEN_ID_HEADER,
+        TOKEN_EXPIRES_HEADER,
+        INTERNAL_TOKEN_HEADER,
+        CLIENT_IP_HEADER,
+        "x-request-id",
+    }
+)
+DROPPED_REQUEST_HEADERS = HOP_BY_HOP | INTERNAL_HEADERS
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"x-request-id", "server", "date"}
+
+
+class Rejection(Exception):
+    def __init__(
+        self, status: int, detail: str, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = list(headers)
+
+
+class MicroCache:
+    """Whole upstream answers for a short time, keyed by path and query."""
+
+    def __init__(self, *, ttl_s: float, max_entries: int) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.entries: dict[str, tuple[float, int, list[tuple[bytes, bytes]], bytes]] = {}
+
+    def get(self, key: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        found = self.entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1], found[2], found[3]
+
+    def put(self, key: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + self.ttl_s, status, headers, body)
+
+
+class GatewayProxy:
+    """ASGI app: /api/v1/* is proxied, everything else goes to `fallback` (docs, health)."""
+
+    def __init__(self, *, fallback: ASGIApp, settings: GatewaySettings, redis: Redis) -> None:
+        self.fallback = fallback
+        self.settings = settings
+        self.redis = redis
+        self.rate_limiter = RateLimiter(redis)
+        self.micro_cache = MicroCache(
+            ttl_s=settings.micro_cache_ttl_s, max_entries=settings.micro_cache_entries
+        )
+        self.upstreams = settings.service_urls()
+        self.session: aiohttp.ClientSession | None = None
+        self.timeout = aiohttp.ClientTimeout(
+            total=settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s
+        )
+        # Event streams stay open as long as the client wants them.
+        self.stream_timeout = aiohttp.ClientTimeout(
+            total=None, connect=settings.upstream_connect_timeout_s
+        )
+
+    async def start(self) -> None:
+        self.rate_limiter.start()
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.upstream_max_connections, keepalive_timeout=30, ttl_dns_cache=300
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            timeout=self.timeout,
+            skip_auto_headers=("User-Agent",),
+        )
+
+    async def stop(self) -> None:
+        await self.rate_limiter.stop()
+        if self.session is not None:
+            await self.session.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.fallback(scope, receive, send)
+            return
+        route = match(scope["path"])
+        if route is None:
+            await _send_problem(send, 404, "No such API route", scope["path"])
+            return
+        scope["route_template"] = route.template
+        try:
+            principal = await self._admit(scope, route)
+            await self._forward(scope, receive, send, route, principal)
+        except Rejection as rejection:
+            await _send_problem(
+                send, rejection.status, rejection.detail, scope["path"], rejection.headers
+            )
+
+    # --- admission: token and rate limit ----------------------------------------------------
+    async def _admit(self, scope: Scope, route: Route) -> Principal | None:
+        """Count the request against its limit, then check its token (even bad ones are counted);
+        only a token needs Redis on the request path (its revocation is checked every time)."""
+        principal, refusal = None, None
+        if route.access is not Access.PUBLIC:
+            token = bearer_token(_header(scope, b"authorization"))
+            if token is not None:
+                try:
+                    principal = self._decode(token)
+                except Rejection as rejection:
+                    refusal = rejection
+            elif route.access is Access.REQUIRED:
+                refusal = Rejection(
+                    401, "Authentication required", [(b"www-authenticate", b"Bearer")]
+                )
+        identity = f"u:{principal.user_id}" if principal else f"ip:{_client_ip(scope)}"
+        limit = (
+            self.settings.rate_limit_user_per_minute
+            if principal
+            else self.settings.rate_limit_ip_per_minute
+        )
+        if (broken := self.rate_limiter.allow(identity, limit)) is not None:
+            raise Rejection(
+                429, "Rate limit exceeded", [(b"retry-after", str(broken.retry_after_s).encode())]
+            )
+        if refusal is not None:
+            raise refusal
+        if principal is None:
+            return None
+        try:
+            revoked = await self.redis.mget(
+                f"auth:revoked:jti:{principal.token_id}", f"auth:revoked:sid:{principal.session_id}"
+            )
+        except RedisError as exc:
+            # Cannot tell whether the token was revoked: refuse rather than guess.
+            raise Rejection(
+                503,
+                "Token verification is unavailable, try again shortly",
+                [(b"retry-after", b"5")],
+            ) from exc
+        if any(value is not None for value in revoked):
+            raise Rejection(
+                401, "The access token has been revoked", [(b"www-authenticate", b"Bearer")]
+            )
+        return principal
+
+    def _decode(self, token: str) -> Principal:
+        try:
+            return decode_access_token(
+                token, secret=self.settings.jwt_secret, algorithm=self.settings.jwt_algorithm
+            )
+        except InvalidToken as exc:
+            raise Rejection(
+                401, "The access token is invalid or expired", [(b"www-authenticate", b"Bearer")]
+            ) from exc
+
+    # --- forwarding -------------------------------------------------------------------------
+    def _upstream_headers(self, scope: Scope, principal: Principal | None) -> list[tuple[str, str]]:
+        headers = [
+            (key.decode("latin-1"), value.decode("latin-1"))
+            for key, value in scope["headers"]
+            if key.decode("latin-1").lower() not in DROPPED_REQUEST_HEADERS
+        ]
+        headers.append(("x-request-id", request_id_var.get() or ""))
+        headers.append((INTERNAL_TOKEN_HEADER, self.settings.internal_secret))
+        headers.append((CLIENT_IP_HEADER, _client_ip(scope)))
+        if principal is not None:
+            headers.append((USER_ID_HEADER, str(principal.user_id)))
+            headers.append((SESSION_ID_HEADER, principal.session_id))
+            headers.append((TOKEN_ID_HEADER, principal.token_id))
+            headers.append((TOKEN_EXPIRES_HEADER, str(principal.expires_at.timestamp())))
+        return headers
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, route: Route, principal: Principal | None
+    ) -> None:
+        assert self.session is not None
+        body = await _read_body(receive)
+        path = scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        # Only anonymous catalog reads are shared: with a token, answers can depend on the user.
+        shared = route.service == "catalog" and scope["method"] == "GET" and principal is None
+        if shared and (cached := self.micro_cache.get(path)) is not None:
+            await _send_whole(send, *cached)
+            return
+        try:
+            async with self.session.request(
+                scope["method"],
+                self.upstreams[route.service] + path,
+                headers=self._upstream_headers(scope, principal),
+                data=body or None,
+                allow_redirects=False,
+                timeout=self.stream_timeout if route.streaming else self.timeout,
+            ) as upstream:
+                if upstream.content_type == "text/event-stream":
+                    await _relay_stream(upstream, send)
+                    return
+                payload = await upstream.read()
+                headers = _response_headers(upstream)
+        except TimeoutError as exc:
+            raise Rejection(504, f"The {route.service} service did not answer in time") from exc
+        except aiohttp.ClientConnectionError as exc:
+            raise Rejection(
+                503,
+                f"The {route.service} service is unavailable, try again shortly",
+                [(b"retry-after", b"5")],
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise Rejection(502, f"The {route.service} service gave a broken answer") from exc
+        if shared and upstream.status == 200:
+            self.micro_cache.put(path, upstream.status, headers, payload)
+        await _send_whole(send, upstream.status, headers, payload)
+
+
+def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    return [
+        (key.lower(), value)
+        for key, value in upstream.raw_headers
+        if key.decode("latin-1").lower() not in DROPPED_RESPONSE_HEADERS
+    ]
+
+
+async def _send_whole(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], payload: bytes
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _relay_stream(upstream: aiohttp.ClientResponse, send: Send) -> None:
+    """Pass a server-sent event stream through as it comes, without buffering."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": upstream.status,
+            "headers": _response_headers(upstream),
+        }
+    )
+    try:
+        async for chunk in upstream.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except aiohttp.ClientError:
+        logger.info("event stream from upstream ended")
+    except OSError:
+        return  # the client went away; leaving closes the upstream stream too
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+async def _send_problem(
+    send: Send, status: int, detail: str, path: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    body = problem_bytes(status, detail, path)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

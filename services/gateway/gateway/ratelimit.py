@@ -1,0 +1,90 @@
+"""Fixed one-minute rate-limit windows, shared by every gateway replica through Redis.
+
+Counting a request costs no Redis round trip: each replica counts locally and adds its
+counts to Redis every `flush_interval_s`, reading back the global totals. A request is refused
+when the last global total plus what this replica counted since passes the limit, so one
+replica is exact and several overshoot by at most one flush interval's traffic. If Redis is
+down, each replica goes on limiting with its own counts.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+WINDOW_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitKey:
+    key: str
+    limit: int
+    retry_after_s: int
+
+
+def window_key(identity: str, limit: int, now: float | None = None) -> RateLimitKey:
+    """The counter for `identity` in the current minute, and how long until it resets."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_S)
+    retry_after_s = max(1, int((window + 1) * WINDOW_S - now))
+    return RateLimitKey(f"gw:rl:{identity}:{window}", limit, retry_after_s)
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, *, flush_interval_s: float = 0.1) -> None:
+        self.redis = redis
+        self.flush_interval_s = flush_interval_s
+        self.pending: dict[str, int] = defaultdict(int)
+        self.known: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def allow(self, identity: str, limit: int) -> RateLimitKey | None:
+        """Count one request; None if allowed, else the key (with Retry-After) it broke."""
+        key = window_key(identity, limit)
+        self.pending[key.key] += 1
+        if self.known.get(key.key, 0) + self.pending[key.key] > limit:
+            return key
+        return None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_forever(), name="rate-limit-flush")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except RedisError:
+                logger.warning("rate-limit counts not shared (Redis unavailable); limiting locally")
+
+    async def flush(self) -> None:
+        counts, self.pending = self.pending, defaultdict(int)
+        if not counts:
+            return
+        keys = list(counts)
+        # Count the batch as known before the round trip: requests that arrive while it is in
+        # flight must still see it, or a burst slips through during every flush. If Redis
+        # fails, the batch simply stays counted locally.
+        for key in keys:
+            self.known[key] = self.known.get(key, 0) + counts[key]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.incrby(key, counts[key])
+                pipe.expire(key, WINDOW_S + 1, nx=True)
+            results = await pipe.execute()
+        current = int(time.time() // WINDOW_S)
+        self.known = {k: v for k, v in self.known.items() if int(k.rsplit(":", 1)[1]) >= current}
+        for key, total in zip(keys, results[::2], strict=True):
+            self.known[key] = int(total)

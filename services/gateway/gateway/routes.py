@@ -1,0 +1,69 @@
+"""The public route table: which service answers a path, and whether it needs a token."""
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+ID = r"[^/]+"
+
+
+class Access(Enum):
+    PUBLIC = "public"  # no token looked at
+    OPTIONAL = "optional"  # a token is checked if present
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    template: str
+    service: str
+    access: Access
+    pattern: re.Pattern[str]
+    streaming: bool = False  # a long-lived response (server-sent events): no total timeout
+
+
+def _route(template: str, service: str, access: Access, *, streaming: bool = False) -> Route:
+    regex = re.sub(r"\{[a-z_]+\}", ID, template)
+    return Route(template, service, access, re.compile(f"^{regex}$"), streaming)
+
+
+# First match wins: specific paths before the {movie_id} catch-alls.
+ROUTES: tuple[Route, ...] = (
+    _route("/api/v1/auth/register", "auth", Access.PUBLIC),
+    _route("/api/v1/auth/login", "auth", Access.PUBLIC),
+    _route("/api/v1/auth/token", "auth", Access.PUBLIC),
+    _route("/api/v1/auth/refresh", "auth", Access.PUBLIC),
+    _route("/api/v1/auth/logout", "auth", Access.REQUIRED),
+    _route("/api/v1/me", "auth", Access.REQUIRED),
+    _route("/api/v1/me/password", "auth", Access.REQUIRED),
+    _route("/api/v1/me/ratings", "favorites", Access.REQUIRED),
+    _route("/api/v1/me/history", "favorites", Access.REQUIRED),
+    _route("/api/v1/me/history/{movie_id}", "favorites", Access.REQUIRED),
+    _route("/api/v1/movies/trending", "catalog", Access.OPTIONAL),
+    _route("/api/v1/movies/search", "catalog", Access.OPTIONAL),
+    _route("/api/v1/movies/{movie_id}", "catalog", Access.OPTIONAL),
+    _route("/api/v1/movies/{movie_id}/similar", "catalog", Access.OPTIONAL),
+    _route("/api/v1/movies/{movie_id}/rating", "favorites", Access.REQUIRED),
+    # Reading reviews is public; writing them needs a token, which the service enforces.
+    _route("/api/v1/movies/{movie_id}/reviews", "favorites", Access.OPTIONAL),
+    _route("/api/v1/reviews/{review_id}", "favorites", Access.REQUIRED),
+    _route("/api/v1/genres", "catalog", Access.OPTIONAL),
+    _route("/api/v1/favorites", "favorites", Access.REQUIRED),
+    _route("/api/v1/favorites/{movie_id}", "favorites", Access.REQUIRED),
+    _route("/api/v1/recommendations", "recommendations", Access.REQUIRED),
+    _route("/api/v1/notifications", "notifications", Access.REQUIRED),
+    _route("/api/v1/notifications/read-all", "notifications", Access.REQUIRED),
+    _route("/api/v1/notifications/stream", "notifications", Access.REQUIRED, streaming=True),
+    _route("/api/v1/notifications/{notification_id}/read", "notifications", Access.REQUIRED),
+)
+
+_EXACT = {route.template: route for route in ROUTES if "{" not in route.template}
+
+
+def match(path: str) -> Route | None:
+    if route := _EXACT.get(path):
+        return route
+    for route in ROUTES:
+        if route.pattern.match(path):
+            return route
+    return None

@@ -1,0 +1,63 @@
+"""The route table sends each public path to its owner with the right access rule."""
+
+import pytest
+
+from gateway.ratelimit import window_key
+from gateway.routes import Access, match
+
+
+@pytest.mark.parametrize(
+    ("path", "service", "access", "template"),
+    [
+        ("/api/v1/auth/login", "auth", Access.PUBLIC, "/api/v1/auth/login"),
+        ("/api/v1/auth/logout", "auth", Access.REQUIRED, "/api/v1/auth/logout"),
+        ("/api/v1/me", "auth", Access.REQUIRED, "/api/v1/me"),
+        ("/api/v1/me/password", "auth", Access.REQUIRED, "/api/v1/me/password"),
+        ("/api/v1/movies/trending", "catalog", Access.OPTIONAL, "/api/v1/movies/trending"),
+        ("/api/v1/movies/search", "catalog", Access.OPTIONAL, "/api/v1/movies/search"),
+        ("/api/v1/movies/550", "catalog", Access.OPTIONAL, "/api/v1/movies/{movie_id}"),
+        (
+            "/api/v1/movies/550/similar",
+            "catalog",
+            Access.OPTIONAL,
+            "/api/v1/movies/{movie_id}/similar",
+        ),
+        ("/api/v1/genres", "catalog", Access.OPTIONAL, "/api/v1/genres"),
+        ("/api/v1/favorites", "favorites", Access.REQUIRED, "/api/v1/favorites"),
+        ("/api/v1/favorites/550", "favorites", Access.REQUIRED, "/api/v1/favorites/{movie_id}"),
+        ("/api/v1/recommendations", "recommendations", Access.REQUIRED, "/api/v1/recommendations"),
+        ("/api/v1/me/ratings", "favorites", Access.REQUIRED, "/api/v1/me/ratings"),
+        ("/api/v1/me/history/5", "favorites", Access.REQUIRED, "/api/v1/me/history/{movie_id}"),
+        (
+            "/api/v1/movies/5/rating",
+            "favorites",
+            Access.REQUIRED,
+            "/api/v1/movies/{movie_id}/rating",
+        ),
+        (
+            "/api/v1/movies/5/reviews",
+            "favorites",
+            Access.OPTIONAL,
+            "/api/v1/movies/{movie_id}/reviews",
+        ),
+        ("/api/v1/reviews/abc", "favorites", Access.REQUIRED, "/api/v1/reviews/{review_id}"),
+    ],
+)
+def test_match(path: str, service: str, access: Access, template: str) -> None:
+    route = match(path)
+    assert route is not None
+    assert (route.service, route.access, route.template) == (service, access, template)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/", "/api/v1/admin", "/api/v1/movies/1/2/3", "/api/v1/me/../x"]
+)
+def test_unknown_paths(path: str) -> None:
+    assert match(path) is None
+
+
+def test_rate_limit_window() -> None:
+    key = window_key("ip:1.2.3.4", 10, now=120.5)
+    assert key.key == "gw:rl:ip:1.2.3.4:2"
+    assert key.retry_after_s == 59
+    assert window_key("ip:1.2.3.4", 10, now=179.9).retry_after_s == 1

@@ -1,0 +1,140 @@
+"""Notification routes (API.md "Notifications"), the live stream included."""
+
+import asyncio
+import contextlib
+import math
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
+from starlette.responses import StreamingResponse
+
+from notifications import live, service
+from notifications.models import NotificationPublic, NotificationsPage
+from shared.app import API_PREFIX
+from shared.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from shared.errors import ProblemError, problem_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["notifications"])
+
+
+def _public(notification: service.Notification) -> NotificationPublic:
+    return NotificationPublic.model_validate(notification, from_attributes=True)
+
+
+@router.get(
+    "/notifications",
+    response_model=NotificationsPage,
+    responses=problem_responses(401, 422),
+    summary="Your notifications, newest first",
+)
+async def list_notifications(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    unread: Annotated[bool, Query(description="Only unread ones")] = False,
+    page: Annotated[int, Query(ge=1, le=500)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> NotificationsPage:
+    rows, total = await run_in_threadpool(
+        service.page, session, user_id=principal.user_id, unread_only=unread, page=page, limit=limit
+    )
+    return NotificationsPage(
+        page=page,
+        total_pages=math.ceil(total / limit),
+        total_results=total,
+        results=[_public(r) for r in rows],
+    )
+
+
+@router.post(
+    "/notifications/read-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401),
+    summary="Mark all your notifications read",
+)
+async def read_all(principal: CurrentPrincipal, session: SessionDep) -> Response:
+    await run_in_threadpool(service.mark_all_read, session, user_id=principal.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 422),
+    summary="Mark one of your notifications read",
+)
+async def read_one(
+    notification_id: Annotated[uuid.UUID, Path()], principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    if not await run_in_threadpool(
+        service.mark_read, session, user_id=principal.user_id, notification_id=notification_id
+    ):
+        raise ProblemError(404, "No such notification")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/notifications/stream",
+    responses={
+        200: {
+            "description": "Server-sent events: one `notification` event per new notification",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(401),
+    },
+    summary="New notifications as they arrive (text/event-stream); resume with Last-Event-ID",
+)
+async def stream(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    assert runtime.engine is not None
+    engine = runtime.engine
+    user_id = principal.user_id
+    keepalive_s: float = request.app.state.stream_keepalive_s
+    resume_after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    async def events() -> AsyncIterator[bytes]:
+        pubsub = runtime.redis.pubsub()
+        await pubsub.subscribe(live.channel(user_id))  # before the backlog: nothing falls between
+        try:
+            yield b"retry: 3000\n\n"
+            sent = resume_after or 0
+            if resume_after is not None:
+
+                def missed() -> list[service.Notification]:
+                    with Session(engine) as session:
+                        return service.since(session, user_id=user_id, after_seq=resume_after)
+
+                for notification in await asyncio.to_thread(missed):
+                    assert notification.seq is not None
+                    sent = max(sent, notification.seq)
+                    yield live.sse(
+                        notification.seq, _public(notification).model_dump_json().encode()
+                    )
+            while True:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=keepalive_s
+                )
+                if message is None:
+                    yield b": keep-alive\n\n"
+                    continue
+                seq_text, _, payload = bytes(message["data"]).partition(b"|")
+                if int(seq_text) > sent:
+                    sent = int(seq_text)
+                    yield live.sse(sent, payload)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe()
+                await pubsub.aclose()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,109 @@
+"""What the notifications service consumes: who wants what (auth's events), what is new in
+trending (the catalog's refreshes) and in users' recommendations."""
+
+import contextlib
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from notifications import live, service
+from notifications.config import NotificationsSettings
+from shared.bus import Subscription
+from shared.bus.bus import TransientError
+from shared.catalog_client import CatalogClient
+from shared.events import (
+    CatalogTrendingRefreshed,
+    EventEnvelope,
+    IntegrationEvent,
+    RecommendationsUpdated,
+    UserPreferencesChanged,
+    UserRegistered,
+)
+from shared.inbox import handle_once
+
+CONSUMER = "notifications"
+
+
+def subscription(
+    *, engine: Engine, redis: Redis, catalog: CatalogClient, settings: NotificationsSettings
+) -> Subscription:
+    async def deliver(
+        envelope: EventEnvelope, write: Callable[[Session], list[service.Delivered]]
+    ) -> None:
+        written: list[service.Delivered] = []
+        await handle_once(
+            engine, consumer=CONSUMER, envelope=envelope, effect=lambda s: written.extend(write(s))
+        )
+        # Stored already: if Redis is down, open streams miss it and a reconnect with
+        # Last-Event-ID gets it from the database.
+        with contextlib.suppress(RedisError):
+            await live.publish(redis, written)
+
+    async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, UserRegistered)
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: service.subscribe(s, user_id=event.user_id, at=envelope.occurred_at),
+        )
+
+    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, UserPreferencesChanged)
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: service.update_preferences(
+                s, user_id=event.user_id, preferences=event.preferences, at=envelope.occurred_at
+            ),
+        )
+
+    async def on_trending_refreshed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, CatalogTrendingRefreshed)
+        if event.window != settings.trending_window or not event.new_movie_ids:
+            return
+        movies = await _movies(catalog, event.new_movie_ids)
+        await deliver(
+            envelope,
+            lambda s: service.fan_out_trending(
+                s, event_id=envelope.event_id, movies=movies, keep=settings.history_per_user
+            ),
+        )
+
+    async def on_recommendations_updated(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, RecommendationsUpdated)
+        movies = await _movies(catalog, event.new_movie_ids)
+        await deliver(
+            envelope,
+            lambda s: service.notify_recommendations(
+                s,
+                event_id=envelope.event_id,
+                user_id=event.user_id,
+                movies=movies,
+                keep=settings.history_per_user,
+            ),
+        )
+
+    return Subscription(
+        name=CONSUMER,
+        handlers={
+            UserRegistered.event_type: on_registered,
+            UserPreferencesChanged.event_type: on_preferences_changed,
+            CatalogTrendingRefreshed.event_type: on_trending_refreshed,
+            RecommendationsUpdated.event_type: on_recommendations_updated,
+        },
+    )
+
+
+async def _movies(catalog: CatalogClient, movie_ids: list[int]) -> list[dict]:  # type: ignore[type-arg]
+    """Titles and genres of the movies, in the given order; the catalog being down is retried."""
+    try:
+        found = await catalog.movies(movie_ids[:100])
+    except Exception as exc:
+        raise TransientError("catalog unavailable") from exc
+    by_id = {movie["id"]: movie for movie in found["results"]}
+    return [by_id[movie_id] for movie_id in movie_ids if movie_id in by_id]

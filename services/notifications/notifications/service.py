@@ -1,0 +1,252 @@
+"""Notifications: subscribers, fan-out, listing and read marking. No HTTP here.
+
+Fan-out is set-based: one INSERT ... SELECT per event writes every subscriber's notification
+(a refresh never costs a round trip per user), idempotent through a unique key on
+(user, source event, type); each user keeps only their newest `history_per_user`.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from notifications.models import RECOMMENDATIONS_NEW, TRENDING_NEW, Notification, Subscriber
+from shared.db import utcnow
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A notification just written, for the live stream."""
+
+    user_id: uuid.UUID
+    seq: int
+    payload: bytes
+
+
+def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
+    """A new user: notified of everything until they say otherwise."""
+    session.execute(
+        insert(Subscriber)
+        .values(
+            user_id=user_id,
+            notify_trending=True,
+            notify_recommendations=True,
+            genres=[],
+            updated_at=at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def update_preferences(
+    session: Session, *, user_id: uuid.UUID, preferences: dict[str, Any], at: datetime
+) -> None:
+    """Take the user's notify flags and genres; an older change arriving late changes nothing."""
+    notify = preferences.get("notify") or {}
+    genres = [int(g) for g in preferences.get("genres") or [] if isinstance(g, int)]
+    statement = insert(Subscriber).values(
+        user_id=user_id,
+        notify_trending=bool(notify.get("trending", True)),
+        notify_recommendations=bool(notify.get("recommendations", True)),
+        genres=genres,
+        updated_at=at,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "notify_trending": statement.excluded.notify_trending,
+                "notify_recommendations": statement.excluded.notify_recommendations,
+                "genres": statement.excluded.genres,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=col(Subscriber.updated_at) < statement.excluded.updated_at,
+        )
+    )
+
+
+def _describe(movies: list[dict[str, Any]], suffix: str) -> str:
+    titles = [m["title"] for m in movies if m.get("title")]
+    if not titles:
+        return suffix.capitalize()
+    if len(titles) == 1:
+        return f"{titles[0]} {suffix}"
+    if len(titles) == 2:
+        return f"{titles[0]} and {titles[1]} {suffix}"
+    return f"{titles[0]}, {titles[1]} and {len(titles) - 2} more {suffix}"
+
+
+_RETURNING = "RETURNING user_id, seq, id, type, title, body, movie_ids, created_at, read_at"
+
+
+def fan_out_trending(
+    session: Session, *, event_id: uuid.UUID, movies: list[dict[str, Any]], keep: int
+) -> list[Delivered]:
+    """One trending.new notification per interested subscriber, naming the new titles in
+    their preferred genres (all of them for subscribers with no preferred genres); a single
+    statement for every subscriber."""
+    if not movies:
+        return []
+    rows = session.execute(
+        text(
+            "WITH new_movie AS ("
+            "  SELECT * FROM jsonb_to_recordset(CAST(:movies AS jsonb))"
+            "  AS m(id int, title text, genre_ids int[], position int)"
+            "), picked AS ("
+            "  SELECT s.user_id, array_agg(m.id ORDER BY m.position) AS ids,"
+            "         array_agg(m.title ORDER BY m.position) AS titles"
+            "  FROM subscriber s JOIN new_movie m"
+            "    ON cardinality(s.genres) = 0 OR s.genres && m.genre_ids"
+            "  WHERE s.notify_trending GROUP BY s.user_id"
+            ") "
+            "INSERT INTO notification"
+            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
+            "SELECT gen_random_uuid(), user_id, :type, :title, "
+            "  CASE cardinality(titles)"
+            "    WHEN 1 THEN titles[1] || :suffix"
+            "    WHEN 2 THEN titles[1] || ' and ' || titles[2] || :suffix"
+            "    ELSE titles[1] || ', ' || titles[2] || ' and '"
+            "         || (cardinality(titles) - 2) || ' more' || :suffix"
+            "  END, ids, now(), :event_id FROM picked "
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+        ),
+        {
+            "type": TRENDING_NEW,
+            "title": "New in trending",
+            "event_id": event_id,
+            "suffix": " entered trending this week",
+            "movies": orjson.dumps(
+                [
+                    {
+                        "id": m["id"],
+                        "title": m.get("title") or f"Movie {m['id']}",
+                        "genre_ids": m.get("genre_ids") or [],
+                        "position": i,
+                    }
+                    for i, m in enumerate(movies)
+                ]
+            ).decode(),
+        },
+    ).all()
+    delivered = [_delivered(row) for row in rows]
+    _prune(session, user_ids=[d.user_id for d in delivered], keep=keep)
+    return delivered
+
+
+def notify_recommendations(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    movies: list[dict[str, Any]],
+    keep: int,
+) -> list[Delivered]:
+    """A recommendations.new notification, if the user wants them."""
+    if not movies:
+        return []
+    body = _describe(movies, "joined your recommendations")
+    rows = session.execute(
+        text(
+            "INSERT INTO notification"
+            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
+            "SELECT gen_random_uuid(), s.user_id, :type, :title, :body,"
+            " CAST(:movie_ids AS int[]), now(), :event_id "
+            "FROM subscriber s WHERE s.user_id = :user_id AND s.notify_recommendations "
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+        ),
+        {
+            "type": RECOMMENDATIONS_NEW,
+            "title": "New picks for you",
+            "body": body,
+            "event_id": event_id,
+            "movie_ids": [m["id"] for m in movies],
+            "user_id": user_id,
+        },
+    ).all()
+    delivered = [_delivered(row) for row in rows]
+    _prune(session, user_ids=[user_id], keep=keep)
+    return delivered
+
+
+def _delivered(row: Any) -> Delivered:
+    public = {
+        "id": str(row.id),
+        "type": row.type,
+        "title": row.title,
+        "body": row.body,
+        "movie_ids": list(row.movie_ids),
+        "created_at": row.created_at.isoformat(),
+        "read_at": None,
+    }
+    return Delivered(user_id=row.user_id, seq=int(row.seq), payload=orjson.dumps(public))
+
+
+def _prune(session: Session, *, user_ids: list[uuid.UUID], keep: int) -> None:
+    if not user_ids:
+        return
+    session.execute(
+        text(
+            "DELETE FROM notification n USING ("
+            "  SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) AS position"
+            "  FROM notification WHERE user_id = ANY(:user_ids)"
+            ") old WHERE n.id = old.id AND old.position > :keep"
+        ),
+        {"user_ids": user_ids, "keep": keep},
+    )
+
+
+def page(
+    session: Session, *, user_id: uuid.UUID, unread_only: bool, page: int, limit: int
+) -> tuple[list[Notification], int]:
+    """One page of the user's notifications, newest first."""
+    mine = col(Notification.user_id) == user_id
+    conditions = [mine, col(Notification.read_at).is_(None)] if unread_only else [mine]
+    total = session.scalar(select(func.count()).select_from(Notification).where(*conditions))
+    rows = session.scalars(
+        select(Notification)
+        .where(*conditions)
+        .order_by(col(Notification.seq).desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total or 0)
+
+
+def since(
+    session: Session, *, user_id: uuid.UUID, after_seq: int, limit: int = 200
+) -> list[Notification]:
+    """What the user missed after `after_seq`, oldest first (for a reconnecting stream)."""
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(col(Notification.user_id) == user_id, col(Notification.seq) > after_seq)
+            .order_by(col(Notification.seq))
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(session: Session, *, user_id: uuid.UUID, notification_id: uuid.UUID) -> bool:
+    """Mark one of the user's notifications read; False if it is not theirs or unknown."""
+    found = session.execute(
+        update(Notification)
+        .where(col(Notification.id) == notification_id, col(Notification.user_id) == user_id)
+        .values(read_at=func.coalesce(col(Notification.read_at), utcnow()))
+        .returning(col(Notification.id))
+    ).first()
+    session.commit()
+    return found is not None
+
+
+def mark_all_read(session: Session, *, user_id: uuid.UUID) -> None:
+    session.execute(
+        update(Notification)
+        .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
+        .values(read_at=utcnow())
+    )
+    session.commit()

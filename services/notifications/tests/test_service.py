@@ -1,0 +1,112 @@
+"""Fan-out, preferences, idempotency and bounded history on the real PostgreSQL."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from notifications import service
+
+MOVIES = [
+    {"id": 1, "title": "Alien", "genre_ids": [27, 878]},
+    {"id": 2, "title": "Heat", "genre_ids": [80, 28]},
+    {"id": 3, "title": "Up", "genre_ids": [16]},
+]
+
+
+def _subscribe(engine: Engine, preferences: dict | None = None) -> uuid.UUID:  # type: ignore[type-arg]
+    user_id = uuid.uuid4()
+    with Session(engine) as session:
+        service.subscribe(session, user_id=user_id, at=datetime.now(UTC) - timedelta(seconds=5))
+        if preferences is not None:
+            service.update_preferences(
+                session, user_id=user_id, preferences=preferences, at=datetime.now(UTC)
+            )
+        session.commit()
+    return user_id
+
+
+def _fan_out(engine: Engine, event_id: uuid.UUID, keep: int = 200) -> list[service.Delivered]:
+    with Session(engine) as session:
+        delivered = service.fan_out_trending(session, event_id=event_id, movies=MOVIES, keep=keep)
+        session.commit()
+    return delivered
+
+
+def test_fan_out_follows_genres_and_opt_outs(notifications_engine: Engine) -> None:
+    everyone = _subscribe(notifications_engine)
+    scifi = _subscribe(notifications_engine, {"genres": [878], "notify": {"trending": True}})
+    action_or_animation = _subscribe(notifications_engine, {"genres": [28, 16]})
+    quiet = _subscribe(notifications_engine, {"notify": {"trending": False}})
+    nothing_matches = _subscribe(notifications_engine, {"genres": [99]})
+    delivered = {
+        d.user_id: orjson.loads(d.payload) for d in _fan_out(notifications_engine, uuid.uuid4())
+    }
+    assert set(delivered) == {everyone, scifi, action_or_animation}
+    assert delivered[everyone]["movie_ids"] == [1, 2, 3]
+    assert delivered[everyone]["body"] == "Alien, Heat and 1 more entered trending this week"
+    assert delivered[scifi]["movie_ids"] == [1]
+    assert delivered[scifi]["body"] == "Alien entered trending this week"
+    assert delivered[action_or_animation]["body"] == "Heat and Up entered trending this week"
+    assert quiet not in delivered and nothing_matches not in delivered
+
+
+def test_the_same_event_fans_out_once(notifications_engine: Engine) -> None:
+    _subscribe(notifications_engine)
+    event_id = uuid.uuid4()
+    assert len(_fan_out(notifications_engine, event_id)) == 1
+    assert _fan_out(notifications_engine, event_id) == []
+    with notifications_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM notification")).scalar_one() == 1
+
+
+def test_history_is_bounded_per_user(notifications_engine: Engine) -> None:
+    user = _subscribe(notifications_engine)
+    for _ in range(5):
+        _fan_out(notifications_engine, uuid.uuid4(), keep=3)
+    with Session(notifications_engine) as session:
+        rows, total = service.page(session, user_id=user, unread_only=False, page=1, limit=10)
+    assert total == 3 and len(rows) == 3
+
+
+def test_read_marking_and_resume(notifications_engine: Engine) -> None:
+    user, other = _subscribe(notifications_engine), _subscribe(notifications_engine)
+    delivered = _fan_out(notifications_engine, uuid.uuid4())
+    mine = next(d for d in delivered if d.user_id == user)
+    notification_id = uuid.UUID(orjson.loads(mine.payload)["id"])
+    with Session(notifications_engine) as session:
+        assert not service.mark_read(session, user_id=other, notification_id=notification_id)
+        assert service.mark_read(session, user_id=user, notification_id=notification_id)
+        assert service.page(session, user_id=user, unread_only=True, page=1, limit=10)[1] == 0
+        assert [n.seq for n in service.since(session, user_id=user, after_seq=0)] == [mine.seq]
+        assert service.since(session, user_id=user, after_seq=mine.seq) == []
+
+
+def test_recommendations_notice_respects_the_flag(notifications_engine: Engine) -> None:
+    wants = _subscribe(notifications_engine)
+    declines = _subscribe(notifications_engine, {"notify": {"recommendations": False}})
+    with Session(notifications_engine) as session:
+        for user in (wants, declines):
+            written = service.notify_recommendations(
+                session, event_id=uuid.uuid4(), user_id=user, movies=MOVIES[:1], keep=200
+            )
+            assert len(written) == (1 if user == wants else 0)
+        session.commit()
+
+
+def test_older_preferences_do_not_win(notifications_engine: Engine) -> None:
+    user = _subscribe(notifications_engine, {"genres": [878]})
+    with Session(notifications_engine) as session:
+        service.update_preferences(
+            session,
+            user_id=user,
+            preferences={"genres": [16]},
+            at=datetime.now(UTC) - timedelta(hours=1),
+        )
+        session.commit()
+    delivered = {
+        d.user_id: orjson.loads(d.payload) for d in _fan_out(notifications_engine, uuid.uuid4())
+    }
+    assert delivered[user]["movie_ids"] == [1]

@@ -1,0 +1,59 @@
+"""Recommendations routes (API.md "Recommendations")."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from recommendations.service import Recommender
+from shared.app import API_PREFIX
+from shared.deps import CurrentPrincipal
+from shared.errors import problem_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
+
+
+class RecommendedMovie(BaseModel):
+    id: int
+    title: str
+    overview: str
+    release_date: str | None
+    genre_ids: list[int]
+    vote_average: float
+    vote_count: int
+    popularity: float
+    poster_url: str | None
+    score: float = Field(description="Higher is a better match")
+    reasons: list[str] = Field(min_length=1, description='e.g. "Because you liked Heat"')
+
+
+class RecommendationsPage(BaseModel):
+    page: int
+    total_pages: int
+    total_results: int
+    results: list[RecommendedMovie]
+
+
+async def get_recommender(request: Request) -> Recommender:
+    recommender: Recommender = request.app.state.recommender
+    return recommender
+
+
+@router.get(
+    "/recommendations",
+    response_model=None,
+    responses={
+        200: {"model": RecommendationsPage, "description": "Movies chosen for you"},
+        **problem_responses(401, 422, 503),
+    },
+    summary="Movies chosen for you, each with the reasons it was picked",
+)
+async def recommendations(
+    principal: CurrentPrincipal,
+    recommender: Annotated[Recommender, Depends(get_recommender)],
+    page: Annotated[int, Query(ge=1, le=500)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    body = await recommender.page(principal.user_id, page=page, limit=limit)
+    return Response(body, media_type="application/json")

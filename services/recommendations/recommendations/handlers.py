@@ -1,0 +1,159 @@
+"""What the recommendations service consumes: the events its taste profiles are built from,
+and anything that makes a user's cached recommendations old."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from recommendations import profile, top_picks
+from recommendations.cache import RecommendationCache
+from recommendations.service import Recommender
+from shared.bus import Subscription
+from shared.bus.bus import TransientError
+from shared.events import (
+    CatalogTrendingRefreshed,
+    EventEnvelope,
+    FavoriteAdded,
+    FavoriteRemoved,
+    HistoryAdded,
+    HistoryRemoved,
+    IntegrationEvent,
+    RatingRemoved,
+    RatingSet,
+    UserPreferencesChanged,
+)
+from shared.inbox import handle_once
+
+CONSUMER = "recommendations"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalChange:
+    user_id: uuid.UUID
+    movie_id: int
+    kind: str
+    at: datetime
+    added: bool
+    score: float | None = None
+
+
+def signal_change(event: IntegrationEvent) -> SignalChange:
+    """What a favorite, rating or history event changes in the taste profile."""
+    match event:
+        case FavoriteAdded() | FavoriteRemoved():
+            return SignalChange(
+                event.user_id,
+                event.movie_id,
+                profile.FAVORITE,
+                event.at,
+                added=isinstance(event, FavoriteAdded),
+            )
+        case RatingSet():
+            return SignalChange(
+                event.user_id,
+                event.movie_id,
+                profile.RATING,
+                event.at,
+                added=True,
+                score=event.score,
+            )
+        case RatingRemoved():
+            return SignalChange(
+                event.user_id, event.movie_id, profile.RATING, event.at, added=False
+            )
+        case HistoryAdded():
+            return SignalChange(
+                event.user_id, event.movie_id, profile.WATCHED, event.watched_at, added=True
+            )
+        case HistoryRemoved():
+            return SignalChange(
+                event.user_id, event.movie_id, profile.WATCHED, event.at, added=False
+            )
+    raise TypeError(f"not a taste signal: {event.event_type}")
+
+
+SIGNAL_EVENTS = tuple(
+    cls.event_type
+    for cls in (
+        FavoriteAdded,
+        FavoriteRemoved,
+        RatingSet,
+        RatingRemoved,
+        HistoryAdded,
+        HistoryRemoved,
+    )
+)
+
+
+def subscription(
+    *, engine: Engine, cache: RecommendationCache, recommender: Recommender | None = None
+) -> Subscription:
+    async def drop(user_id: uuid.UUID) -> None:
+        try:
+            await cache.drop(user_id)
+        except RedisError as exc:
+            raise TransientError("Redis unavailable") from exc
+
+    async def on_signal(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        """Favorites, ratings and viewings all become taste signals the same way."""
+        change = signal_change(event)
+
+        def effect(session: Session) -> None:
+            if change.added:
+                profile.signal_added(
+                    session,
+                    user_id=change.user_id,
+                    movie_id=change.movie_id,
+                    kind=change.kind,
+                    at=change.at,
+                    score=change.score,
+                )
+            else:
+                profile.signal_removed(
+                    session,
+                    user_id=change.user_id,
+                    movie_id=change.movie_id,
+                    kind=change.kind,
+                    at=change.at,
+                )
+
+        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        await drop(change.user_id)
+
+    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, UserPreferencesChanged)
+        genres = [int(g) for g in event.preferences.get("genres", []) if isinstance(g, int)]
+
+        def effect(session: Session) -> None:
+            profile.preferences_changed(
+                session,
+                user_id=event.user_id,
+                genres=genres,
+                include_adult=bool(event.preferences.get("include_adult")),
+                at=envelope.occurred_at,
+            )
+
+        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        await drop(event.user_id)
+
+    async def on_trending_refreshed(event: IntegrationEvent, _: EventEnvelope) -> None:
+        assert isinstance(event, CatalogTrendingRefreshed)
+        try:
+            await cache.drop_all()
+        except RedisError as exc:
+            raise TransientError("Redis unavailable") from exc
+        if recommender is not None and event.window == "week":
+            await top_picks.refresh(engine, recommender)
+
+    return Subscription(
+        name=CONSUMER,
+        handlers={
+            **{event_type: on_signal for event_type in SIGNAL_EVENTS},
+            UserPreferencesChanged.event_type: on_preferences_changed,
+            CatalogTrendingRefreshed.event_type: on_trending_refreshed,
+        },
+    )

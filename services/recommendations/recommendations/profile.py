@@ -1,0 +1,118 @@
+"""Changes to the taste profile, applied inside the consumer's inbox transaction."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from recommendations.engine import Profile, Signal
+from recommendations.models import TastePreference, TasteSignal
+
+FAVORITE, RATING, WATCHED = "favorite", "rating", "watched"
+
+
+def signal_added(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    movie_id: int,
+    kind: str,
+    at: datetime,
+    score: float | None = None,
+) -> None:
+    """Record an add (or a new rating); one older than what is recorded changes nothing."""
+    statement = insert(TasteSignal).values(
+        user_id=user_id, movie_id=movie_id, kind=kind, score=score, added_at=at
+    )
+    newer = or_(
+        col(TasteSignal.added_at).is_(None), col(TasteSignal.added_at) < statement.excluded.added_at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "movie_id", "kind"],
+            set_={
+                "added_at": func.greatest(col(TasteSignal.added_at), statement.excluded.added_at),
+                "score": case((newer, statement.excluded.score), else_=col(TasteSignal.score)),
+            },
+        )
+    )
+
+
+def signal_removed(
+    session: Session, *, user_id: uuid.UUID, movie_id: int, kind: str, at: datetime
+) -> None:
+    """Record a removal; it only hides adds that happened before it."""
+    statement = insert(TasteSignal).values(
+        user_id=user_id, movie_id=movie_id, kind=kind, removed_at=at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "movie_id", "kind"],
+            set_={
+                "removed_at": func.greatest(
+                    col(TasteSignal.removed_at), statement.excluded.removed_at
+                )
+            },
+        )
+    )
+
+
+def signals(session: Session, *, user_id: uuid.UUID, kind: str | None = None) -> list[Signal]:
+    """The user's current signals, newest first."""
+    statement = select(TasteSignal).where(
+        col(TasteSignal.user_id) == user_id,
+        col(TasteSignal.added_at).is_not(None),
+        or_(
+            col(TasteSignal.removed_at).is_(None),
+            col(TasteSignal.added_at) > col(TasteSignal.removed_at),
+        ),
+    )
+    if kind is not None:
+        statement = statement.where(col(TasteSignal.kind) == kind)
+    rows = session.scalars(statement.order_by(col(TasteSignal.added_at).desc())).all()
+    return [
+        Signal(
+            row.movie_id,
+            row.kind,
+            row.added_at.timestamp() if row.added_at else 0.0,
+            float(row.score) if row.score is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def favorites(session: Session, *, user_id: uuid.UUID) -> list[int]:
+    """The ids of the user's current favorites, newest first."""
+    return [signal.movie_id for signal in signals(session, user_id=user_id, kind=FAVORITE)]
+
+
+def preferences_changed(
+    session: Session, *, user_id: uuid.UUID, genres: list[int], include_adult: bool, at: datetime
+) -> None:
+    """Keep the newest preferences; an older change arriving late changes nothing."""
+    statement = insert(TastePreference).values(
+        user_id=user_id, genres=genres, include_adult=include_adult, updated_at=at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "genres": statement.excluded.genres,
+                "include_adult": statement.excluded.include_adult,
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=col(TastePreference.updated_at) < statement.excluded.updated_at,
+        )
+    )
+
+
+def load(session: Session, *, user_id: uuid.UUID) -> Profile:
+    """Everything the engine needs to know about one user."""
+    preference = session.get(TastePreference, user_id)
+    return Profile(
+        signals=signals(session, user_id=user_id),
+        preferred_genres=list(preference.genres) if preference else [],
+        include_adult=preference.include_adult if preference else False,
+    )

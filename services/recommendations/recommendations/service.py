@@ -1,0 +1,108 @@
+"""Recommendations for one user: load the taste profile, gather candidates from the catalog
+in parallel, rank them with the engine, cache the result. No HTTP handlers here."""
+
+import asyncio
+import math
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from recommendations import profile as profiles
+from recommendations.cache import RecommendationCache
+from recommendations.engine import (
+    Profile,
+    Scored,
+    Weights,
+    choose_seeds,
+    finalize,
+    rerank,
+    score_candidates,
+)
+from shared.catalog_client import CatalogClient
+
+MAX_RESULTS = 100
+
+
+class Recommender:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        catalog: CatalogClient,
+        cache: RecommendationCache,
+        related_pages: int = 1,
+        trending_pages: int = 2,
+    ) -> None:
+        self.engine = engine
+        self.catalog = catalog
+        self.cache = cache
+        self.related_pages = related_pages
+        self.trending_pages = trending_pages
+
+    async def page(self, user_id: uuid.UUID, *, page: int, limit: int) -> bytes:
+        """The response bytes for one page; one Redis read when cached."""
+        field = f"{page}:{limit}"
+        lookup = await self.cache.get(user_id, field)
+        if lookup.page is not None:
+            return lookup.page
+        if lookup.ranked is not None:
+            ranked: list[dict[str, Any]] = orjson.loads(lookup.ranked)
+        else:
+            ranked = await self.compute(user_id)
+        body = orjson.dumps(
+            {
+                "page": page,
+                "total_pages": math.ceil(len(ranked) / limit),
+                "total_results": len(ranked),
+                "results": ranked[(page - 1) * limit : page * limit],
+            }
+        )
+        await self.cache.put(
+            user_id, lookup, ranked=orjson.dumps(ranked), page_field=field, page=body
+        )
+        return body
+
+    async def compute(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+        profile = await asyncio.to_thread(self._load, user_id)
+        seeds = choose_seeds(profile)
+        seed_ids = [seed.movie_id for seed in seeds]
+        seed_movies, related, trending, genre_picks = await asyncio.gather(
+            self.catalog.movies(seed_ids),
+            self.catalog.related(seed_ids, pages=self.related_pages),
+            self.catalog.trending(pages=self.trending_pages),
+            self.catalog.discover(profile.preferred_genres),
+        )
+        trending_movies = trending["results"]
+        if not seeds and profile.preferred_genres:
+            # A new user: trending, narrowed to the genres they said they like.
+            liked = set(profile.preferred_genres)
+            trending_movies = [m for m in trending_movies if liked & set(m.get("genre_ids") or [])]
+        scored = score_candidates(
+            profile,
+            seeds=seeds,
+            seed_movies={movie["id"]: movie for movie in seed_movies["results"]},
+            related={int(movie_id): movies for movie_id, movies in related["lists"].items()},
+            trending=trending_movies,
+            genre_picks=genre_picks["results"],
+            adult_ids=frozenset(
+                related["adult_ids"] + trending["adult_ids"] + genre_picks["adult_ids"]
+            ),
+        )
+        if seeds:
+            head = [int(item.movie["id"]) for item in scored[: Weights().rerank_top]]
+            neighbours = await self.catalog.related(head, pages=self.related_pages)
+            scored = rerank(
+                profile, scored, {int(m): movies for m, movies in neighbours["lists"].items()}
+            )
+        return [_public(item) for item in finalize(scored, limit=MAX_RESULTS)]
+
+    def _load(self, user_id: uuid.UUID) -> Profile:
+        with Session(self.engine) as session:
+            return profiles.load(session, user_id=user_id)
+
+
+def _public(item: Scored) -> dict[str, Any]:
+    return {**item.movie, "score": item.score, "reasons": item.reasons}

@@ -1,0 +1,1 @@
+"""Platform code every service of the movie-discovery backend shares."""

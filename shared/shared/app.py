@@ -1,0 +1,115 @@
+"""The FastAPI application every service starts from: errors, middleware, health, metrics."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shared.errors import (
+    PROBLEM_CONTENT_TYPE,
+    Problem,
+    ValidationIssue,
+    ValidationProblem,
+    install_problem_handlers,
+)
+from shared.logging import configure_logging
+from shared.metrics import metrics_endpoint
+from shared.middleware import RequestContextMiddleware
+from shared.runtime import Runtime
+
+API_PREFIX = "/api/v1"  # every service router is created with this prefix
+
+
+def create_service_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    version: str = "1.0.0",
+    inner_middleware: Sequence[tuple[type, dict[str, Any]]] = (),
+) -> FastAPI:
+    """`inner_middleware` runs inside the request-id, logging and metrics middleware."""
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    add_operations_routes(app, runtime)
+    for middleware, options in inner_middleware:
+        app.add_middleware(middleware, **options)  # type: ignore[arg-type]
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_problem_openapi(app)
+    return app
+
+
+def add_operations_routes(app: FastAPI, runtime: Runtime) -> None:
+    async def healthz(_: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def readyz(_: Request) -> Response:
+        checks = await runtime.readiness()
+        ready = all(state == "ok" for state in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        headers = {} if ready else {"Retry-After": "5"}
+        return Response(
+            orjson.dumps(body),
+            status_code=200 if ready else 503,
+            media_type="application/json",
+            headers=headers,
+        )
+
+    app.add_route("/healthz", healthz, include_in_schema=False)
+    app.add_route("/readyz", readyz, include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Document every error response as application/problem+json with the Problem schemas."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        rewrite_error_responses(schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def rewrite_error_responses(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, ValidationIssue, ValidationProblem):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        model_schema.pop("$defs", None)
+        components[model.__name__] = model_schema
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if not str(status).isdigit() or int(status) < 400:
+                    continue
+                name = "ValidationProblem" if str(status) == "422" else "Problem"
+                response["content"] = {
+                    PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                }

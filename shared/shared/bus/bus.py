@@ -1,0 +1,385 @@
+"""EventBus: publishing with confirms, and consumers that retry, then dead-letter."""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
+from pydantic import ValidationError
+
+from shared.context import correlation_id_var
+from shared.events import EVENT_TYPES, EventEnvelope, IntegrationEvent
+from shared.metrics import (
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_PUBLISHED,
+    EVENTS_RETRIED,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[IntegrationEvent, EventEnvelope], Awaitable[None]]
+RETRY_COUNT_HEADER = "x-retry-count"
+ERROR_HEADER = "x-error"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class TransientError(Exception):
+    """Raise from a handler when a dependency is down: retried without using up the budget."""
+
+
+class MalformedEvent(Exception):
+    """The message can never be handled: it goes straight to the dead-letter queue."""
+
+
+@dataclass
+class Subscription:
+    """One consuming service's queue and its handlers, keyed by event type (= routing key)."""
+
+    name: str
+    handlers: dict[str, Handler]
+    prefetch: int = 32
+    transient_errors: tuple[type[Exception], ...] = field(default=(TransientError,))
+
+
+def queue_name(namespace: str, name: str) -> str:
+    return f"{namespace}.{name}"
+
+
+def dead_letter_queue_name(namespace: str, name: str) -> str:
+    return f"{namespace}.{name}.dlq"
+
+
+class EventBus:
+    """One robust connection per process; publishing waits for the broker's confirm."""
+
+    def __init__(
+        self,
+        *,
+        amqp_url: str,
+        namespace: str,
+        producer: str,
+        max_retries: int = 3,
+        retry_delay_ms: int = 2000,
+        queue_expires_ms: int | None = None,
+    ) -> None:
+        self.amqp_url = amqp_url
+        self.namespace = namespace
+        self.producer = producer
+        self.max_retries = max_retries
+        self.retry_delay_ms = retry_delay_ms
+        self.queue_expires_ms = queue_expires_ms
+        self.exchange_name = f"{namespace}.events"
+        self.dead_letter_exchange_name = f"{namespace}.dead-letter"
+        self._subscriptions: list[Subscription] = []
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._dead_letter_exchange: AbstractExchange | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def subscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.append(subscription)
+
+    def start(self) -> None:
+        """Connect in the background, waiting for the broker as long as it takes."""
+        self._task = asyncio.create_task(self._connect_forever(), name="event-bus-connect")
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout_s)
+
+    @property
+    def is_connected(self) -> bool:
+        return (
+            self._ready.is_set()
+            and self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._connection:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+
+    async def _connect_forever(self) -> None:
+        delay_s = 0.5
+        while True:
+            try:
+                await self._connect()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning(
+                    "broker unavailable, retrying in %.1fs: %s",
+                    delay_s,
+                    exc,
+                    extra={"amqp_error": type(exc).__name__},
+                )
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 10.0)
+
+    async def _connect(self) -> None:
+        connection = await aio_pika.connect_robust(
+            self.amqp_url,
+            reconnect_interval=1.0,
+            client_properties={"connection_name": self.producer},
+        )
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            self._exchange = await channel.declare_exchange(
+                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            self._dead_letter_exchange = await channel.declare_exchange(
+                self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+            )
+            for subscription in self._subscriptions:
+                await self._start_consumer(connection, subscription)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._channel = connection, channel
+        self._ready.set()
+        logger.info("connected to the broker", extra={"exchange": self.exchange_name})
+
+    # --- publishing -------------------------------------------------------------------------
+    async def publish(self, envelope: EventEnvelope) -> None:
+        await self.publish_raw(
+            body=envelope.to_bytes(),
+            event_id=str(envelope.event_id),
+            event_type=envelope.type,
+            correlation_id=envelope.correlation_id,
+        )
+
+    async def publish_raw(
+        self, *, body: bytes, event_id: str, event_type: str, correlation_id: str | None
+    ) -> None:
+        """Publish serialized envelope bytes; returns once the broker has confirmed them."""
+        if not self.is_connected or self._exchange is None:
+            raise ConnectionError("not connected to the broker")
+        message = aio_pika.Message(
+            body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=event_id,
+            correlation_id=correlation_id,
+            type=event_type,
+            app_id=self.producer,
+        )
+        await self._exchange.publish(message, routing_key=event_type, timeout=PUBLISH_TIMEOUT_S)
+        EVENTS_PUBLISHED.labels(event_type).inc()
+
+    # --- consuming --------------------------------------------------------------------------
+    async def _start_consumer(
+        self, connection: AbstractRobustConnection, subscription: Subscription
+    ) -> None:
+        name = queue_name(self.namespace, subscription.name)
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=subscription.prefetch)
+        exchange = await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dead_letter_exchange = await channel.declare_exchange(
+            self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        expiry = {"x-expires": self.queue_expires_ms} if self.queue_expires_ms else {}
+        queue = await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": self.dead_letter_exchange_name,
+                "x-dead-letter-routing-key": name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+                **expiry,
+            },
+        )
+        retry_queue = await channel.declare_queue(
+            f"{name}.retry",
+            durable=True,
+            arguments={
+                "x-message-ttl": self.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name,
+                **expiry,
+            },
+        )
+        dead_letter_queue = await channel.declare_queue(
+            dead_letter_queue_name(self.namespace, subscription.name),
+            durable=True,
+            arguments={"x-queue-type": "quorum", **expiry},
+        )
+        await dead_letter_queue.bind(dead_letter_exchange, routing_key=name)
+        for event_type in subscription.handlers:
+            await queue.bind(exchange, routing_key=event_type)
+        consumer = _Consumer(
+            bus=self,
+            subscription=subscription,
+            channel=channel,
+            queue_name=name,
+            retry_queue_name=retry_queue.name,
+            dead_letter_exchange=dead_letter_exchange,
+        )
+        await queue.consume(consumer.on_message, no_ack=False)
+        logger.info("consuming", extra={"queue": name, "events": sorted(subscription.handlers)})
+
+
+class _Consumer:
+    """Handles one queue's messages: ack after the handler, else retry or dead-letter."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        subscription: Subscription,
+        channel: AbstractChannel,
+        queue_name: str,
+        retry_queue_name: str,
+        dead_letter_exchange: AbstractExchange,
+    ) -> None:
+        self.bus = bus
+        self.subscription = subscription
+        self.channel = channel
+        self.queue_name = queue_name
+        self.retry_queue_name = retry_queue_name
+        self.dead_letter_exchange = dead_letter_exchange
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope, event = self._parse(message)
+        except MalformedEvent as exc:
+            await self._dead_letter(message, reason="malformed", error=str(exc))
+            return
+        token = correlation_id_var.set(envelope.correlation_id)
+        try:
+            await self.subscription.handlers[envelope.type](event, envelope)
+        except asyncio.CancelledError:
+            raise
+        except self.subscription.transient_errors as exc:
+            await self._retry(message, error=exc, counts=False)
+        except Exception as exc:
+            await self._retry(message, error=exc, counts=True)
+        else:
+            await message.ack()
+            EVENTS_CONSUMED.labels(self.queue_name, envelope.type).inc()
+        finally:
+            correlation_id_var.reset(token)
+
+    def _parse(self, message: AbstractIncomingMessage) -> tuple[EventEnvelope, IntegrationEvent]:
+        try:
+            envelope = EventEnvelope.model_validate_json(message.body)
+        except ValidationError as exc:
+            raise MalformedEvent(f"not an event envelope: {_short(exc)}") from exc
+        if envelope.type not in self.subscription.handlers:
+            raise MalformedEvent(f"no handler for event type {envelope.type!r}")
+        model = EVENT_TYPES.get(envelope.type)
+        if model is None:
+            raise MalformedEvent(f"unknown event type {envelope.type!r}")
+        if envelope.version > model.version:
+            raise MalformedEvent(
+                f"{envelope.type} version {envelope.version} is newer than {model.version}"
+            )
+        try:
+            return envelope, model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise MalformedEvent(f"invalid {envelope.type} data: {_short(exc)}") from exc
+
+    async def _retry(
+        self, message: AbstractIncomingMessage, *, error: Exception, counts: bool
+    ) -> None:
+        headers: dict[str, Any] = dict(message.headers or {})
+        attempts = int(headers.get(RETRY_COUNT_HEADER, 0) or 0)
+        if counts and attempts >= self.bus.max_retries:
+            await self._dead_letter(message, reason="handler_failed", error=repr(error))
+            return
+        headers[RETRY_COUNT_HEADER] = attempts + 1 if counts else attempts
+        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.routing_key or "")
+        headers[ERROR_HEADER] = repr(error)[:500]
+        log = logger.exception if counts else logger.warning
+        log(
+            "handler failed, retrying in %d ms",
+            self.bus.retry_delay_ms,
+            extra={
+                "queue": self.queue_name,
+                "event_id": message.message_id,
+                "attempt": attempts + 1,
+            },
+        )
+        try:
+            await self.channel.default_exchange.publish(
+                _copy(message, headers),
+                routing_key=self.retry_queue_name,
+                timeout=PUBLISH_TIMEOUT_S,
+            )
+        except Exception:
+            # Could not park it: give it back to the broker after a pause, never a tight loop.
+            await asyncio.sleep(random.uniform(0.5, 1.5))
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+        EVENTS_RETRIED.labels(self.queue_name).inc()
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, *, reason: str, error: str
+    ) -> None:
+        headers: dict[str, Any] = dict(message.headers or {})
+        headers[ERROR_HEADER] = f"{reason}: {error}"[:1000]
+        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.routing_key or "")
+        logger.error(
+            "event dead-lettered",
+            extra={
+                "queue": self.queue_name,
+                "reason": reason,
+                "event_id": message.message_id,
+                "error": error[:300],
+            },
+        )
+        try:
+            await self.dead_letter_exchange.publish(
+                _copy(message, headers), routing_key=self.queue_name, timeout=PUBLISH_TIMEOUT_S
+            )
+        except Exception:
+            # The broker's own dead-lettering (x-dead-letter-exchange) is the fallback.
+            await message.reject(requeue=False)
+        else:
+            await message.ack()
+        EVENTS_DEAD_LETTERED.labels(self.queue_name, reason).inc()
+
+
+def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    return aio_pika.Message(
+        message.body,
+        headers=headers,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        app_id=message.app_id,
+    )
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+    )

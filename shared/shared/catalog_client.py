@@ -1,0 +1,94 @@
+"""The catalog's internal endpoints, for the services that need movie data.
+
+Calls carry the internal shared secret (the catalog refuses these routes otherwise) and the
+request id, so one user action can be followed into the catalog's logs.
+"""
+
+import logging
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+
+from shared.context import request_id_var
+from shared.errors import DependencyUnavailable
+from shared.runtime import Runtime
+from shared.security import INTERNAL_TOKEN_HEADER
+
+logger = logging.getLogger(__name__)
+ClientT = TypeVar("ClientT", bound="CatalogClient")
+
+
+class CatalogClient:
+    """aiohttp underneath: measured several times cheaper per call than httpx on this path."""
+
+    def __init__(self, *, base_url: str, internal_secret: str, timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {INTERNAL_TOKEN_HEADER: internal_secret}
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                timeout=self.timeout,
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            async with self._client().get(
+                f"{self.base_url}{path}",
+                params=params,
+                headers={"x-request-id": request_id_var.get() or ""},
+            ) as response:
+                response.raise_for_status()
+                result: dict[str, Any] = await response.json(loads=orjson.loads)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            logger.warning("catalog unavailable: %s", type(exc).__name__)
+            raise DependencyUnavailable("The movie catalog") from exc
+        return result
+
+    async def movies(self, movie_ids: list[int]) -> dict[str, Any]:
+        """{"results": [MovieSummary...], "missing": [...], "unavailable": [...]} in one call."""
+        if not movie_ids:
+            return {"results": [], "missing": [], "unavailable": []}
+        return await self._get("/internal/movies", {"ids": ",".join(map(str, movie_ids))})
+
+    async def related(self, movie_ids: list[int], *, pages: int) -> dict[str, Any]:
+        """TMDb's recommendations for many movies: {"lists": {id: [...]}, "adult_ids": [...]}."""
+        if not movie_ids:
+            return {"lists": {}, "adult_ids": []}
+        return await self._get(
+            "/internal/related", {"ids": ",".join(map(str, movie_ids)), "pages": pages}
+        )
+
+    async def trending(self, *, pages: int) -> dict[str, Any]:
+        return await self._get("/internal/trending", {"window": "week", "pages": pages})
+
+    async def discover(self, genre_ids: list[int]) -> dict[str, Any]:
+        if not genre_ids:
+            return {"results": [], "adult_ids": []}
+        return await self._get("/internal/discover", {"genre_ids": ",".join(map(str, genre_ids))})
+
+
+def attach_catalog_client(
+    runtime: Runtime, *, base_url: str, timeout_s: float, client_class: type[ClientT]
+) -> ClientT:
+    """A catalog client for a service, closed when the service stops."""
+    client = client_class(
+        base_url=base_url, internal_secret=runtime.settings.internal_secret, timeout_s=timeout_s
+    )
+
+    async def close(_: Runtime) -> None:
+        await client.close()
+
+    runtime.on_stop.append(close)
+    return client

@@ -1,0 +1,76 @@
+"""Settings base: what every service reads from the environment.
+
+Platform-wide settings (secrets, broker, Redis, environment) have fixed names without a
+prefix so one value serves every service; service settings carry the service's env prefix.
+"""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEVELOPMENT_INTERNAL_SECRET = "dev-only-internal-secret-change-me"
+
+
+def _platform(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class PlatformSettings(BaseSettings):
+    """Settings shared by every service; subclasses set `env_prefix` for their own fields."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_platform("ENVIRONMENT")
+    )
+    log_level: str = Field("INFO", validation_alias=_platform("LOG_LEVEL"))
+    jwt_secret: str = Field(DEVELOPMENT_JWT_SECRET, validation_alias=_platform("JWT_SECRET"))
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        "HS256", validation_alias=_platform("JWT_ALGORITHM")
+    )
+    internal_secret: str = Field(
+        DEVELOPMENT_INTERNAL_SECRET, validation_alias=_platform("INTERNAL_SECRET")
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_platform("REDIS_URL"))
+    amqp_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672/", validation_alias=_platform("AMQP_URL")
+    )
+    bus_namespace: str = Field("movies", validation_alias=_platform("BUS_NAMESPACE"))
+    # Queues unused for this long are deleted by the broker (test runs set it); None keeps them.
+    bus_queue_expires_ms: int | None = Field(
+        None, validation_alias=_platform("BUS_QUEUE_EXPIRES_MS")
+    )
+    bus_max_retries: int = Field(3, validation_alias=_platform("BUS_MAX_RETRIES"))
+    bus_retry_delay_ms: int = Field(2000, validation_alias=_platform("BUS_RETRY_DELAY_MS"))
+    max_body_bytes: int = Field(1024 * 1024, validation_alias=_platform("MAX_BODY_BYTES"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> "PlatformSettings":
+        if self.environment == "development":
+            return self
+        if self.jwt_secret == DEVELOPMENT_JWT_SECRET or len(self.jwt_secret) < 32:
+            raise ValueError(
+                "JWT_SECRET must be set to a random value of at least 32 characters "
+                f"outside development (ENVIRONMENT={self.environment})"
+            )
+        if self.internal_secret == DEVELOPMENT_INTERNAL_SECRET or len(self.internal_secret) < 16:
+            raise ValueError(
+                "INTERNAL_SECRET must be set to a random value of at least 16 characters "
+                f"outside development (ENVIRONMENT={self.environment})"
+            )
+        return self
+
+
+class DatabaseSettings(PlatformSettings):
+    """A service that owns a PostgreSQL database."""
+
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies"
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    outbox_poll_interval_s: float = 1.0
+    outbox_batch_size: int = 500

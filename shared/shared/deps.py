@@ -1,0 +1,111 @@
+"""FastAPI dependencies every service uses: runtime, DB session, Redis and the caller."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlmodel import Session
+
+from shared.db import session_scope
+from shared.errors import DependencyUnavailable, ProblemError
+from shared.runtime import Runtime
+from shared.security import (
+    CLIENT_IP_HEADER,
+    INTERNAL_TOKEN_HEADER,
+    SESSION_ID_HEADER,
+    TOKEN_EXPIRES_HEADER,
+    TOKEN_ID_HEADER,
+    USER_ID_HEADER,
+    InvalidToken,
+    Principal,
+    bearer_token,
+    internal_token_valid,
+    verify_access_token,
+)
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    assert runtime.engine is not None, "this service has no database"
+    yield from session_scope(runtime.engine)
+
+
+async def get_redis(runtime: RuntimeDep) -> Redis:
+    return runtime.redis
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+
+
+def from_gateway(request: Request, runtime: Runtime) -> bool:
+    """True when the gateway vouches for this request with the internal shared secret."""
+    return internal_token_valid(
+        request.headers.get(INTERNAL_TOKEN_HEADER), runtime.settings.internal_secret
+    )
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _principal_from_gateway(request: Request) -> Principal:
+    try:
+        return Principal(
+            user_id=uuid.UUID(request.headers[USER_ID_HEADER]),
+            session_id=request.headers[SESSION_ID_HEADER],
+            token_id=request.headers[TOKEN_ID_HEADER],
+            expires_at=datetime.fromtimestamp(float(request.headers[TOKEN_EXPIRES_HEADER]), UTC),
+        )
+    except (KeyError, ValueError) as exc:
+        raise _unauthorized("Authentication required") from exc
+
+
+async def _verified_principal(request: Request, runtime: Runtime) -> Principal | None:
+    if from_gateway(request, runtime) and USER_ID_HEADER in request.headers:
+        return _principal_from_gateway(request)
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return None
+    settings = runtime.settings
+    try:
+        return await verify_access_token(
+            token, secret=settings.jwt_secret, algorithm=settings.jwt_algorithm, redis=runtime.redis
+        )
+    except InvalidToken as exc:
+        raise _unauthorized("The access token is invalid, expired or revoked") from exc
+    except RedisError as exc:
+        raise DependencyUnavailable("Token verification") from exc
+
+
+async def current_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    principal = await _verified_principal(request, runtime)
+    if principal is None:
+        raise _unauthorized("Authentication required")
+    return principal
+
+
+async def optional_principal(request: Request, runtime: RuntimeDep) -> Principal | None:
+    return await _verified_principal(request, runtime)
+
+
+async def client_ip(request: Request, runtime: RuntimeDep) -> str:
+    if from_gateway(request, runtime) and (forwarded := request.headers.get(CLIENT_IP_HEADER)):
+        return forwarded
+    return request.client.host if request.client else "unknown"
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+ClientIp = Annotated[str, Depends(client_ip)]

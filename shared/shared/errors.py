@@ -1,0 +1,243 @@
+"""RFC 9457 problem+json: the one error shape every service and the gateway answer with."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+DEPENDENCY_RETRY_AFTER_S = 5
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+class Problem(BaseModel):
+    """An error response (RFC 9457)."""
+
+    type: str = Field("about:blank", description="A URI reference naming the problem type")
+    title: str = Field(description="Short summary of the problem type")
+    status: int = Field(description="The HTTP status code")
+    detail: str | None = Field(None, description="What went wrong in this occurrence")
+    instance: str | None = Field(None, description="The request path")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where the bad value is, e.g. ['body', 'email']")
+    msg: str = Field(description="What is wrong with it")
+
+
+class ValidationProblem(Problem):
+    """A 422 response listing each invalid field."""
+
+    errors: list[ValidationIssue]
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem+json response."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title or str(status))
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_
+        self.headers = headers or {}
+
+
+class DependencyUnavailable(ProblemError):
+    """A database, cache, broker or upstream this request needs is down: 503 with Retry-After."""
+
+    def __init__(self, what: str, retry_after_s: int = DEPENDENCY_RETRY_AFTER_S) -> None:
+        super().__init__(
+            503,
+            f"{what} is unavailable, try again shortly",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    title: str | None = None,
+    instance: str | None = None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if extra:
+        body.update(extra)
+    all_headers = dict(headers or {})
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=all_headers
+    )
+
+
+def problem_bytes(status: int, detail: str | None, instance: str | None = None) -> bytes:
+    """The serialized body of a plain problem, for code that writes raw ASGI responses."""
+    return orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        }
+    )
+
+
+def _validation_issues(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
+            "msg": err.get("msg", "invalid value"),
+        }
+        for err in exc.errors()
+    ]
+
+
+def _is_bad_value(exc: Exception) -> bool:
+    import sqlalchemy.exc
+
+    return isinstance(exc, sqlalchemy.exc.DataError)
+
+
+def _is_dependency_outage(exc: Exception) -> str | None:
+    """Name the dependency when `exc` means a database, Redis or broker is unreachable."""
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        return "The database"
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return "The database"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return "The cache"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return "A dependency"
+    return None
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path accepts (a route matching only the path is PARTIAL)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of `app` a problem+json response, and no 5xx carry a traceback."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return problem_response(
+            exc.status,
+            detail=exc.detail,
+            title=exc.title,
+            type_=exc.type,
+            instance=request.url.path,
+            headers=exc.headers,
+        )
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 405:
+            # Starlette names only the first route it matched; name every method of the path.
+            allowed = _allowed_methods(request)
+            return problem_response(
+                405,
+                detail=detail,
+                instance=request.url.path,
+                headers={**dict(exc.headers or {}), "Allow": ", ".join(allowed)},
+            )
+        if exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
+            # FastAPI's answer to a body it cannot decode; the contract says bad bodies are 422.
+            return problem_response(
+                422,
+                detail="The request is not valid",
+                instance=request.url.path,
+                extra={"errors": [{"loc": ["body"], "msg": "The body could not be read as JSON"}]},
+            )
+        return problem_response(
+            exc.status_code,
+            detail=detail,
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            422,
+            detail="The request is not valid",
+            instance=request.url.path,
+            extra={"errors": _validation_issues(exc)},
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if _is_bad_value(exc):
+            # A value validation let through that the database refuses: still the client's input.
+            logger.warning("database refused a value: %s", type(exc).__name__)
+            return problem_response(
+                422,
+                detail="The request is not valid",
+                instance=request.url.path,
+                extra={
+                    "errors": [{"loc": ["body"], "msg": "A value is outside what can be stored"}]
+                },
+            )
+        if what := _is_dependency_outage(exc):
+            logger.warning("dependency unavailable: %s", exc.__class__.__name__)
+            return problem_response(
+                503,
+                detail=f"{what} is unavailable, try again shortly",
+                instance=request.url.path,
+                headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+            )
+        logger.exception("unhandled error")
+        return problem_response(500, detail="Internal error", instance=request.url.path)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+# OpenAPI `responses=` entries, so every route documents the errors it can return;
+# `shared.app` moves them to application/problem+json when it builds the schema.
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {
+            "model": ValidationProblem if status == 422 else Problem,
+            "description": HTTPStatus(status).phrase,
+        }
+        for status in statuses
+    }

@@ -1,0 +1,185 @@
+"""Event contracts: the envelope and one Pydantic model per event type.
+
+Names are in the past tense. Fields are only ever added, never renamed or removed; a
+breaking change is a new `version`, which consumers that do not know it dead-letter.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.context import current_correlation_id
+
+
+class IntegrationEvent(BaseModel):
+    """Base of every event's data; `event_type` doubles as the routing key."""
+
+    model_config = ConfigDict(frozen=True)
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+
+
+class EventEnvelope(BaseModel):
+    """What travels on the wire around every event's data."""
+
+    event_id: uuid.UUID = Field(description="Unique id; consumers de-duplicate on it")
+    type: str = Field(description="Event type, also the routing key, e.g. favorite.added")
+    version: int = Field(1, ge=1, description="Schema version of `data`")
+    occurred_at: datetime = Field(description="When the change happened (UTC)")
+    correlation_id: str | None = Field(None, description="Request id of the originating action")
+    producer: str = Field(description="The service that published it")
+    data: dict[str, Any] = Field(description="The event's own fields")
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def wrap(event: IntegrationEvent, *, producer: str) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=uuid.uuid4(),
+        type=event.event_type,
+        version=event.version,
+        occurred_at=datetime.now(UTC),
+        correlation_id=current_correlation_id(),
+        producer=producer,
+        data=event.model_dump(mode="json"),
+    )
+
+
+# --- auth -----------------------------------------------------------------------------------
+class UserRegistered(IntegrationEvent):
+    event_type: ClassVar[str] = "user.registered"
+    user_id: uuid.UUID = Field(description="The new user's id")
+    display_name: str = Field(description="The name shown to others")
+    registered_at: datetime
+
+
+class UserPreferencesChanged(IntegrationEvent):
+    event_type: ClassVar[str] = "user.preferences_changed"
+    user_id: uuid.UUID
+    preferences: dict[str, Any] = Field(description="The full preferences after the change")
+    display_name: str | None = Field(None, description="The display name after the change")
+
+
+class SessionRevoked(IntegrationEvent):
+    event_type: ClassVar[str] = "session.revoked"
+    user_id: uuid.UUID
+    session_ids: list[str] = Field(description="Logins whose tokens no longer work")
+    reason: str = Field(description="logout, refresh_reuse or password_changed")
+
+
+class UserPasswordChanged(IntegrationEvent):
+    event_type: ClassVar[str] = "user.password_changed"
+    user_id: uuid.UUID
+    changed_at: datetime
+
+
+# --- favorites ------------------------------------------------------------------------------
+class FavoriteAdded(IntegrationEvent):
+    event_type: ClassVar[str] = "favorite.added"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime = Field(description="When the movie was added")
+
+
+class FavoriteRemoved(IntegrationEvent):
+    event_type: ClassVar[str] = "favorite.removed"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime = Field(description="When the movie was removed")
+
+
+class RatingSet(IntegrationEvent):
+    event_type: ClassVar[str] = "rating.set"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    score: float = Field(ge=0.5, le=10, description="The new score")
+    previous_score: float | None = Field(None, description="The score it replaced, if any")
+    at: datetime
+
+
+class RatingRemoved(IntegrationEvent):
+    event_type: ClassVar[str] = "rating.removed"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    score: float = Field(ge=0.5, le=10, description="The score that was removed")
+    at: datetime
+
+
+class ReviewCreated(IntegrationEvent):
+    event_type: ClassVar[str] = "review.created"
+    review_id: uuid.UUID
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    score: float | None = None
+    at: datetime
+
+
+class ReviewDeleted(IntegrationEvent):
+    event_type: ClassVar[str] = "review.deleted"
+    review_id: uuid.UUID
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
+class HistoryAdded(IntegrationEvent):
+    event_type: ClassVar[str] = "history.added"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    watched_at: datetime
+
+
+class HistoryRemoved(IntegrationEvent):
+    event_type: ClassVar[str] = "history.removed"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
+# --- recommendations ------------------------------------------------------------------------
+class RecommendationsUpdated(IntegrationEvent):
+    event_type: ClassVar[str] = "recommendations.updated"
+    user_id: uuid.UUID
+    new_movie_ids: list[int] = Field(description="Titles that entered the user's top picks")
+    at: datetime
+
+
+# --- catalog --------------------------------------------------------------------------------
+class CatalogTrendingRefreshed(IntegrationEvent):
+    event_type: ClassVar[str] = "catalog.trending.refreshed"
+    window: str = Field(description="day or week")
+    movie_ids: list[int] = Field(description="The first page of trending after the refresh")
+    new_movie_ids: list[int] = Field(description="Titles not on the previous first page")
+    refreshed_at: datetime
+
+
+class CatalogMovieUpdated(IntegrationEvent):
+    event_type: ClassVar[str] = "catalog.movie.updated"
+    movie_id: int
+    updated_at: datetime
+
+
+EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
+    cls.event_type: cls
+    for cls in (
+        UserRegistered,
+        UserPreferencesChanged,
+        SessionRevoked,
+        UserPasswordChanged,
+        FavoriteAdded,
+        FavoriteRemoved,
+        RatingSet,
+        RatingRemoved,
+        ReviewCreated,
+        ReviewDeleted,
+        HistoryAdded,
+        HistoryRemoved,
+        RecommendationsUpdated,
+        CatalogTrendingRefreshed,
+        CatalogMovieUpdated,
+    )
+}

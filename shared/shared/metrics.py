@@ -1,0 +1,31 @@
+"""Prometheus metrics shared by every service, and the /metrics response."""
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request duration by route template, method and status",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PUBLISHED = Counter("events_published_total", "Events confirmed by the broker", ["type"])
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled and acknowledged", ["queue", "type"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Events sent to a dead-letter queue", ["queue", "reason"]
+)
+EVENTS_RETRIED = Counter("events_retried_total", "Events scheduled for another try", ["queue"])
+OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet confirmed by the broker")
+
+
+async def metrics_endpoint(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

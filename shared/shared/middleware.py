@@ -1,0 +1,154 @@
+"""Pure ASGI middleware: request ids, access logs, latency metrics and the body size limit.
+
+Written against raw ASGI rather than BaseHTTPMiddleware because it sits on every hot path.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.context import correlation_id_var, request_id_var
+from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
+from shared.metrics import HTTP_REQUEST_DURATION
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("access")
+REQUEST_ID_HEADER = b"x-request-id"
+_MAX_REQUEST_ID_LENGTH = 128
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """The client sent more bytes than the limit (an HTTPException so FastAPI passes it on)."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit_bytes} bytes")
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _valid_request_id(raw: bytes | None) -> str | None:
+    if not raw or len(raw) > _MAX_REQUEST_ID_LENGTH:
+        return None
+    text = raw.decode("latin-1")
+    return text if text.isprintable() and " " not in text else None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/api/v1/movies/{movie_id}`), never the raw path."""
+    if template := scope.get("route_template"):
+        return str(template)
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class RequestContextMiddleware:
+    """Sets X-Request-ID, enforces the body size limit, logs and times every request."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _valid_request_id(_header(scope, REQUEST_ID_HEADER)) or uuid.uuid4().hex
+        request_token = request_id_var.set(request_id)
+        correlation_token = correlation_id_var.set(None)
+        started = time.perf_counter()
+        status_holder = [500]
+        response_started = [False]
+        request_id_bytes = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_started[0] = True
+                status_holder[0] = message["status"]
+                headers = [
+                    h for h in message.get("headers", []) if h[0].lower() != REQUEST_ID_HEADER
+                ]
+                headers.append((REQUEST_ID_HEADER, request_id_bytes))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if self._declared_too_large(scope):
+                await self._send_too_large(scope, send_with_id)
+            else:
+                try:
+                    await self.app(scope, self._limited(receive), send_with_id)
+                except BodyTooLarge:
+                    if response_started[0]:
+                        raise
+                    await self._send_too_large(scope, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            HTTP_REQUEST_DURATION.labels(
+                route_template(scope), scope["method"], str(status_holder[0])
+            ).observe(elapsed)
+            if scope["path"] not in _QUIET_PATHS:
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status_holder[0],
+                    extra={"status": status_holder[0], "duration_ms": round(elapsed * 1000, 2)},
+                )
+            request_id_var.reset(request_token)
+            correlation_id_var.reset(correlation_token)
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        declared = _header(scope, b"content-length")
+        if declared is None:
+            return False
+        try:
+            return int(declared) > self.max_body_bytes
+        except ValueError:
+            return False
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
+
+    async def _send_too_large(self, scope: Scope, send: Send) -> None:
+        detail = f"The request body is larger than {self.max_body_bytes} bytes"
+        body = problem_bytes(413, detail, scope["path"])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,74 @@
+"""Alembic helpers: each service's migrations/env.py calls `run_env`; set-up calls `upgrade`."""
+
+import logging
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel
+
+logger = logging.getLogger(__name__)
+
+
+def run_env() -> None:
+    """Body of a service's migrations/env.py, after it has imported its models."""
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=SQLModel.metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(url or "", poolclass=NullPool)
+    with engine.connect() as connection:
+        # One migrator at a time, even when several replicas start together.
+        connection.execute(text("SELECT pg_advisory_lock(727274)"))
+        connection.commit()
+        context.configure(connection=connection, target_metadata=SQLModel.metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.execute(text("SELECT pg_advisory_unlock(727274)"))
+        connection.commit()
+    engine.dispose()
+
+
+def alembic_config(service_dir: Path, database_url: str) -> Config:
+    config = Config(str(service_dir / "alembic.ini"))
+    config.set_main_option("script_location", str(service_dir / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def ensure_database(database_url: str) -> bool:
+    """Create the database named in the URL if it does not exist; True if it was created."""
+    url = make_url(database_url)
+    maintenance = create_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with maintenance.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+    maintenance.dispose()
+    return not exists
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    maintenance = create_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    with maintenance.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    maintenance.dispose()
+
+
+def upgrade(service_dir: Path, database_url: str) -> None:
+    """Create the service's database if missing and bring it to the newest migration."""
+    ensure_database(database_url)
+    command.upgrade(alembic_config(service_dir, database_url), "head")

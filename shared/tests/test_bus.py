@@ -1,0 +1,164 @@
+"""The event bus on the real RabbitMQ: delivery, retries, dead letters, malformed messages."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+
+from shared.bus import EventBus, Subscription, dead_letter_queue_name
+from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent, wrap
+from shared.testing import Infra
+
+
+def _favorite() -> FavoriteAdded:
+    return FavoriteAdded(user_id=uuid.uuid4(), movie_id=42, at=datetime.now(UTC))
+
+
+@pytest.fixture
+async def make_bus(infra: Infra) -> AsyncIterator[Callable[..., EventBus]]:
+    buses: list[EventBus] = []
+    namespace = f"test-bus-{uuid.uuid4().hex[:8]}"
+
+    def make(**kwargs: object) -> EventBus:
+        bus = EventBus(
+            amqp_url=infra.amqp_url,
+            namespace=namespace,
+            producer="tests",
+            max_retries=2,
+            retry_delay_ms=100,
+            queue_expires_ms=60_000,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        buses.append(bus)
+        return bus
+
+    yield make
+    for bus in buses:
+        await bus.close()
+
+
+async def _dead_letters(
+    infra: Infra, bus: EventBus, name: str, expected: int
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(dead_letter_queue_name(bus.namespace, name))
+        messages = []
+        for _ in range(100):
+            message = await queue.get(no_ack=True, fail=False)
+            if message is not None:
+                messages.append(message)
+                if len(messages) >= expected:
+                    break
+            else:
+                await asyncio.sleep(0.05)
+        return messages
+    finally:
+        await connection.close()
+
+
+async def test_published_event_reaches_typed_handler(make_bus: Callable[..., EventBus]) -> None:
+    received: asyncio.Queue[tuple[IntegrationEvent, EventEnvelope]] = asyncio.Queue()
+
+    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        await received.put((event, envelope))
+
+    bus = make_bus()
+    bus.subscribe(Subscription(name="consumer", handlers={"favorite.added": on_added}))
+    bus.start()
+    await bus.wait_ready(15)
+    sent = wrap(_favorite(), producer="tests")
+    await bus.publish(sent)
+    event, envelope = await asyncio.wait_for(received.get(), 10)
+    assert isinstance(event, FavoriteAdded)
+    assert envelope.event_id == sent.event_id
+    assert event.movie_id == 42
+
+
+async def test_failing_handler_is_retried_then_succeeds(make_bus: Callable[..., EventBus]) -> None:
+    attempts: list[uuid.UUID] = []
+    done = asyncio.Event()
+
+    async def flaky(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        attempts.append(envelope.event_id)
+        if len(attempts) < 2:
+            raise RuntimeError("first try fails")
+        done.set()
+
+    bus = make_bus()
+    bus.subscribe(Subscription(name="flaky", handlers={"favorite.added": flaky}))
+    bus.start()
+    await bus.wait_ready(15)
+    await bus.publish(wrap(_favorite(), producer="tests"))
+    await asyncio.wait_for(done.wait(), 10)
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+
+
+async def test_always_failing_handler_ends_in_dead_letter_queue(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    calls = 0
+
+    async def broken(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("bug in handler")
+
+    bus = make_bus()
+    bus.subscribe(Subscription(name="broken", handlers={"favorite.added": broken}))
+    bus.start()
+    await bus.wait_ready(15)
+    sent = wrap(_favorite(), producer="tests")
+    await bus.publish(sent)
+    dead = await _dead_letters(infra, bus, "broken", 1)
+    assert len(dead) == 1
+    assert dead[0].message_id == str(sent.event_id)
+    assert "handler_failed" in str(dead[0].headers["x-error"])
+    assert calls == bus.max_retries + 1
+
+
+async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    handled: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+
+    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        await handled.put(envelope.event_id)
+
+    bus = make_bus()
+    bus.subscribe(Subscription(name="strict", handlers={"favorite.added": on_added}))
+    bus.start()
+    await bus.wait_ready(15)
+    good = wrap(_favorite(), producer="tests")
+    newer = good.model_copy(update={"event_id": uuid.uuid4(), "version": 99})
+    missing_fields = good.model_copy(update={"event_id": uuid.uuid4(), "data": {"user_id": "x"}})
+    for body in (b"{not json", newer.to_bytes(), missing_fields.to_bytes()):
+        await bus._exchange.publish(  # type: ignore[union-attr]
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key="favorite.added",
+        )
+    await bus.publish(good)
+    assert await asyncio.wait_for(handled.get(), 10) == good.event_id
+    dead = await _dead_letters(infra, bus, "strict", 3)
+    reasons = sorted(str(m.headers["x-error"]).split(":")[0] for m in dead)
+    assert reasons == ["malformed", "malformed", "malformed"]
+    assert any("version 99" in str(m.headers["x-error"]) for m in dead)
+
+
+async def test_publish_without_broker_raises(make_bus: Callable[..., EventBus]) -> None:
+    bus = make_bus()
+    with pytest.raises(ConnectionError):
+        await bus.publish(wrap(_favorite(), producer="tests"))
+
+
+async def test_bus_waits_for_an_unreachable_broker_without_crashing() -> None:
+    bus = EventBus(amqp_url="amqp://guest:guest@127.0.0.1:1/", namespace="x", producer="tests")
+    bus.start()
+    await asyncio.sleep(0.3)
+    assert not bus.is_connected
+    assert bus._task is not None and not bus._task.done()
+    await bus.close()

@@ -1,0 +1,143 @@
+"""Request ids, the body limit and problem+json for every kind of error."""
+
+import httpx
+import pytest
+import sqlalchemy.exc
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from shared.errors import install_problem_handlers
+from shared.middleware import RequestContextMiddleware
+
+
+class Item(BaseModel):
+    name: str
+    count: int
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/items")
+    async def create(item: Item) -> Item:
+        return item
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.get("/db-refuses")
+    async def db_refuses() -> None:
+        raise sqlalchemy.exc.DataError(
+            "INSERT", {}, Exception("time zone displacement out of range")
+        )
+
+    @app.get("/db-down")
+    async def db_down() -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @app.get("/items")
+    async def list_items() -> list[Item]:
+        return []
+
+    @app.get("/items/{item_id}")
+    async def read(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=1024)
+    return app
+
+
+@pytest.fixture
+def client() -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_request_id_is_generated(client: httpx.AsyncClient) -> None:
+    response = await client.get("/items/1")
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/items/1", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+async def test_unprintable_request_id_is_replaced(client: httpx.AsyncClient) -> None:
+    response = await client.get("/items/1", headers={"X-Request-ID": "a" * 500})
+    assert response.headers["x-request-id"] != "a" * 500
+
+
+async def test_validation_error_is_problem_json(client: httpx.AsyncClient) -> None:
+    response = await client.post("/items", json={"name": "x", "count": "many"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 422
+    assert body["instance"] == "/items"
+    assert body["errors"][0]["loc"] == ["body", "count"]
+
+
+async def test_undecodable_body_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/items", content=b"\xff\x11%{", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["body"], "msg": "The body could not be read as JSON"}
+    ]
+
+
+async def test_declared_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/items", content=b"x" * 2048, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_streamed_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # no content-length: the limit must count the bytes
+        for _ in range(10):
+            yield b"x" * 512
+
+    response = await client.post(
+        "/items", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_unhandled_error_is_500_without_traceback(client: httpx.AsyncClient) -> None:
+    response = await client.get("/boom")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+    assert response.json()["title"] == "Internal Server Error"
+
+
+async def test_a_value_the_database_refuses_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/db-refuses")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_database_outage_is_503_with_retry_after(client: httpx.AsyncClient) -> None:
+    response = await client.get("/db-down")
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_method_not_allowed_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/items")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET, POST"

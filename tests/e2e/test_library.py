@@ -1,0 +1,226 @@
+"""Ratings, reviews and watch history through the gateway (API.md)."""
+
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import assert_problem
+
+NewUser = Callable[..., dict[str, str]]
+
+
+def _auth(user: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": user["authorization"]}
+
+
+def _community(api: httpx.Client, movie_id: int) -> dict[str, object]:
+    rating: dict[str, object] = api.get(f"/movies/{movie_id}").json()["community_rating"]
+    return rating
+
+
+def _until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within_s, f"{what} not seen within {within_s} s"
+        time.sleep(0.05)
+
+
+# --- ratings --------------------------------------------------------------------------------
+def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) -> None:
+    alice, bob = _auth(new_user()), _auth(new_user())
+    movie_id = 1501
+    assert _community(api, movie_id) == {"average": None, "count": 0}
+    rated = api.put(f"/movies/{movie_id}/rating", json={"score": 8}, headers=alice)
+    assert rated.status_code == 200
+    assert set(rated.json()) == {"movie_id", "score", "rated_at"} and rated.json()["score"] == 8.0
+    assert (
+        api.put(f"/movies/{movie_id}/rating", json={"score": 5.5}, headers=bob).status_code == 200
+    )
+    _until(
+        lambda: _community(api, movie_id) == {"average": 6.75, "count": 2},
+        2,
+        "the community average",
+    )
+    assert (
+        api.put(f"/movies/{movie_id}/rating", json={"score": 9.5}, headers=alice).status_code == 200
+    )
+    _until(lambda: _community(api, movie_id) == {"average": 7.5, "count": 2}, 2, "a changed rating")
+    assert api.delete(f"/movies/{movie_id}/rating", headers=bob).status_code == 204
+    _until(lambda: _community(api, movie_id) == {"average": 9.5, "count": 1}, 2, "a removed rating")
+    assert_problem(api.delete(f"/movies/{movie_id}/rating", headers=bob), 404)
+    mine = api.get("/me/ratings", headers=alice).json()
+    assert [(r["movie_id"], r["score"]) for r in mine["results"]] == [(movie_id, 9.5)]
+    assert api.get("/me/ratings", headers=bob).json()["total_results"] == 0
+
+
+@pytest.mark.parametrize("score", [0, 10.5, 7.3, "text", "8", True, None, -1])
+def test_bad_scores_are_422(api: httpx.Client, new_user: NewUser, score: object) -> None:
+    assert_problem(
+        api.put("/movies/1/rating", json={"score": score}, headers=_auth(new_user())), 422
+    )
+
+
+def test_rating_rules(api: httpx.Client, new_user: NewUser) -> None:
+    headers = _auth(new_user())
+    assert_problem(api.put("/movies/999999/rating", json={"score": 5}, headers=headers), 404)
+    assert_problem(api.put("/movies/1/rating", json={}, headers=headers), 422)
+    assert_problem(api.put("/movies/1/rating", json={"score": 5}), 401)
+    assert api.put("/movies/1/rating", json={"score": 10}, headers=headers).status_code == 200
+    assert api.put("/movies/1/rating", json={"score": 0.5}, headers=headers).json()["score"] == 0.5
+
+
+def test_a_rated_movie_disappears_from_recommendations(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    headers = _auth(new_user())
+    assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
+
+    def recommended() -> list[int]:
+        return [m["id"] for m in api.get("/recommendations", headers=headers).json()["results"]]
+
+    _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
+    target = recommended()[0]
+    assert (
+        api.put(f"/movies/{target}/rating", json={"score": 3}, headers=headers).status_code == 200
+    )
+    _until(lambda: target not in recommended(), 2, "the rated movie leaving the recommendations")
+
+
+# --- reviews --------------------------------------------------------------------------------
+def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
+    author, other = new_user(), new_user()
+    assert (
+        api.patch("/me", json={"display_name": "Critic"}, headers=_auth(author)).status_code == 200
+    )
+    movie_id = 1502
+    created = api.post(
+        f"/movies/{movie_id}/reviews",
+        json={"body": "<b>Great</b> & moving", "score": 9},
+        headers=_auth(author),
+    )
+    assert created.status_code == 201, created.text
+    review = created.json()
+    assert set(review) == {"id", "movie_id", "author", "body", "score", "created_at", "updated_at"}
+    assert review["body"] == "<b>Great</b> & moving"  # plain text, stored and returned as is
+    assert review["author"]["id"] == author["id"]
+    assert_problem(
+        api.post(f"/movies/{movie_id}/reviews", json={"body": "again"}, headers=_auth(author)), 409
+    )
+    assert_problem(
+        api.patch(f"/reviews/{review['id']}", json={"body": "mine now"}, headers=_auth(other)), 403
+    )
+    assert_problem(api.delete(f"/reviews/{review['id']}", headers=_auth(other)), 403)
+    edited = api.patch(
+        f"/reviews/{review['id']}", json={"body": "Still great"}, headers=_auth(author)
+    )
+    assert (
+        edited.status_code == 200
+        and edited.json()["body"] == "Still great"
+        and edited.json()["score"] == 9.0
+    )
+
+    public = api.get(f"/movies/{movie_id}/reviews")  # no token needed
+    assert public.status_code == 200
+    listed = public.json()["results"]
+    assert [r["id"] for r in listed] == [review["id"]]
+    _until(
+        lambda: (
+            api.get(f"/movies/{movie_id}/reviews").json()["results"][0]["author"]["display_name"]
+            == "Critic"
+        ),
+        3,
+        "the author's display name",
+    )
+    assert api.delete(f"/reviews/{review['id']}", headers=_auth(author)).status_code == 204
+    assert_problem(api.delete(f"/reviews/{review['id']}", headers=_auth(author)), 404)
+    assert_problem(
+        api.patch(f"/reviews/{review['id']}", json={"body": "x"}, headers=_auth(author)), 404
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"body": ""},
+        {"body": "   "},
+        {"body": "x" * 5001},
+        {"body": 5},
+        {},
+        {"body": "ok", "score": 11},
+    ],
+)
+def test_bad_reviews_are_422(api: httpx.Client, new_user: NewUser, body: dict[str, object]) -> None:
+    assert_problem(api.post("/movies/2/reviews", json=body, headers=_auth(new_user())), 422)
+
+
+def test_review_limits_and_unknowns(api: httpx.Client, new_user: NewUser) -> None:
+    headers = _auth(new_user())
+    assert (
+        api.post("/movies/3/reviews", json={"body": "x" * 5000}, headers=headers).status_code == 201
+    )
+    assert_problem(api.post("/movies/999999/reviews", json={"body": "hi"}, headers=headers), 404)
+    assert_problem(api.get("/movies/999999/reviews"), 404)
+    assert_problem(api.post("/movies/4/reviews", json={"body": "hi"}), 401)
+    assert_problem(api.patch("/reviews/not-a-uuid", json={"body": "x"}, headers=headers), 422)
+    assert_problem(
+        api.patch(
+            "/reviews/00000000-0000-0000-0000-000000000000", json={"body": "x"}, headers=headers
+        ),
+        404,
+    )
+
+
+# --- watch history --------------------------------------------------------------------------
+def test_history_and_isolation(api: httpx.Client, new_user: NewUser) -> None:
+    alice, bob = _auth(new_user()), _auth(new_user())
+    first = api.post(
+        "/me/history", json={"movie_id": 1, "watched_at": "2024-01-02T20:00:00Z"}, headers=alice
+    )
+    assert first.status_code == 201
+    assert first.json() == {"movie_id": 1, "watched_at": "2024-01-02T20:00:00Z"}
+    assert api.post("/me/history", json={"movie_id": 50}, headers=alice).status_code == 201
+    history = api.get("/me/history", headers=alice).json()
+    assert [item["movie"]["id"] for item in history["results"]] == [50, 1]  # most recent first
+    assert history["results"][1]["movie"]["title"] == "Toy Story"
+    assert api.get("/me/history", headers=bob).json()["total_results"] == 0
+    assert_problem(api.delete("/me/history/1", headers=bob), 404)
+    assert api.delete("/me/history/1", headers=alice).status_code == 204
+    assert_problem(api.delete("/me/history/1", headers=alice), 404)
+    assert [i["movie"]["id"] for i in api.get("/me/history", headers=alice).json()["results"]] == [
+        50
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"movie_id": "abc"},
+        {"movie_id": 0},
+        {},
+        {"movie_id": 1, "watched_at": "yesterday"},
+        {"movie_id": 1, "watched_at": 0},
+        {"movie_id": 1, "watched_at": "2024-01-02T20:00:00"},
+    ],
+)
+def test_bad_history_is_422(api: httpx.Client, new_user: NewUser, body: dict[str, object]) -> None:
+    assert_problem(api.post("/me/history", json=body, headers=_auth(new_user())), 422)
+
+
+def test_history_keeps_any_offset_as_utc(api: httpx.Client, new_user: NewUser) -> None:
+    headers = _auth(new_user())
+    added = api.post(
+        "/me/history",
+        json={"movie_id": 2, "watched_at": "2020-07-02T01:55:29+22:44"},
+        headers=headers,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["watched_at"] == "2020-07-01T03:11:29Z"
+
+
+def test_history_unknown_movie_and_no_token(api: httpx.Client, new_user: NewUser) -> None:
+    assert_problem(
+        api.post("/me/history", json={"movie_id": 999999}, headers=_auth(new_user())), 404
+    )
+    assert_problem(api.get("/me/history"), 401)

@@ -1,0 +1,149 @@
+"""Notifications through the gateway (API.md), produced by a real trending refresh."""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import assert_problem
+
+NewUser = Callable[..., dict[str, str]]
+
+
+def _auth(user: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": user["authorization"]}
+
+
+def _refresh_after_time_passes(stack: Stack, days: float) -> None:
+    """Let the sandbox's clock walk on, then run the catalog's scheduled refresh now."""
+    with httpx.Client(base_url=stack.url("sandbox")) as sandbox:
+        day = sandbox.get("/__admin/clock").json()["day"]
+        sandbox.post("/__admin/clock", json={"day": day + days})
+    refreshed = httpx.post(
+        f"{stack.url('catalog')}/internal/refresh",
+        headers={"x-internal-token": stack.env["INTERNAL_SECRET"]},
+        timeout=30,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+
+
+def _wait_for_notifications(
+    api: httpx.Client, headers: dict[str, str], timeout_s: float = 15
+) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        results = api.get("/notifications", headers=headers).json()["results"]
+        if results:
+            return results  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, "no notification arrived"
+        time.sleep(0.2)
+
+
+class StreamReader(threading.Thread):
+    """Reads a text/event-stream through the gateway until the first event (or a timeout)."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.headers = url, headers
+        self.events: list[dict[str, str]] = []
+        self.connected = threading.Event()
+        self.status = 0
+
+    def run(self) -> None:
+        with httpx.stream(
+            "GET", self.url, headers=self.headers, timeout=httpx.Timeout(30, read=30)
+        ) as response:
+            self.status = response.status_code
+            self.content_type = response.headers.get("content-type", "")
+            self.connected.set()
+            event: dict[str, str] = {}
+            for line in response.iter_lines():
+                if line.startswith(("id:", "event:", "data:")):
+                    key, _, value = line.partition(":")
+                    event[key] = value.strip()
+                elif line == "" and "data" in event:
+                    self.events.append(event)
+                    return
+
+
+def test_a_real_refresh_notifies_and_streams(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    user = new_user()
+    headers = _auth(user)
+    time.sleep(1)  # the user.registered event makes them a subscriber
+    assert api.get("/notifications", headers=headers).json()["total_results"] == 0
+    reader = StreamReader(f"{stack.url('gateway')}/api/v1/notifications/stream", headers)
+    reader.start()
+    assert reader.connected.wait(10) and reader.status == 200
+    assert reader.content_type.startswith("text/event-stream")
+
+    _refresh_after_time_passes(stack, days=9)
+    notifications = _wait_for_notifications(api, headers)
+    trending = next(n for n in notifications if n["type"] == "trending.new")
+    assert set(trending) == {"id", "type", "title", "body", "movie_ids", "created_at", "read_at"}
+    assert trending["movie_ids"] and trending["read_at"] is None and "trending" in trending["body"]
+
+    reader.join(15)
+    assert reader.events, "the stream delivered nothing"
+    streamed = json.loads(reader.events[0]["data"])
+    assert reader.events[0]["event"] == "notification"
+    assert streamed["id"] in {n["id"] for n in notifications}
+
+    # A client reconnecting with Last-Event-ID gets what it missed.
+    resumed = StreamReader(
+        f"{stack.url('gateway')}/api/v1/notifications/stream", {**headers, "Last-Event-ID": "0"}
+    )
+    resumed.start()
+    resumed.join(15)
+    assert resumed.events and json.loads(resumed.events[0]["data"])["id"] in {
+        n["id"] for n in notifications
+    }
+
+    # Read marking, and nobody else's notifications.
+    other = _auth(new_user())
+    assert_problem(api.post(f"/notifications/{trending['id']}/read", headers=other), 404)
+    assert api.post(f"/notifications/{trending['id']}/read", headers=headers).status_code == 204
+    unread = api.get("/notifications", params={"unread": "true"}, headers=headers).json()["results"]
+    assert trending["id"] not in {n["id"] for n in unread}
+    assert api.post("/notifications/read-all", headers=headers).status_code == 204
+    assert (
+        api.get("/notifications", params={"unread": "true"}, headers=headers).json()[
+            "total_results"
+        ]
+        == 0
+    )
+    assert_problem(
+        api.post("/notifications/00000000-0000-0000-0000-000000000000/read", headers=headers), 404
+    )
+    assert_problem(api.post("/notifications/nope/read", headers=headers), 422)
+
+
+def test_users_who_opt_out_get_no_trending_notifications(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    quiet = _auth(new_user())
+    assert (
+        api.patch(
+            "/me", json={"preferences": {"notify": {"trending": False}}}, headers=quiet
+        ).status_code
+        == 200
+    )
+    watcher = _auth(new_user())
+    time.sleep(1)
+    _refresh_after_time_passes(stack, days=9)
+    _wait_for_notifications(api, watcher)
+    assert not [
+        n
+        for n in api.get("/notifications", headers=quiet).json()["results"]
+        if n["type"] == "trending.new"
+    ]
+
+
+def test_notifications_need_a_token(api: httpx.Client) -> None:
+    assert_problem(api.get("/notifications"), 401)
+    assert_problem(api.get("/notifications/stream"), 401)
+    assert_problem(api.post("/notifications/read-all"), 401)

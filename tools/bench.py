@@ -1,0 +1,531 @@
+"""`make bench`: drive the running system with wrk and record the figures in BENCHMARKS.md.
+
+Starts its own stack (the `make run` processes, on their own ports, databases `bench_*`,
+Redis database 12 and its own bus namespace), a bare ASGI app serving the same trending bytes
+as the floor, warms the caches, runs each scenario with wrk (32 connections unless said
+otherwise), then measures what wrk cannot: cold recommendations, TMDb calls and cache hits,
+memory, outbox relay and consumer throughput.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from sqlalchemy import text
+from sqlmodel import Session
+
+from shared.db import make_engine
+from shared.events import FavoriteAdded
+from shared.migrations import drop_database, upgrade
+from shared.outbox import add_event
+from tools.stack import REPO_ROOT, Stack, free_port, start_stack
+
+SERVICES_WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
+PASSWORD = "a long benchmark passphrase"
+REDIS_DB = 12
+CONNECTIONS = 32
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("bench: installing wrk (Debian package)", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(
+    wrk: str,
+    name: str,
+    url: str,
+    *,
+    seconds: int,
+    connections: int = CONNECTIONS,
+    script: str | None = None,
+) -> Result:
+    argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        argv += ["-s", script]
+    output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", output, re.M))
+
+    def pct(key: str) -> float:
+        match = re.match(r"([\d.]+)(us|ms|s)", latency[key])
+        assert match, output
+        return _ms(match.group(1), match.group(2))
+
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (
+        sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    )
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    result = Result(name, rps, pct("50"), pct("99"), errors, total)
+    print(
+        f"bench: {name}: {rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+        f"errors {errors}",
+        flush=True,
+    )
+    return result
+
+
+def lua(path: Path, body: str) -> str:
+    path.write_text(body)
+    return str(path)
+
+
+def header_script(
+    directory: Path, name: str, headers: dict[str, str], paths: list[str] | None = None
+) -> str:
+    lines = [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    if paths:
+        lines.append("local paths = {" + ", ".join(f'"{p}"' for p in paths) + "}")
+        lines.append("request = function() return wrk.format(nil, paths[math.random(#paths)]) end")
+    return lua(directory / f"{name}.lua", "\n".join(lines) + "\n")
+
+
+class Bench:
+    def __init__(self, seconds: int, work_dir: Path) -> None:
+        self.seconds = seconds
+        self.work_dir = work_dir
+        self.namespace = f"bench-{uuid.uuid4().hex[:6]}"
+        self.database_urls = {
+            name: f"postgresql+psycopg2://postgres@127.0.0.1:5432/bench_{name}"
+            for name in SERVICES_WITH_DATABASES
+        }
+        self.redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+        self.results: list[Result] = []
+        self.extra: dict[str, Any] = {}
+
+    # --- set-up -------------------------------------------------------------------------
+    def prepare_databases(self) -> None:
+        for name, url in self.database_urls.items():
+            drop_database(url)
+            upgrade(REPO_ROOT / "services" / name, url)
+        redis.Redis.from_url(self.redis_url).flushdb()
+
+    def start(self) -> Stack:
+        env = {
+            **{f"{name.upper()}_DATABASE_URL": url for name, url in self.database_urls.items()},
+            "REDIS_URL": self.redis_url,
+            "BUS_NAMESPACE": self.namespace,
+            "BUS_QUEUE_EXPIRES_MS": "600000",
+            "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+            "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000000",
+            "AUTH_LOGIN_FAILURES_PER_IP": "100000000",
+        }
+        return start_stack(env=env, log_dir=self.work_dir)
+
+    def user(self, api: httpx.Client) -> tuple[str, dict[str, str]]:
+        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+        user_id = api.post("/auth/register", json={"email": email, "password": PASSWORD}).json()[
+            "id"
+        ]
+        token = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()[
+            "access_token"
+        ]
+        return user_id, {"Authorization": f"Bearer {token}"}
+
+    def seed_many_favorites(self, user_id: str, count: int) -> None:
+        """Favorites written straight to the database (the sandbox knows only 1,682 movies);
+        the newest page holds real, cached movies so page 1 costs what it does in use."""
+        engine = make_engine(self.database_urls["favorites"])
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO favorite (user_id, movie_id, added_at) "
+                    "SELECT CAST(:user_id AS uuid), g, now() - make_interval(secs => g) "
+                    "FROM generate_series(1, :count) AS g"
+                ),
+                {"user_id": user_id, "count": count},
+            )
+        engine.dispose()
+
+    # --- measurements --------------------------------------------------------------------
+    def rss_mb(self, stack: Stack) -> dict[str, float]:
+        sizes = {}
+        for name, process in stack.processes.items():
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            sizes[name] = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+        return sizes
+
+    @staticmethod
+    def metric(url: str, name: str, **labels: str) -> float:
+        total = 0.0
+        for line in httpx.get(f"{url}/metrics").text.splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def cold_recommendations(
+        self, api: httpx.Client, user_id: str, headers: dict[str, str], runs: int
+    ) -> Result:
+        cache = redis.Redis.from_url(self.redis_url)
+        timings = []
+        for _ in range(runs):
+            cache.delete(f"recs:v1:{user_id}")
+            started = time.perf_counter()
+            api.get("/recommendations", headers=headers).raise_for_status()
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        result = Result(
+            "recommendations cold (5 seeds, sequential)",
+            1000 / statistics.mean(timings),
+            statistics.median(timings),
+            timings[int(0.99 * (len(timings) - 1))],
+            0,
+            runs,
+        )
+        print(
+            f"bench: {result.name}: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms",
+            flush=True,
+        )
+        return result
+
+    def event_throughput(self, stack: Stack, count: int = 5000) -> dict[str, float]:
+        favorites = make_engine(self.database_urls["favorites"])
+        recommendations = make_engine(self.database_urls["recommendations"])
+
+        def inbox() -> int:
+            with recommendations.connect() as connection:
+                return int(
+                    connection.execute(text("SELECT count(*) FROM inbox_event")).scalar_one()
+                )
+
+        def pending() -> int:
+            with favorites.connect() as connection:
+                return int(
+                    connection.execute(
+                        text("SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")
+                    ).scalar_one()
+                )
+
+        consumed_before = inbox()
+        with Session(favorites) as session:
+            for i in range(count):
+                add_event(
+                    session,
+                    FavoriteAdded(
+                        user_id=uuid.uuid4(), movie_id=1 + i % 1682, at=datetime.now(UTC)
+                    ),
+                    producer="favorites",
+                )
+            started = time.perf_counter()
+            session.commit()
+        relay_done = consumer_done = None
+        deadline = time.perf_counter() + 120
+        while time.perf_counter() < deadline and consumer_done is None:
+            now = time.perf_counter()
+            if relay_done is None and pending() == 0:
+                relay_done = now
+            if inbox() - consumed_before >= count:
+                consumer_done = now
+            time.sleep(0.05)
+        favorites.dispose()
+        recommendations.dispose()
+        return {
+            "relay_events_per_s": count / (relay_done - started) if relay_done else 0.0,
+            "consumer_events_per_s": count / (consumer_done - started) if consumer_done else 0.0,
+        }
+
+    def cached_movie_memory(self, stack: Stack, api: httpx.Client) -> dict[str, float]:
+        cache = redis.Redis.from_url(self.redis_url)
+        before_redis = cache.info("memory")["used_memory"]
+        before_rss = self.rss_mb(stack)["catalog"]
+        ids = list(range(400, 800))
+        headers = {
+            "x-internal-token": os.environ.get(
+                "INTERNAL_SECRET", "dev-only-internal-secret-change-me"
+            )
+        }
+        for start in range(0, len(ids), 50):
+            chunk = ",".join(map(str, ids[start : start + 50]))
+            httpx.get(
+                f"{stack.url('catalog')}/internal/movies",
+                params={"ids": chunk},
+                headers=headers,
+                timeout=60,
+            )
+        after_redis = cache.info("memory")["used_memory"]
+        after_rss = self.rss_mb(stack)["catalog"]
+        return {
+            "redis_bytes_per_movie": (after_redis - before_redis) / len(ids),
+            "catalog_rss_kib_per_movie": (after_rss - before_rss) * 1024 / len(ids),
+        }
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self, wrk: str) -> None:
+        self.prepare_databases()
+        stack = self.start()
+        bare: subprocess.Popen[bytes] | None = None
+        try:
+            self._run(wrk, stack, bare_holder := [])
+            bare = bare_holder[0] if bare_holder else None
+        finally:
+            if bare is not None:
+                bare.terminate()
+            stack.stop()
+            for url in self.database_urls.values():
+                drop_database(url)
+
+    def _run(self, wrk: str, stack: Stack, bare_holder: list[subprocess.Popen[bytes]]) -> None:
+        gateway, catalog = stack.url("gateway"), stack.url("catalog")
+        api = httpx.Client(base_url=f"{gateway}/api/v1", timeout=60)
+        trending_path = "/api/v1/movies/trending?window=day"
+        body = httpx.get(f"{catalog}{trending_path}").content
+        body_file = self.work_dir / "trending.json"
+        body_file.write_bytes(body)
+        bare_port = free_port()
+        bare_holder.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "tools.bare_app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(bare_port),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, "BARE_BODY_FILE": str(body_file)},
+            )
+        )
+        movie_paths = [f"/api/v1/movies/{movie_id}" for movie_id in range(1, 201)]
+        for path in movie_paths:
+            api.get(path.removeprefix("/api/v1")).raise_for_status()
+        few_id, few = self.user(api)
+        for movie_id in (1, 50, 100, 181, 258, 7, 9, 12, 98, 127):
+            api.post("/favorites", json={"movie_id": movie_id}, headers=few).raise_for_status()
+        many_id, many = self.user(api)
+        self.seed_many_favorites(many_id, 10_000)
+        _, writer = self.user(api)
+        login_email = f"bench-login-{uuid.uuid4().hex[:8]}@example.com"
+        api.post(
+            "/auth/register", json={"email": login_email, "password": PASSWORD}
+        ).raise_for_status()
+        time.sleep(1.5)  # favorite events reach the recommendations service
+        for headers in (few, many):
+            api.get("/favorites", headers=headers).raise_for_status()
+        api.get("/recommendations", headers=few).raise_for_status()
+        httpx.get(f"http://127.0.0.1:{bare_port}/", timeout=10).raise_for_status()
+
+        scripts = Path(self.work_dir)
+        sandbox = httpx.Client(base_url=stack.url("sandbox"))
+        tmdb_before = sandbox.get("/__admin/stats").json()["total"]
+        hits_before = {
+            r: self.metric(catalog, "cache_requests_total", result=r)
+            for r in ("hit", "miss", "stale")
+        }
+
+        def run(name: str, url: str, **options: Any) -> None:
+            self.results.append(run_wrk(wrk, name, url, seconds=self.seconds, **options))
+
+        run("bare ASGI app (floor)", f"http://127.0.0.1:{bare_port}/")
+        run("catalog: cached trending (direct)", f"{catalog}{trending_path}")
+        run("gateway: cached trending", f"{gateway}{trending_path}")
+        run(
+            "gateway: cached movie details",
+            f"{gateway}/",
+            script=header_script(scripts, "details", {}, movie_paths),
+        )
+        run(
+            "gateway: favorites list (10 favorites)",
+            f"{gateway}/api/v1/favorites",
+            script=header_script(scripts, "few", few),
+        )
+        run(
+            "gateway: favorites list (10,000 favorites)",
+            f"{gateway}/api/v1/favorites",
+            script=header_script(scripts, "many", many),
+        )
+        run(
+            "gateway: recommendations warm",
+            f"{gateway}/api/v1/recommendations",
+            script=header_script(scripts, "recs", few),
+        )
+        user_requests = sum(r.requests for r in self.results[1:])
+        tmdb_calls = sandbox.get("/__admin/stats").json()["total"] - tmdb_before
+        hits = {
+            r: self.metric(catalog, "cache_requests_total", result=r) - hits_before[r]
+            for r in hits_before
+        }
+        run(
+            "gateway: add and remove a favorite",
+            f"{gateway}/api/v1/favorites",
+            script=lua(
+                scripts / "writes.lua",
+                f'wrk.headers["Authorization"] = "{writer["Authorization"]}"\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                # Each thread adds movies from its own range and removes the one it added 64
+                # requests earlier, so a delete never overtakes its add on another connection.
+                "local threads, n, offset = 0, 0, 0\n"
+                "setup = function(thread) thread:set('offset', threads * 800); threads = threads + 1 end\n"
+                "init = function() offset = wrk.thread:get('offset') end\n"
+                "request = function()\n"
+                "  n = n + 1\n"
+                "  local k = math.floor((n + 1) / 2)\n"
+                "  if n % 2 == 1 or k <= 64 then\n"
+                "    local movie = offset + (k % 800) + 1\n"
+                '    return wrk.format("POST", "/api/v1/favorites", nil, "{\\"movie_id\\": " .. movie .. "}")\n'
+                "  end\n"
+                '  return wrk.format("DELETE", "/api/v1/favorites/" .. (offset + ((k - 64) % 800) + 1))\n'
+                "end\n",
+            ),
+        )
+        run(
+            "gateway: login (argon2id)",
+            f"{gateway}/api/v1/auth/login",
+            connections=8,
+            script=lua(
+                scripts / "login.lua",
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.body = \'{{"email": "{login_email}", "password": "{PASSWORD}"}}\'\n',
+            ),
+        )
+        self.results.append(self.cold_recommendations(api, few_id, few, runs=30))
+        self.extra.update(
+            {
+                "tmdb_calls_per_1000": 1000 * tmdb_calls / max(user_requests, 1),
+                "tmdb_calls": tmdb_calls,
+                "user_requests": user_requests,
+                "cache_hit_ratio": hits["hit"] / max(sum(hits.values()), 1),
+                "rss_mb": self.rss_mb(stack),
+                **self.event_throughput(stack),
+                **self.cached_movie_memory(stack, api),
+            }
+        )
+
+    # --- report ----------------------------------------------------------------------------
+    def report(self, command: str) -> str:
+        by = {r.name: r for r in self.results}
+        bare = by["bare ASGI app (floor)"]
+        catalog = by["catalog: cached trending (direct)"]
+        gateway = by["gateway: cached trending"]
+        lines = [
+            f"Command: `{command}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, this machine: "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, wrk 2 threads, "
+            f"{CONNECTIONS} connections, {self.seconds} s per scenario).",
+            "",
+            "| scenario | requests/s | p50 ms | p99 ms | errors | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        ratios = {
+            "catalog: cached trending (direct)": (
+                "of the bare app",
+                catalog.requests_per_s / bare.requests_per_s,
+            ),
+            "gateway: cached trending": (
+                "of the catalog direct",
+                gateway.requests_per_s / catalog.requests_per_s,
+            ),
+            "gateway: favorites list (10 favorites)": (
+                "of gateway trending",
+                by["gateway: favorites list (10 favorites)"].requests_per_s
+                / gateway.requests_per_s,
+            ),
+            "gateway: favorites list (10,000 favorites)": (
+                "of the 10-favorite user",
+                by["gateway: favorites list (10,000 favorites)"].requests_per_s
+                / by["gateway: favorites list (10 favorites)"].requests_per_s,
+            ),
+        }
+        for r in self.results:
+            label, ratio = ratios.get(r.name, ("", 0.0))
+            ratio_text = f"{ratio:.2f} {label}" if label else ""
+            lines.append(
+                f"| {r.name} | {r.requests_per_s:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {ratio_text} |"
+            )
+        e = self.extra
+        rss = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(e["rss_mb"].items()))
+        lines += [
+            "",
+            f"- TMDb calls during the read scenarios: {e['tmdb_calls']} for {e['user_requests']} user requests "
+            f"({e['tmdb_calls_per_1000']:.3f} per 1,000); catalog cache hit ratio {e['cache_hit_ratio']:.4f}.",
+            f"- Resident memory (MiB): {rss}.",
+            f"- Cached movie details: {e['redis_bytes_per_movie']:.0f} bytes of Redis each; catalog resident "
+            f"memory {e['catalog_rss_kib_per_movie']:.1f} KiB each (its bounded in-process fallback copy).",
+            f"- Outbox relay: {e['relay_events_per_s']:.0f} events/s published with confirms; consumer "
+            f"(recommendations, one transaction per event): {e['consumer_events_per_s']:.0f} events/s.",
+        ]
+        return "\n".join(lines)
+
+
+def write_benchmarks(section: str) -> None:
+    path = REPO_ROOT / "BENCHMARKS.md"
+    content = path.read_text() if path.exists() else "# Benchmarks\n"
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    block = f"{begin}\n{section}\n{end}"
+    if begin in content:
+        content = re.sub(
+            re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S
+        )
+    else:
+        content = (
+            content.rstrip() + "\n\n## Throughput and latency (`make bench`)\n\n" + block + "\n"
+        )
+    path.write_text(content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk scenario")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
+        bench = Bench(args.seconds, Path(work_dir))
+        started = time.monotonic()
+        bench.run(wrk)
+        section = bench.report("make bench")
+    print(section)
+    print(f"bench: finished in {time.monotonic() - started:.0f} s")
+    if not args.no_write:
+        write_benchmarks(section)
+
+
+if __name__ == "__main__":
+    main()

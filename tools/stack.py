@@ -1,0 +1,131 @@
+"""Start the whole system as real processes on chosen ports, for e2e tests and benchmarks.
+
+The same commands `make run` uses (tools/supervise.py), with each process's output in its
+own log file; `Stack.stop()` ends them all.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tools.supervise import SANDBOX, SERVICES, ServiceSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def command(spec: ServiceSpec, port: int) -> list[str]:
+    argv = spec.command(sys.executable)
+    argv[argv.index("--port") + 1] = str(port)
+    return argv
+
+
+@dataclass
+class Stack:
+    ports: dict[str, int]
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
+        log = (self.log_dir / f"{name}.log").open("wb")
+        self._logs.append(log)
+        self.processes[name] = subprocess.Popen(
+            command(spec, self.ports[name]),
+            cwd=REPO_ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, name: str, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            for process_name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{process_name} exited with {process.returncode}\n{self.logs()}"
+                    )
+            try:
+                response = httpx.get(f"{self.url(name)}/readyz", timeout=2)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.3)
+        raise RuntimeError(f"{name} not ready in {timeout_s}s: {last}\n{self.logs()}")
+
+    def logs(self, tail_chars: int = 3000) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-tail_chars:]}"
+            for p in sorted(self.log_dir.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self._logs:
+            log.close()
+
+
+def start_stack(
+    *,
+    env: dict[str, str],
+    log_dir: Path,
+    ports: dict[str, int] | None = None,
+    extra_gateways: Iterable[tuple[str, dict[str, str]]] = (),
+) -> Stack:
+    """Every service and the TMDb sandbox, wired together; returns once the gateway is ready."""
+    names = [spec.name for spec in SERVICES] + ["sandbox"] + [name for name, _ in extra_gateways]
+    ports = {name: (ports or {}).get(name) or free_port() for name in names}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    wiring = {
+        "TMDB_BASE_URL": f"{urls['sandbox']}/3",
+        **{
+            f"GATEWAY_{name.upper()}_URL": urls[name]
+            for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
+        },
+        **{
+            f"{name.upper()}_CATALOG_URL": urls["catalog"]
+            for name in ("favorites", "recommendations", "notifications")
+        },
+    }
+    stack = Stack(ports=ports, env={**os.environ, **wiring, **env}, log_dir=log_dir)
+    gateway = next(spec for spec in SERVICES if spec.name == "gateway")
+    try:
+        stack.start("sandbox", SANDBOX)
+        for spec in SERVICES:
+            stack.start(spec.name, spec)
+        for name, extra_env in extra_gateways:
+            stack.start(name, gateway, extra_env)
+        stack.wait_ready("gateway")
+        for name, _ in extra_gateways:
+            stack.wait_ready(name)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack

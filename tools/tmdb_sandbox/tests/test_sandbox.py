@@ -1,0 +1,130 @@
+"""The TMDb sandbox: real data, a moving clock, TMDb's shapes and errors, fault injection."""
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tmdb_sandbox.app import create_app
+from tmdb_sandbox.config import SandboxSettings
+from tmdb_sandbox.data import Rating, is_present
+from tmdb_sandbox.world import DAY_S, Clock, RatingsIndex
+
+
+@pytest.fixture(scope="module")
+def app() -> Starlette:
+    settings = SandboxSettings()
+    assert is_present(settings.data_dir), "MovieLens data missing: run `make sandbox-data`"
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Starlette):  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sandbox"
+    ) as client:
+        yield client
+        await client.delete("/__admin/faults")
+
+
+def test_clock_walks_and_wraps() -> None:
+    now = [0.0]
+    clock = Clock(
+        first_ts=1000.0, last_ts=1000.0 + 10 * DAY_S, start_day=2, speed=1.0, now=lambda: now[0]
+    )
+    assert clock.data_time() == 1000.0 + 2 * DAY_S
+    now[0] = 60.0  # one real minute = one data day
+    assert clock.data_time() == 1000.0 + 3 * DAY_S
+    now[0] = 60.0 * 9  # past the end: wraps around
+    assert clock.data_time() == 1000.0 + 1 * DAY_S
+
+
+def test_co_rating_uses_only_ratings_before_the_cutoff() -> None:
+    ratings = [
+        Rating(1, 10, 5, 100),
+        Rating(1, 20, 5, 101),
+        Rating(2, 10, 4, 102),
+        Rating(2, 30, 4, 500),
+    ]
+    index = RatingsIndex(ratings)
+    assert index.co_rated(10, before=200) == [20]
+    assert set(index.co_rated(10)) == {20, 30}
+    assert index.stats(10, before=101) == (10.0, 1)
+    assert index.stats(10, before=1000) == (9.0, 2)
+
+
+async def test_movie_details_shape(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/1")).json()
+    assert movie["title"] == "Toy Story"
+    assert movie["release_date"] == "1995-01-01"
+    assert {"id": 16, "name": "Animation"} in movie["genres"]
+    assert 0 < movie["vote_average"] <= 10 and movie["vote_count"] > 0
+    assert "1995" in movie["overview"]
+
+
+async def test_unknown_movie_is_tmdb_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/3/movie/424242")
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "status_code": 34,
+        "status_message": "The resource you requested could not be found.",
+    }
+
+
+async def test_missing_year_gives_an_empty_release_date(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/267")).json()  # MovieLens has no year for it
+    assert movie["release_date"] == "" and movie["title"] == "Unknown title"
+
+
+async def test_trending_moves_with_the_clock(client: httpx.AsyncClient) -> None:
+    day = (await client.get("/__admin/clock")).json()["day"]
+    before = [m["id"] for m in (await client.get("/3/trending/movie/day")).json()["results"]]
+    await client.post("/__admin/clock", json={"day": day + 30})
+    after = [m["id"] for m in (await client.get("/3/trending/movie/day")).json()["results"]]
+    await client.post("/__admin/clock", json={"day": day})
+    assert before != after
+
+
+async def test_bad_page_is_tmdb_error_22(client: httpx.AsyncClient) -> None:
+    for page in ("0", "501", "x"):
+        response = await client.get("/3/trending/movie/week", params={"page": page})
+        assert response.status_code == 400 and response.json()["status_code"] == 22
+
+
+async def test_discover_by_genre(client: httpx.AsyncClient) -> None:
+    results = (await client.get("/3/discover/movie", params={"with_genres": "878,28"})).json()[
+        "results"
+    ]
+    assert results and all({878, 28} <= set(m["genre_ids"]) for m in results)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [("500", 500), ("503", 503), ("429", 429), ("invalid_key", 401), ("garbage", 200)],
+)
+async def test_fault_injection(client: httpx.AsyncClient, mode: str, status: int) -> None:
+    await client.post("/__admin/faults", json={"path": "/3/movie/5", "mode": mode, "times": 1})
+    faulty = await client.get("/3/movie/5")
+    assert faulty.status_code == status
+    if mode == "429":
+        assert faulty.headers["retry-after"] == "1"
+    assert (await client.get("/3/movie/5")).status_code == 200  # `times` used up
+
+
+async def test_request_counts(client: httpx.AsyncClient) -> None:
+    await client.delete("/__admin/stats")
+    await client.get("/3/movie/2")
+    await client.get("/3/movie/2")
+    assert (await client.get("/__admin/stats")).json()["requests"]["/3/movie/2"] == 2
+
+
+async def test_api_key_required_when_configured(app: Starlette) -> None:
+    keyed = create_app(SandboxSettings(api_key="k1"), world=app.state.world)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=keyed), base_url="http://s"
+    ) as client:
+        assert (await client.get("/3/movie/1")).json()["status_code"] == 7
+        assert (await client.get("/3/movie/1", params={"api_key": "k1"})).status_code == 200
+        assert (
+            await client.get("/3/movie/1", headers={"Authorization": "Bearer k1"})
+        ).status_code == 200
