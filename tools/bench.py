@@ -38,6 +38,7 @@ SERVICES_WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "n
 PASSWORD = "a long benchmark passphrase"
 REDIS_DB = 12
 CONNECTIONS = 32
+FLOOR = "bare ASGI app (floor)"
 
 
 @dataclass
@@ -118,8 +119,9 @@ def header_script(
 
 
 class Bench:
-    def __init__(self, seconds: int, work_dir: Path) -> None:
+    def __init__(self, seconds: int, work_dir: Path, only: list[str] | None = None) -> None:
         self.seconds = seconds
+        self.only = only or []
         self.work_dir = work_dir
         self.namespace = f"bench-{uuid.uuid4().hex[:6]}"
         self.database_urls = {
@@ -362,9 +364,11 @@ class Bench:
         }
 
         def run(name: str, url: str, **options: Any) -> None:
+            if self.only and name != FLOOR and not any(part in name for part in self.only):
+                return
             self.results.append(run_wrk(wrk, name, url, seconds=self.seconds, **options))
 
-        run("bare ASGI app (floor)", f"http://127.0.0.1:{bare_port}/")
+        run(FLOOR, f"http://127.0.0.1:{bare_port}/")
         run("catalog: cached trending (direct)", f"{catalog}{trending_path}")
         run("gateway: cached trending", f"{gateway}{trending_path}")
         run(
@@ -387,6 +391,8 @@ class Bench:
             f"{gateway}/api/v1/recommendations",
             script=header_script(scripts, "recs", few),
         )
+        if self.only:
+            return  # a partial run, for tuning: the table below is printed as it is
         user_requests = sum(r.requests for r in self.results[1:])
         tmdb_calls = sandbox.get("/__admin/stats").json()["total"] - tmdb_before
         hits = {
@@ -442,7 +448,7 @@ class Bench:
     # --- report ----------------------------------------------------------------------------
     def report(self, command: str) -> str:
         by = {r.name: r for r in self.results}
-        bare = by["bare ASGI app (floor)"]
+        bare = by[FLOOR]
         catalog = by["catalog: cached trending (direct)"]
         gateway = by["gateway: cached trending"]
         lines = [
@@ -514,12 +520,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk scenario")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="run only the scenarios whose name contains TEXT (and the floor); prints, never writes",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
-        bench = Bench(args.seconds, Path(work_dir))
+        bench = Bench(args.seconds, Path(work_dir), args.only)
         started = time.monotonic()
         bench.run(wrk)
+        if args.only:
+            for result in bench.results:
+                print(result)
+            return
         section = bench.report("make bench")
     print(section)
     print(f"bench: finished in {time.monotonic() - started:.0f} s")

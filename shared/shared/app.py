@@ -1,6 +1,6 @@
 """The FastAPI application every service starts from: errors, middleware, health, metrics."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,10 +19,27 @@ from shared.errors import (
 )
 from shared.logging import configure_logging
 from shared.metrics import metrics_endpoint
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import ASGIApp, Receive, RequestContextMiddleware, Scope, Send
 from shared.runtime import Runtime
 
 API_PREFIX = "/api/v1"  # every service router is created with this prefix
+
+
+class ServiceApp(FastAPI):
+    """A FastAPI app with a raw ASGI front: the request-id, log and metrics middleware and any
+    fast paths run before Starlette's own middleware stack, which a request they answer never
+    enters (measured: the stack was a sixth of a cached read's cost)."""
+
+    front: ASGIApp | None = None
+
+    def set_front(self, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.front = wrap(self._framework)
+
+    async def _framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.front or self._framework)(scope, receive, send)
 
 
 def create_service_app(
@@ -33,7 +50,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     version: str = "1.0.0",
     inner_middleware: Sequence[tuple[type, dict[str, Any]]] = (),
-) -> FastAPI:
+) -> ServiceApp:
     """`inner_middleware` runs inside the request-id, logging and metrics middleware."""
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
@@ -46,15 +63,20 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = ServiceApp(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
     add_operations_routes(app, runtime)
-    for middleware, options in inner_middleware:
-        app.add_middleware(middleware, **options)  # type: ignore[arg-type]
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    def front(framework: ASGIApp) -> ASGIApp:
+        inner = framework
+        for middleware, options in reversed(inner_middleware):
+            inner = middleware(inner, **options)
+        return RequestContextMiddleware(inner, max_body_bytes=settings.max_body_bytes)
+
+    app.set_front(front)
     install_problem_openapi(app)
     return app
 

@@ -1,9 +1,12 @@
 """JSON logs, one object a line, carrying the service name, request id and correlation id."""
 
+import asyncio
+import atexit
 import logging
 import sys
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -39,9 +42,120 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class AccessLog:
+    """Access lines on the hot path: the same JSON shape as the formatter's, built with one
+    orjson call and gathered in memory, then written with one system call per `flush_delay_s`
+    or `max_buffer_bytes` (through the logging machinery, with a write per line, they measured
+    at a quarter of a cached read's cost). `_OrderedHandler` writes them out before any other
+    record, so the stream keeps its order."""
+
+    def __init__(
+        self,
+        service: str,
+        stream: BinaryIO,
+        *,
+        flush_delay_s: float = 0.05,
+        max_buffer_bytes: int = 256 * 1024,
+    ) -> None:
+        self.service = service
+        self.stream = stream
+        self.flush_delay_s = flush_delay_s
+        self.max_buffer_bytes = max_buffer_bytes
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._flush_scheduled = False
+        self._logger = logging.getLogger("access")
+        self._second = -1
+        self._second_text = ""
+
+    def enabled(self) -> bool:
+        return self._logger.isEnabledFor(logging.INFO)
+
+    def _timestamp(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+
+    def write(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        request_id: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "ts": self._timestamp(),
+            "level": "info",
+            "service": self.service,
+            "logger": "access",
+            "msg": f"{method} {path} {status}",
+        }
+        if request_id:
+            entry["request_id"] = request_id
+        if correlation_id:
+            entry["correlation_id"] = correlation_id
+        entry["status"] = status
+        entry["duration_ms"] = duration_ms
+        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= self.max_buffer_bytes:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                asyncio.get_running_loop().call_later(self.flush_delay_s, self._scheduled_flush)
+            except RuntimeError:  # no event loop (a synchronous caller): write through
+                self._scheduled_flush()
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        lines, self._lines, self._size = self._lines, [], 0
+        try:
+            self.stream.write(b"".join(lines))
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stdout must not break requests
+            pass
+
+
+class _OrderedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the pending access lines before each record, so the stream stays in order."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _access_log is not None:
+            _access_log.flush()
+        super().emit(record)
+
+
+_access_log: AccessLog | None = None
+
+
+def access_log() -> AccessLog | None:
+    """The process's access log, or None before `configure_logging` or when it is disabled."""
+    if _access_log is None or not _access_log.enabled():
+        return None
+    return _access_log
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every logger, uvicorn's included, through the JSON formatter on stdout."""
-    handler = logging.StreamHandler(sys.stdout)
+    global _access_log
+    if _access_log is None:
+        atexit.register(lambda: _access_log and _access_log.flush())
+    else:
+        _access_log.flush()
+    _access_log = AccessLog(service, sys.stdout.buffer)
+    handler = _OrderedHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

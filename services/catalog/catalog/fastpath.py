@@ -14,7 +14,22 @@ MOVIE_PREFIX = "/api/v1/movies/"
 _HIT = [(b"content-type", b"application/json"), (b"x-cache", b"HIT")]
 
 
+_trending_keys: dict[bytes, str | None] = {}
+
+
 def _trending_key(query: bytes) -> str | None:
+    """The cache key a trending query string names; the few distinct ones are remembered."""
+    try:
+        return _trending_keys[query]
+    except KeyError:
+        pass
+    key = _parse_trending_query(query)
+    if len(_trending_keys) < 256:  # clients choose query strings: keep the table bounded
+        _trending_keys[query] = key
+    return key
+
+
+def _parse_trending_query(query: bytes) -> str | None:
     window, page = "day", 1
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if name == "window" and value in ("day", "week"):
