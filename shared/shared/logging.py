@@ -147,11 +147,16 @@ def access_log() -> AccessLog | None:
     return _access_log
 
 
+def _flush_access_log() -> None:
+    if _access_log is not None:
+        _access_log.flush()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every logger, uvicorn's included, through the JSON formatter on stdout."""
     global _access_log
     if _access_log is None:
-        atexit.register(lambda: _access_log and _access_log.flush())
+        atexit.register(_flush_access_log)
     else:
         _access_log.flush()
     _access_log = AccessLog(service, sys.stdout.buffer)

@@ -6,7 +6,9 @@ kept only until the longest access token it could match has expired.
 """
 
 import hmac
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -84,6 +86,44 @@ def decode_access_token(token: str, *, secret: str, algorithm: str) -> Principal
         token_id=str(claims["jti"]),
         expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
     )
+
+
+class VerifiedTokens:
+    """Access tokens whose signature and claims were already checked, until they expire.
+
+    Checking an HS256 token measured at about a quarter of the gateway's time per request;
+    a token's claims never change, so the check is done once per token. Revocation is not
+    cached: callers still ask Redis on every request. Bounded: the table is emptied when full.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        algorithm: str,
+        max_entries: int = 50_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
+        self.secret = secret
+        self.algorithm = algorithm
+        self.max_entries = max_entries
+        self._checked: dict[str, tuple[float, Principal]] = {}
+
+    def decode(self, token: str) -> Principal:
+        """As `decode_access_token`; raises InvalidToken for a bad or expired token."""
+        found = self._checked.get(token)
+        now = self.clock()
+        if found is not None:
+            if found[0] > now:
+                return found[1]
+            del self._checked[token]
+        principal = decode_access_token(token, secret=self.secret, algorithm=self.algorithm)
+        if len(self._checked) >= self.max_entries:
+            self._checked.clear()
+        # Valid until `exp` (PyJWT allows the leeway past it; a cached copy does not).
+        self._checked[token] = (principal.expires_at.timestamp(), principal)
+        return principal
 
 
 def _token_key(token_id: str) -> str:

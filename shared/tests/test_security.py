@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from shared import security
 from shared.security import (
     InvalidToken,
+    VerifiedTokens,
     bearer_token,
     decode_access_token,
     internal_token_valid,
@@ -142,3 +144,27 @@ def test_internal_token_comparison() -> None:
     assert internal_token_valid("s3cret", "s3cret")
     assert not internal_token_valid("s3cre", "s3cret")
     assert not internal_token_valid(None, "s3cret")
+
+
+def test_verified_tokens_check_each_token_once_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [time.time()]
+    tokens = VerifiedTokens(secret=SECRET, algorithm="HS256", clock=lambda: now[0])
+    user_id = uuid.uuid4()
+    token, _ = issue_access_token(
+        user_id=user_id, session_id="s1", secret=SECRET, algorithm="HS256", ttl_s=60
+    )
+    checks = []
+    real_decode = security.decode_access_token
+    monkeypatch.setattr(
+        security, "decode_access_token", lambda *a, **k: checks.append(1) or real_decode(*a, **k)
+    )
+    assert tokens.decode(token).user_id == user_id
+    assert tokens.decode(token).user_id == user_id
+    assert len(checks) == 1  # the second came from the table
+    now[0] += 61  # past `exp`: checked again
+    tokens.decode(token)
+    assert len(checks) == 2
+    with pytest.raises(InvalidToken):
+        tokens.decode(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))  # forged signature

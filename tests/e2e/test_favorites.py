@@ -36,6 +36,12 @@ def test_add_get_list_and_remove(api: httpx.Client, new_user: NewUser) -> None:
     assert [item["movie"]["id"] for item in body["results"]] == [50, 1]  # newest first
     assert body["results"][1]["movie"]["title"] == "Toy Story"
     assert set(body["results"][0]) == {"movie", "added_at"}
+    assert api.get("/favorites", headers=headers).json() == body  # now the cached page
+    # a change shows in the very next read, cached page or not
+    assert api.post("/favorites", json={"movie_id": 7}, headers=headers).status_code == 201
+    listed = api.get("/favorites", headers=headers).json()["results"]
+    assert [item["movie"]["id"] for item in listed] == [7, 50, 1]
+    assert api.delete("/favorites/7", headers=headers).status_code == 204
 
     assert api.delete("/favorites/1", headers=headers).status_code == 204
     assert_problem(api.delete("/favorites/1", headers=headers), 404)

@@ -21,7 +21,11 @@ def test_request_id_reaches_the_service_logs(api: httpx.Client, stack: Stack) ->
         json={"email": "nobody@example.com", "password": PASSWORD},
         headers={"X-Request-ID": "follow-me-42"},
     )
-    assert '"request_id":"follow-me-42"' in (stack.log_dir / "auth.log").read_text()
+    log = stack.log_dir / "auth.log"
+    deadline = time.monotonic() + 5  # access lines are written in batches, within 50 ms
+    while '"request_id":"follow-me-42"' not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert '"request_id":"follow-me-42"' in log.read_text()
 
 
 def test_unknown_route_is_404_problem(api: httpx.Client) -> None:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from favorites import service
-from favorites.deps import CatalogDep, LimitQuery, PageQuery
+from favorites.deps import CatalogDep, LimitQuery, PageQuery, PagesDep
 from favorites.models import (
     FavoriteIn,
     FavoritePublic,
@@ -33,21 +33,32 @@ async def list_favorites(
     principal: CurrentPrincipal,
     session: SessionDep,
     catalog: CatalogDep,
+    pages: PagesDep,
     page: PageQuery = 1,
     limit: LimitQuery = 20,
-) -> FavoritesPage:
+) -> Response:
+    lookup = await pages.lookup(principal.user_id, page, limit)
+    if lookup is not None and lookup.body is not None:
+        return Response(lookup.body, media_type="application/json")
     rows, total = await run_in_threadpool(
         service.page, session, user_id=principal.user_id, page=page, limit=limit
     )
-    movies = await catalog.summaries([row.movie_id for row in rows])
-    return FavoritesPage(
-        page=page,
-        total_pages=math.ceil(total / limit),
-        total_results=total,
-        results=[
-            FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at) for row in rows
-        ],
+    movies, complete = await catalog.described([row.movie_id for row in rows])
+    body = (
+        FavoritesPage(
+            page=page,
+            total_pages=math.ceil(total / limit),
+            total_results=total,
+            results=[
+                FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at) for row in rows
+            ],
+        )
+        .model_dump_json()
+        .encode()
     )
+    if complete:  # a page with a placeholder is not kept: the next read asks again
+        await pages.store(principal.user_id, lookup, page, limit, body)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -66,12 +77,15 @@ async def add_favorite(
     principal: CurrentPrincipal,
     session: SessionDep,
     catalog: CatalogDep,
+    pages: PagesDep,
     response: Response,
 ) -> FavoritePublic:
     await catalog.require(body.movie_id)
     favorite, created = await run_in_threadpool(
         service.add, session, user_id=principal.user_id, movie_id=body.movie_id
     )
+    if created:
+        await pages.changed(principal.user_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/favorites/{favorite.movie_id}"
     return FavoritePublic(movie_id=favorite.movie_id, added_at=favorite.added_at)
@@ -101,10 +115,11 @@ async def get_favorite(
     summary="Remove a movie from your favorites",
 )
 async def remove_favorite(
-    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep, pages: PagesDep
 ) -> Response:
     if not await run_in_threadpool(
         service.remove, session, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, NOT_A_FAVORITE)
+    await pages.changed(principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

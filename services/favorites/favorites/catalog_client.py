@@ -18,9 +18,16 @@ class CatalogClient(InternalCatalogClient):
     async def summaries(self, movie_ids: list[int]) -> dict[int, MovieSummary]:
         """Summaries for a page of movies in one call; a movie the catalog cannot describe
         right now gets a placeholder with its id."""
+        return (await self.described(movie_ids))[0]
+
+    async def described(self, movie_ids: list[int]) -> tuple[dict[int, MovieSummary], bool]:
+        """As `summaries`, and whether every movie was described (no placeholder)."""
         found = await self.movies(movie_ids)
         by_id = {movie["id"]: MovieSummary.model_validate(movie) for movie in found["results"]}
-        return {movie_id: by_id.get(movie_id) or _placeholder(movie_id) for movie_id in movie_ids}
+        summaries = {
+            movie_id: by_id.get(movie_id) or _placeholder(movie_id) for movie_id in movie_ids
+        }
+        return summaries, len(by_id) == len(set(movie_ids))
 
 
 def _placeholder(movie_id: int) -> MovieSummary:

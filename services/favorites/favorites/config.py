@@ -15,6 +15,10 @@ class FavoritesSettings(DatabaseSettings):
     database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_favorites"
     catalog_url: str = "http://127.0.0.1:8002"
     catalog_timeout_s: float = 8.0
+    # Pages of each user's favorites kept as response bytes in Redis; dropped on the user's
+    # own changes and on any movie update, so this only bounds memory (and staleness if
+    # Redis loses a drop).
+    page_cache_ttl_s: int = 300
 
 
 settings = FavoritesSettings()

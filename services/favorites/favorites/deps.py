@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from favorites.cache import FavoritePages
 from favorites.catalog_client import CatalogClient
 
 
@@ -12,6 +13,12 @@ async def get_catalog(request: Request) -> CatalogClient:
     return client
 
 
+async def get_pages(request: Request) -> FavoritePages:
+    pages: FavoritePages = request.app.state.pages
+    return pages
+
+
 CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
+PagesDep = Annotated[FavoritePages, Depends(get_pages)]
 PageQuery = Annotated[int, Query(ge=1, le=500, description="Page number, 1 to 500")]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]

@@ -1,4 +1,5 @@
-"""What the favorites service consumes: users' display names, for review authors."""
+"""What the favorites service consumes: users' display names, for review authors, and movie
+updates, which drop the cached pages of favorites that show the old data."""
 
 from datetime import datetime
 
@@ -6,9 +7,16 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
+from favorites.cache import FavoritePages
 from favorites.models import UserDirectoryEntry
 from shared.bus import Subscription
-from shared.events import EventEnvelope, IntegrationEvent, UserPreferencesChanged, UserRegistered
+from shared.events import (
+    CatalogMovieUpdated,
+    EventEnvelope,
+    IntegrationEvent,
+    UserPreferencesChanged,
+    UserRegistered,
+)
 from shared.inbox import handle_once
 
 CONSUMER = "favorites"
@@ -30,7 +38,7 @@ def _remember(session: Session, *, user_id: object, display_name: str, at: datet
     )
 
 
-def subscription(*, engine: Engine) -> Subscription:
+def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
     async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, UserRegistered)
         await handle_once(
@@ -56,10 +64,17 @@ def subscription(*, engine: Engine) -> Subscription:
             ),
         )
 
+    async def on_movie_updated(event: IntegrationEvent, _: EventEnvelope) -> None:
+        # Idempotent by nature: dropping twice drops nothing more. A Redis failure raises,
+        # so the event is retried rather than lost.
+        assert isinstance(event, CatalogMovieUpdated)
+        await pages.drop_all()
+
     return Subscription(
         name=CONSUMER,
         handlers={
             UserRegistered.event_type: on_registered,
             UserPreferencesChanged.event_type: on_preferences_changed,
+            CatalogMovieUpdated.event_type: on_movie_updated,
         },
     )

@@ -27,8 +27,8 @@ from shared.security import (
     USER_ID_HEADER,
     InvalidToken,
     Principal,
+    VerifiedTokens,
     bearer_token,
-    decode_access_token,
 )
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class GatewayProxy:
         self.settings = settings
         self.redis = redis
         self.rate_limiter = RateLimiter(redis)
+        self.tokens = VerifiedTokens(secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
         self.micro_cache = MicroCache(
             ttl_s=settings.micro_cache_ttl_s, max_entries=settings.micro_cache_entries
         )
@@ -200,9 +201,7 @@ class GatewayProxy:
 
     def _decode(self, token: str) -> Principal:
         try:
-            return decode_access_token(
-                token, secret=self.settings.jwt_secret, algorithm=self.settings.jwt_algorithm
-            )
+            return self.tokens.decode(token)
         except InvalidToken as exc:
             raise Rejection(
                 401, "The access token is invalid or expired", [(b"www-authenticate", b"Bearer")]

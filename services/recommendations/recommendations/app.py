@@ -7,8 +7,9 @@ from recommendations.cache import RecommendationCache
 from recommendations.config import RecommendationsSettings, settings
 from recommendations.handlers import subscription
 from recommendations.service import Recommender
-from shared.app import create_service_app
+from shared.app import API_PREFIX, create_service_app
 from shared.catalog_client import CatalogClient, attach_catalog_client
+from shared.fastpath import CachedUserPageFastPath
 from shared.runtime import build_runtime
 
 
@@ -28,6 +29,16 @@ def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
         title="Recommendations service",
         description="Movies chosen for each user from their taste profile.",
         routers=[router],
+        inner_middleware=[
+            (
+                CachedUserPageFastPath,
+                {
+                    "path": f"{API_PREFIX}/recommendations",
+                    "internal_secret": app_settings.internal_secret,
+                    "lookup": cache.cached_page,
+                },
+            )
+        ],
     )
     recommender = Recommender(
         engine=runtime.engine,

@@ -63,6 +63,10 @@ class RecommendationCache:
             (page, ranked), (user_generation, global_generation) = await pipe.execute()
         return Lookup(page, ranked, _text(user_generation), _text(global_generation))
 
+    async def cached_page(self, user_id: uuid.UUID, page: int, limit: int) -> bytes | None:
+        """A page's response bytes if cached (the raw fast path's lookup)."""
+        return (await self.get(user_id, f"{page}:{limit}")).page
+
     async def put(
         self, user_id: uuid.UUID, lookup: Lookup, *, ranked: bytes, page_field: str, page: bytes
     ) -> bool:

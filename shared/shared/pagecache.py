@@ -1,0 +1,100 @@
+"""Each user's pages of a list as ready response bytes in Redis, dropped by generations.
+
+One hash per user holds the pages (`<page>:<limit>` fields) and the generations they were
+computed under (`_gen`). A user's write bumps the user's generation; a change that touches
+every user (a movie's data changed) bumps the global one. A page is served only while both
+generations are the ones it was stored under, and a page computed before a bump is never
+stored after it (the write compares generations atomically), so a user always reads their own
+writes. Reading is one round trip.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+GENERATION_FIELD = "_gen"
+
+# KEYS: hash, user generation, global generation; ARGV: stamp, user gen, global gen, ttl,
+# field, value.
+_STORE_IF_CURRENT = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then return 0 end
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[3] then return 0 end
+if redis.call('HGET', KEYS[1], '_gen') ~= ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], '_gen', ARGV[1], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[4], 'NX')
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PageLookup:
+    body: bytes | None
+    user_generation: str
+    global_generation: str
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.user_generation}:{self.global_generation}"
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return "0"
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def page_field(page: int, limit: int) -> str:
+    return f"{page}:{limit}"
+
+
+class UserPageCache:
+    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.global_generation = f"{prefix}:gen:all"
+        self._store = redis.register_script(_STORE_IF_CURRENT)
+
+    def _key(self, user_id: uuid.UUID) -> str:
+        return f"{self.prefix}:pages:{user_id}"
+
+    def _generation(self, user_id: uuid.UUID) -> str:
+        return f"{self.prefix}:gen:{user_id}"
+
+    async def get(self, user_id: uuid.UUID, field: str) -> PageLookup:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
+            pipe.mget(self._generation(user_id), self.global_generation)
+            (body, stamp), (user_generation, global_generation) = await pipe.execute()
+        lookup = PageLookup(None, _text(user_generation), _text(global_generation))
+        if body is not None and _text(stamp) == lookup.stamp:
+            return PageLookup(body, lookup.user_generation, lookup.global_generation)
+        return lookup
+
+    async def put(self, user_id: uuid.UUID, lookup: PageLookup, field: str, body: bytes) -> bool:
+        """Store unless a generation moved since `lookup`; True if stored."""
+        stored = await self._store(
+            keys=[self._key(user_id), self._generation(user_id), self.global_generation],
+            args=[
+                lookup.stamp,
+                lookup.user_generation,
+                lookup.global_generation,
+                self.ttl_s,
+                field,
+                body,
+            ],
+        )
+        return bool(stored)
+
+    async def drop(self, user_id: uuid.UUID) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(self._generation(user_id))
+            pipe.expire(self._generation(user_id), 30 * 86400)
+            pipe.delete(self._key(user_id))
+            await pipe.execute()
+
+    async def drop_all(self) -> None:
+        await self.redis.incr(self.global_generation)
