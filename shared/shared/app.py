@@ -1,5 +1,6 @@
 """The FastAPI application every service starts from: errors, middleware, health, metrics."""
 
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,14 @@ from shared.middleware import ASGIApp, Receive, RequestContextMiddleware, Scope,
 from shared.runtime import Runtime
 
 API_PREFIX = "/api/v1"  # every service router is created with this prefix
+
+
+def settle_heap() -> None:
+    """Move everything built at start-up out of the garbage collector's sight. Full
+    collections then walk only what requests allocate: measured, they otherwise stalled a
+    request now and then for tens of milliseconds (the p99 under load)."""
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceApp(FastAPI):
@@ -58,6 +67,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from gateway.config import GatewaySettings, settings
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import GatewayProxy
+from shared.app import settle_heap
 from shared.errors import install_problem_handlers
 from shared.logging import configure_logging
 from shared.metrics import metrics_endpoint
@@ -47,6 +48,7 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await proxy.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -1,0 +1,54 @@
+"""Revocation checks for every authenticated request, batched into shared Redis reads.
+
+Each request still waits for an answer from Redis given after it arrived, so a logout is
+refused everywhere at once; but while one read is in flight, the checks that arrive queue
+up and go together in the next one. Under load that turns one round trip per request into
+one per batch (a Redis command measured at about a fifth of the gateway's time per request);
+when idle, a check goes out alone, straight away.
+"""
+
+import asyncio
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.security import Principal
+
+
+def _keys(principal: Principal) -> tuple[str, str]:
+    return f"auth:revoked:jti:{principal.token_id}", f"auth:revoked:sid:{principal.session_id}"
+
+
+class RevocationChecks:
+    def __init__(self, redis: Redis, *, max_batch: int = 256) -> None:
+        self.redis = redis
+        self.max_batch = max_batch
+        self._waiting: list[tuple[tuple[str, str], asyncio.Future[bool]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def revoked(self, principal: Principal) -> bool:
+        """True if the token or its login was revoked; raises RedisError if Redis fails."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((_keys(principal), answer))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_while_waiting())
+        return await answer
+
+    async def _read_while_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            keys = [key for pair, _ in batch for key in pair]
+            try:
+                values = await self.redis.mget(keys)
+            except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
+                failure = exc if isinstance(exc, RedisError) else RedisError(repr(exc))
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(failure)
+                continue
+            for index, (_, answer) in enumerate(batch):
+                if not answer.done():  # its request may have gone away meanwhile
+                    answer.set_result(
+                        values[2 * index] is not None or values[2 * index + 1] is not None
+                    )
