@@ -41,7 +41,7 @@ class RevocationChecks:
             keys = [key for pair, _ in batch for key in pair]
             try:
                 values = await self.redis.mget(keys)
-            except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
+            except Exception as exc:  # every waiting request must get an answer
                 failure = exc if isinstance(exc, RedisError) else RedisError(repr(exc))
                 for _, answer in batch:
                     if not answer.done():
