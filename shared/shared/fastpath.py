@@ -10,9 +10,9 @@ which validate, compute and cache it.
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.pagecache import plain_page_query
 from shared.security import INTERNAL_TOKEN_HEADER, USER_ID_HEADER
 
 Lookup = Callable[[uuid.UUID, int, int], Awaitable[bytes | None]]
@@ -76,14 +76,10 @@ class CachedUserPageFastPath:
             user_id = uuid.UUID(user.decode("latin-1"))
         except ValueError:
             return None
-        page, limit = 1, self.default_limit
-        for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
-            if not (value.isascii() and value.isdigit()) or len(value) > 4:
-                return None
-            if name == "page" and 1 <= int(value) <= self.max_page:
-                page = int(value)
-            elif name == "limit" and 1 <= int(value) <= self.max_limit:
-                limit = int(value)
-            else:
-                return None
-        return user_id, page, limit
+        query = plain_page_query(
+            scope["query_string"],
+            default_limit=self.default_limit,
+            max_limit=self.max_limit,
+            max_page=self.max_page,
+        )
+        return None if query is None else (user_id, *query)

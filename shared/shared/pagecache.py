@@ -6,16 +6,23 @@ every user (a movie's data changed) bumps the global one. A page is served only 
 generations are the ones it was stored under, and a page computed before a bump is never
 stored after it (the write compares generations atomically), so a user always reads their own
 writes. Reading is one round trip.
+
+The gateway reads these pages too, for routes its table marks with the cache's prefix: a page
+there is served without a hop to the service that owns it (which alone writes and drops it).
 """
 
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
+FAVORITES_PAGES = "favorites:v1"  # GET /api/v1/favorites, owned by the favorites service
 
 # KEYS: hash, user generation, global generation; ARGV: stamp, user gen, global gen, ttl,
 # field, value.
@@ -50,6 +57,24 @@ def page_field(page: int, limit: int) -> str:
     return f"{page}:{limit}"
 
 
+def plain_page_query(
+    query: bytes, *, default_limit: int = 20, max_limit: int = 100, max_page: int = 500
+) -> tuple[int, int] | None:
+    """(page, limit) of a query with nothing but valid `page` and `limit`, else None (such a
+    request is left to the routes, which validate it)."""
+    page, limit = 1, default_limit
+    for name, value in parse_qsl(query.decode("latin-1")):
+        if not (value.isascii() and value.isdigit()) or len(value) > 4:
+            return None
+        if name == "page" and 1 <= int(value) <= max_page:
+            page = int(value)
+        elif name == "limit" and 1 <= int(value) <= max_limit:
+            limit = int(value)
+        else:
+            return None
+    return page, limit
+
+
 class UserPageCache:
     def __init__(self, redis: Redis, *, prefix: str, ttl_s: int) -> None:
         self.redis = redis
@@ -66,9 +91,19 @@ class UserPageCache:
 
     async def get(self, user_id: uuid.UUID, field: str) -> PageLookup:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
-            pipe.mget(self._generation(user_id), self.global_generation)
-            (body, stamp), (user_generation, global_generation) = await pipe.execute()
+            self.queue_get(pipe, user_id, field)
+            results = await pipe.execute()
+        return self.lookup_from(results)
+
+    def queue_get(self, pipe: Pipeline, user_id: uuid.UUID, field: str) -> None:
+        """Add the lookup's two commands to `pipe` (for callers that send more with them)."""
+        pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
+        pipe.mget(self._generation(user_id), self.global_generation)
+
+    @staticmethod
+    def lookup_from(results: list[Any]) -> PageLookup:
+        """The lookup from the two results `queue_get`'s commands gave."""
+        (body, stamp), (user_generation, global_generation) = results
         lookup = PageLookup(None, _text(user_generation), _text(global_generation))
         if body is not None and _text(stamp) == lookup.stamp:
             return PageLookup(body, lookup.user_generation, lookup.global_generation)

@@ -134,8 +134,13 @@ def _session_key(session_id: str) -> str:
     return f"auth:revoked:sid:{session_id}"
 
 
+def revocation_keys(principal: Principal) -> tuple[str, str]:
+    """The Redis keys whose presence revokes this token: its own, and its login's."""
+    return _token_key(principal.token_id), _session_key(principal.session_id)
+
+
 async def is_revoked(redis: Redis, principal: Principal) -> bool:
-    values = await redis.mget(_token_key(principal.token_id), _session_key(principal.session_id))
+    values = await redis.mget(*revocation_keys(principal))
     return any(value is not None for value in values)
 
 

@@ -51,6 +51,25 @@ def test_add_get_list_and_remove(api: httpx.Client, new_user: NewUser) -> None:
     ]
 
 
+def test_a_cached_page_is_never_served_to_a_revoked_token(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    headers = _auth(new_user())
+    assert api.post("/favorites", json={"movie_id": 1}, headers=headers).status_code == 201
+    first = api.get("/favorites", headers=headers)
+    assert first.status_code == 200
+    log = stack.log_dir / "favorites.log"
+    time.sleep(0.2)  # access lines are written within 50 ms
+    served_by_favorites = log.read_text().count("GET /api/v1/favorites 200")
+    again = api.get("/favorites", headers=headers)
+    assert again.content == first.content
+    time.sleep(0.2)
+    # the cached page came from the gateway: the favorites service saw no second request
+    assert log.read_text().count("GET /api/v1/favorites 200") == served_by_favorites
+    assert api.post("/auth/logout", headers=headers).status_code == 204
+    assert_problem(api.get("/favorites", headers=headers), 401)
+
+
 def test_unknown_movie_is_404(api: httpx.Client, new_user: NewUser) -> None:
     assert_problem(
         api.post("/favorites", json={"movie_id": 999999}, headers=_auth(new_user())), 404

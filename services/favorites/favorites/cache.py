@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared.app import API_PREFIX
-from shared.pagecache import PageLookup, UserPageCache, page_field
+from shared.pagecache import FAVORITES_PAGES, PageLookup, UserPageCache, page_field
 
 logger = logging.getLogger(__name__)
 FAVORITES_PATH = f"{API_PREFIX}/favorites"
@@ -21,7 +21,7 @@ _RETRY_DROP_EVERY_S = 1.0
 
 class FavoritePages(UserPageCache):
     def __init__(self, redis: Redis, *, ttl_s: int) -> None:
-        super().__init__(redis, prefix="favorites:v1", ttl_s=ttl_s)
+        super().__init__(redis, prefix=FAVORITES_PAGES, ttl_s=ttl_s)
         self._retries: set[asyncio.Task[None]] = set()
 
     async def cached(self, user_id: uuid.UUID, page: int, limit: int) -> bytes | None:

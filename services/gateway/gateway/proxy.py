@@ -20,6 +20,7 @@ from gateway.routes import Access, Route, match
 from shared.context import request_id_var
 from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
 from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.pagecache import UserPageCache, page_field, plain_page_query
 from shared.security import (
     CLIENT_IP_HEADER,
     INTERNAL_TOKEN_HEADER,
@@ -31,6 +32,7 @@ from shared.security import (
     Principal,
     VerifiedTokens,
     bearer_token,
+    revocation_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class GatewayProxy:
         self.redis = redis
         self.rate_limiter = RateLimiter(redis)
         self.revocations = RevocationChecks(redis)
+        self.page_caches: dict[str, UserPageCache] = {}  # read only: services write them
         self.tokens = VerifiedTokens(secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
         self.micro_cache = MicroCache(
             ttl_s=settings.micro_cache_ttl_s, max_entries=settings.micro_cache_entries
@@ -148,7 +151,10 @@ class GatewayProxy:
             return
         scope["route_template"] = route.template
         try:
-            principal = await self._admit(scope, route)
+            principal, page = await self._admit(scope, route)
+            if page is not None:
+                await _send_whole(send, 200, [_JSON], page)
+                return
             await self._forward(scope, receive, send, route, principal)
         except Rejection as rejection:
             await _send_problem(
@@ -156,9 +162,10 @@ class GatewayProxy:
             )
 
     # --- admission: token and rate limit ----------------------------------------------------
-    async def _admit(self, scope: Scope, route: Route) -> Principal | None:
+    async def _admit(self, scope: Scope, route: Route) -> tuple[Principal | None, bytes | None]:
         """Count the request against its limit, then check its token (even bad ones are counted);
-        only a token needs Redis on the request path (its revocation is checked every time)."""
+        only a token needs Redis on the request path (its revocation is checked every time).
+        For a route whose pages are cached, the same round trip looks for the page."""
         principal, refusal = None, None
         if route.access is not Access.PUBLIC:
             token = bearer_token(_header(scope, b"authorization"))
@@ -184,9 +191,13 @@ class GatewayProxy:
         if refusal is not None:
             raise refusal
         if principal is None:
-            return None
+            return None, None
+        page = None
         try:
-            revoked = await self.revocations.revoked(principal)
+            if (cached := self._page_cache(route, scope)) is not None:
+                revoked, page = await self._revoked_and_page(principal, *cached)
+            else:
+                revoked = await self.revocations.revoked(principal)
         except RedisError as exc:
             # Cannot tell whether the token was revoked: refuse rather than guess.
             raise Rejection(
@@ -198,7 +209,32 @@ class GatewayProxy:
             raise Rejection(
                 401, "The access token has been revoked", [(b"www-authenticate", b"Bearer")]
             )
-        return principal
+        return principal, page
+
+    def _page_cache(self, route: Route, scope: Scope) -> tuple[UserPageCache, str] | None:
+        """The page cache and field for a GET of a route whose pages are cached, else None."""
+        if route.user_pages is None or scope["method"] != "GET":
+            return None
+        query = plain_page_query(scope["query_string"])
+        if query is None:
+            return None
+        cache = self.page_caches.get(route.user_pages)
+        if cache is None:
+            cache = UserPageCache(self.redis, prefix=route.user_pages, ttl_s=0)
+            self.page_caches[route.user_pages] = cache
+        return cache, page_field(*query)
+
+    async def _revoked_and_page(
+        self, principal: Principal, cache: UserPageCache, field: str
+    ) -> tuple[bool, bytes | None]:
+        """Revocation and the cached page in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.mget(*revocation_keys(principal))
+            cache.queue_get(pipe, principal.user_id, field)
+            revoked, *lookup = await pipe.execute()
+        if any(value is not None for value in revoked):
+            return True, None
+        return False, cache.lookup_from(lookup).body
 
     def _decode(self, token: str) -> Principal:
         try:
@@ -265,6 +301,9 @@ class GatewayProxy:
         if shared and upstream.status == 200:
             self.micro_cache.put(path, upstream.status, headers, payload)
         await _send_whole(send, upstream.status, headers, payload)
+
+
+_JSON = (b"content-type", b"application/json")
 
 
 def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:

@@ -12,11 +12,7 @@ import asyncio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.security import Principal
-
-
-def _keys(principal: Principal) -> tuple[str, str]:
-    return f"auth:revoked:jti:{principal.token_id}", f"auth:revoked:sid:{principal.session_id}"
+from shared.security import Principal, revocation_keys
 
 
 class RevocationChecks:
@@ -29,7 +25,7 @@ class RevocationChecks:
     async def revoked(self, principal: Principal) -> bool:
         """True if the token or its login was revoked; raises RedisError if Redis fails."""
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((_keys(principal), answer))
+        self._waiting.append((revocation_keys(principal), answer))
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read_while_waiting())
         return await answer

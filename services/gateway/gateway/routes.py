@@ -4,6 +4,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from shared.pagecache import FAVORITES_PAGES
+
 ID = r"[^/]+"
 
 
@@ -20,11 +22,21 @@ class Route:
     access: Access
     pattern: re.Pattern[str]
     streaming: bool = False  # a long-lived response (server-sent events): no total timeout
+    # A GET whose pages the owning service keeps in Redis under this prefix (shared.pagecache):
+    # the gateway answers a cached page itself.
+    user_pages: str | None = None
 
 
-def _route(template: str, service: str, access: Access, *, streaming: bool = False) -> Route:
+def _route(
+    template: str,
+    service: str,
+    access: Access,
+    *,
+    streaming: bool = False,
+    user_pages: str | None = None,
+) -> Route:
     regex = re.sub(r"\{[a-z_]+\}", ID, template)
-    return Route(template, service, access, re.compile(f"^{regex}$"), streaming)
+    return Route(template, service, access, re.compile(f"^{regex}$"), streaming, user_pages)
 
 
 # First match wins: specific paths before the {movie_id} catch-alls.
@@ -48,7 +60,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/movies/{movie_id}/reviews", "favorites", Access.OPTIONAL),
     _route("/api/v1/reviews/{review_id}", "favorites", Access.REQUIRED),
     _route("/api/v1/genres", "catalog", Access.OPTIONAL),
-    _route("/api/v1/favorites", "favorites", Access.REQUIRED),
+    _route("/api/v1/favorites", "favorites", Access.REQUIRED, user_pages=FAVORITES_PAGES),
     _route("/api/v1/favorites/{movie_id}", "favorites", Access.REQUIRED),
     _route("/api/v1/recommendations", "recommendations", Access.REQUIRED),
     _route("/api/v1/notifications", "notifications", Access.REQUIRED),
