@@ -24,6 +24,12 @@ EVENTS_DEAD_LETTERED = Counter(
     "events_dead_lettered_total", "Events sent to a dead-letter queue", ["queue", "reason"]
 )
 EVENTS_RETRIED = Counter("events_retried_total", "Events scheduled for another try", ["queue"])
+EVENTS_CONSUMER_LAG = Histogram(
+    "events_consumer_lag_seconds",
+    "From an event's occurrence to its consumer handling it (outbox wait, broker, retries)",
+    ["queue"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet confirmed by the broker")
 
 

@@ -72,3 +72,28 @@ def upgrade(service_dir: Path, database_url: str) -> None:
     """Create the service's database if missing and bring it to the newest migration."""
     ensure_database(database_url)
     command.upgrade(alembic_config(service_dir, database_url), "head")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m shared.migrations SERVICE_DIR SERVICE`: the container's migration step.
+
+    SERVICE_DIR holds the service's alembic.ini and migrations; the database URL is the
+    service's own setting, `<SERVICE>_DATABASE_URL`.
+    """
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m shared.migrations")
+    parser.add_argument("service_dir", type=Path)
+    parser.add_argument("service")
+    args = parser.parse_args(argv)
+    variable = f"{args.service.upper()}_DATABASE_URL"
+    url = os.environ.get(variable)
+    if not url:
+        raise SystemExit(f"migrations: {variable} is not set")
+    upgrade(args.service_dir, url)
+    print(f"migrations: {args.service} is at the newest schema", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -68,6 +68,18 @@ def test_every_service_has_health_readiness_and_metrics(stack: Stack) -> None:
         metrics = httpx.get(f"{url}/metrics")
         assert metrics.status_code == 200
         assert "http_request_duration_seconds" in metrics.text, name
+        if name != "gateway":  # every service with events: the event flow's figures
+            for metric in (
+                "events_published_total",
+                "events_consumed_total",
+                "events_dead_lettered_total",
+                "events_consumer_lag_seconds",
+                "outbox_pending_events",
+            ):
+                assert f"# TYPE {metric}" in metrics.text, (name, metric)
+    catalog = httpx.get(f"{stack.url('catalog')}/metrics").text
+    for metric in ("tmdb_requests_total", "cache_requests_total", "tmdb_circuit_state"):
+        assert f"# TYPE {metric}" in catalog, metric
 
 
 def test_services_answer_their_own_paths_directly(stack: Stack, new_user) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -21,6 +22,7 @@ from shared.context import correlation_id_var
 from shared.events import EVENT_TYPES, EventEnvelope, IntegrationEvent
 from shared.metrics import (
     EVENTS_CONSUMED,
+    EVENTS_CONSUMER_LAG,
     EVENTS_DEAD_LETTERED,
     EVENTS_PUBLISHED,
     EVENTS_RETRIED,
@@ -282,6 +284,11 @@ class _Consumer:
         else:
             await message.ack()
             EVENTS_CONSUMED.labels(self.queue_name, envelope.type).inc()
+            occurred = envelope.occurred_at
+            if occurred.tzinfo is None:  # an event from a producer that left out the zone
+                occurred = occurred.replace(tzinfo=UTC)
+            lag_s = (datetime.now(UTC) - occurred).total_seconds()
+            EVENTS_CONSUMER_LAG.labels(self.queue_name).observe(max(lag_s, 0.0))
         finally:
             correlation_id_var.reset(token)
 
