@@ -12,13 +12,14 @@ export PYTHONUNBUFFERED := 1
 SANDBOX_DATA := data/ml-100k
 RECBOLE_WHEEL := data/downloads/recbole-1.2.1-py3-none-any.whl
 
-.PHONY: help setup uv venv infra migrate sandbox-data run test eval bench lint format clean
+.PHONY: help setup uv venv infra migrate sandbox-data run test eval bench chaos lint format clean
 
 help:
 	@echo "make run    - set up and start every service on loopback (gateway on :8000)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make eval   - offline recommendation quality (BENCHMARKS.md)"
 	@echo "make bench  - throughput and latency with wrk (BENCHMARKS.md)"
+	@echo "make chaos  - faults under traffic: restarts PostgreSQL, Redis, RabbitMQ (RELIABILITY.md)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make migrate - create databases and run migrations"
 
@@ -73,3 +74,7 @@ clean:
 # Throughput and latency with wrk against its own stack; writes its table into BENCHMARKS.md.
 bench: setup
 	@$(PYTHON) -m tools.bench
+
+# Restarts this machine's PostgreSQL, Redis and RabbitMQ under traffic (RELIABILITY.md).
+chaos: setup
+	@$(PYTHON) -m tools.chaos

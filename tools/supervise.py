@@ -123,7 +123,7 @@ def sandbox_url(environ: dict[str, str]) -> str:
 
 
 def main() -> None:
-    specs = SERVICES
+    specs: tuple[ServiceSpec, ...] = SERVICES
     if uses_sandbox(dict(os.environ)):
         os.environ["TMDB_BASE_URL"] = sandbox_url(dict(os.environ))
         specs = (SANDBOX, *SERVICES)

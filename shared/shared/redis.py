@@ -1,8 +1,8 @@
 """The asyncio Redis client every service uses, with short timeouts so an outage fails fast."""
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
 from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
 
 def make_redis(url: str) -> Redis:

@@ -2,6 +2,8 @@
 
 import httpx
 
+from tools.stack import Stack
+
 PASSWORD = "a fine passphrase"
 
 
@@ -15,3 +17,17 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     if status == 401:
         assert response.headers["www-authenticate"] == "Bearer"
     return body
+
+
+def refresh_after_time_passes(stack: Stack, days: float) -> None:
+    """Let the sandbox's clock walk on, then run the catalog's scheduled refresh now: new
+    titles reach trending, and subscribers are notified of them."""
+    with httpx.Client(base_url=stack.url("sandbox")) as sandbox:
+        day = sandbox.get("/__admin/clock").json()["day"]
+        sandbox.post("/__admin/clock", json={"day": day + days})
+    refreshed = httpx.post(
+        f"{stack.url('catalog')}/internal/refresh",
+        headers={"x-internal-token": stack.env["INTERNAL_SECRET"]},
+        timeout=30,
+    )
+    assert refreshed.status_code == 200, refreshed.text

@@ -8,26 +8,13 @@ from collections.abc import Callable
 import httpx
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import assert_problem
+from tests.e2e.helpers import assert_problem, refresh_after_time_passes
 
 NewUser = Callable[..., dict[str, str]]
 
 
 def _auth(user: dict[str, str]) -> dict[str, str]:
     return {"Authorization": user["authorization"]}
-
-
-def _refresh_after_time_passes(stack: Stack, days: float) -> None:
-    """Let the sandbox's clock walk on, then run the catalog's scheduled refresh now."""
-    with httpx.Client(base_url=stack.url("sandbox")) as sandbox:
-        day = sandbox.get("/__admin/clock").json()["day"]
-        sandbox.post("/__admin/clock", json={"day": day + days})
-    refreshed = httpx.post(
-        f"{stack.url('catalog')}/internal/refresh",
-        headers={"x-internal-token": stack.env["INTERNAL_SECRET"]},
-        timeout=30,
-    )
-    assert refreshed.status_code == 200, refreshed.text
 
 
 def _wait_for_notifications(
@@ -81,7 +68,7 @@ def test_a_real_refresh_notifies_and_streams(
     assert reader.connected.wait(10) and reader.status == 200
     assert reader.content_type.startswith("text/event-stream")
 
-    _refresh_after_time_passes(stack, days=9)
+    refresh_after_time_passes(stack, days=9)
     notifications = _wait_for_notifications(api, headers)
     trending = next(n for n in notifications if n["type"] == "trending.new")
     assert set(trending) == {"id", "type", "title", "body", "movie_ids", "created_at", "read_at"}
@@ -134,7 +121,7 @@ def test_users_who_opt_out_get_no_trending_notifications(
     )
     watcher = _auth(new_user())
     time.sleep(1)
-    _refresh_after_time_passes(stack, days=9)
+    refresh_after_time_passes(stack, days=9)
     _wait_for_notifications(api, watcher)
     assert not [
         n

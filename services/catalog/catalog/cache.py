@@ -192,8 +192,19 @@ class CatalogCache:
             return True
 
     async def unlock(self, key: str) -> None:
-        if self.redis_available:
-            try:
-                await self.redis.delete(f"lock:{key}")
-            except RedisError as exc:
-                self._redis_failed(exc)
+        # Always tried, even while Redis counts as down: a lock taken just before a failure
+        # would otherwise make every replica wait out its whole lifetime for this key.
+        try:
+            await self.redis.delete(f"lock:{key}")
+        except RedisError as exc:
+            self._redis_failed(exc)
+
+    async def is_locked(self, key: str) -> bool:
+        """Whether another fetch of `key` still holds the lock (False if Redis cannot say)."""
+        if not self.redis_available:
+            return False
+        try:
+            return bool(await self.redis.exists(f"lock:{key}"))
+        except RedisError as exc:
+            self._redis_failed(exc)
+            return False

@@ -285,12 +285,18 @@ class Catalog:
                 await self.cache.unlock(key)
 
     async def _await_other_replica(self, key: str, timeout_s: float) -> Entry | None:
+        """The entry another replica is fetching, once stored; None when it gave up (its lock
+        is gone and nothing fresh was stored) or took too long: then this one fetches."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(OTHER_REPLICA_POLL_S)
             entry = await self.cache.get(key)
             if entry is not None and entry.is_fresh():
                 return entry
+            if not await self.cache.is_locked(key):
+                # released: it stored the entry just now, or failed to
+                entry = await self.cache.get(key)
+                return entry if entry is not None and entry.is_fresh() else None
         return None
 
     # --- TMDb calls and normalisation ---------------------------------------------------------

@@ -70,6 +70,32 @@ async def test_two_replicas_make_one_tmdb_call(
     assert scripted.calls == ["/3/movie/43"]
 
 
+async def test_a_replica_whose_lock_holder_gave_up_fetches_at_once(
+    make_catalog: MakeCatalog, scripted: ScriptedTmdb, redis: Redis
+) -> None:
+    """A lock released without a stored entry (its holder failed) is not waited out."""
+    scripted.handler = lambda request: httpx.Response(200, json=movie_json(44))
+    catalog = make_catalog(scripted.transport())
+    key = movie_key(44)
+    await redis.set(f"lock:{key}", b"1", px=60_000)  # another replica is fetching ...
+    fetching = asyncio.create_task(catalog.movie(44))
+    await asyncio.sleep(0.2)
+    assert not fetching.done()  # ... so this one waits for it
+    await redis.delete(f"lock:{key}")  # ... and gives up without storing anything
+    started = time.monotonic()
+    await asyncio.wait_for(fetching, 2)
+    assert time.monotonic() - started < 0.5
+    assert scripted.calls == ["/3/movie/44"]
+
+
+async def test_a_lock_is_released_even_when_redis_just_failed(redis: Redis) -> None:
+    cache = CatalogCache(redis)
+    assert await cache.try_lock("k-released", 60_000)
+    cache._redis_failed(ConnectionError("a blip"))  # as a failed put would
+    await cache.unlock("k-released")
+    assert await redis.exists("lock:k-released") == 0
+
+
 async def test_stale_copy_served_when_tmdb_fails_after_expiry(
     make_catalog: MakeCatalog, scripted: ScriptedTmdb, redis: Redis
 ) -> None:

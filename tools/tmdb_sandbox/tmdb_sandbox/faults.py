@@ -8,7 +8,7 @@ from typing import Literal
 import orjson
 from starlette.responses import Response
 
-Mode = Literal["500", "503", "429", "slow", "garbage", "wrong_shape", "invalid_key"]
+Mode = Literal["500", "503", "429", "slow", "garbage", "wrong_shape", "invalid_key", "redirect"]
 MODES: tuple[str, ...] = Mode.__args__  # type: ignore[attr-defined]
 
 
@@ -77,4 +77,8 @@ class FaultBook:
                 )
             case "wrong_shape":
                 return Response(b'{"results": "nope", "page": "x"}', media_type="application/json")
+            case "redirect":  # a client that follows it would leave TMDb for anywhere
+                return Response(
+                    status_code=302, headers={"Location": "http://attacker.invalid/3/movie/1"}
+                )
         return None

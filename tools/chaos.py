@@ -1,0 +1,492 @@
+"""make chaos: faults injected under traffic, and what they cost, counted.
+
+Starts the system under the `make run` supervisor on its own ports, databases, Redis database
+and bus namespace, drives it through the gateway with several users (catalog reads, their
+favorites, recommendations, notifications and profile, favorite adds and removes), then,
+one at a time: restarts PostgreSQL, Redis and RabbitMQ with the machine's own commands, and
+kills each service with SIGKILL (the supervisor restarts it).
+For each fault it counts answers 5xx other than 503, requests that hung past 15 s and
+refused connections, and the time from the fault until every request succeeds again; at
+the end, acknowledged writes missing from the database and `favorite.*` events published
+but never recorded by a consumer. Writes the table into RELIABILITY.md.
+
+Loopback only, and bounded: about 15 s of steady traffic before each fault and at most
+45 s after it, so the whole run takes about 8 minutes. It restarts this machine's
+PostgreSQL, Redis and RabbitMQ: run it where nothing else depends on them.
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import create_engine, text
+
+from shared.migrations import drop_database, upgrade
+from tools.supervise import SANDBOX, SERVICES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PORT_OFFSET = 10_000  # gateway on 18000, auth 18001, ..., sandbox 18090
+WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
+REDIS_DB = 13
+PASSWORD = "a long chaos-test passphrase"
+USERS = 6
+MOVIES = list(range(1, 41))  # each user toggles favorites among these
+HUNG_S = 15.0
+SETTLE_S = 15.0
+OBSERVE_S = 45.0
+CONSUMERS_OF_FAVORITES = ("recommendations",)
+
+
+@dataclass
+class Outcome:
+    started: float
+    ended: float
+    op: str
+    status: int | None  # None: no answer (refused, reset or timed out)
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status is None or self.status >= 500
+
+
+@dataclass
+class Fault:
+    name: str
+    inject: Callable[[], None]
+    started: float = 0.0
+    injected: float = 0.0
+    figures: dict[str, object] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"chaos: {message}", flush=True)
+
+
+# --- the machine's services -------------------------------------------------------------
+def _run(*command: str) -> None:
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait(what: str, check: Callable[[], bool], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not come back within {timeout_s:.0f} s")
+
+
+def _answers(command: list[str]) -> Callable[[], bool]:
+    return lambda: subprocess.run(command, capture_output=True).returncode == 0
+
+
+def restart_postgres() -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    _run("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast")
+    _wait("PostgreSQL", _answers(["pg_isready", "-h", "127.0.0.1", "-q"]))
+
+
+def restart_redis() -> None:
+    subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
+    _wait("Redis to stop", lambda: not _answers(["redis-cli", "ping"])())
+    os.makedirs("/var/lib/redis", exist_ok=True)
+    os.makedirs("/var/log/redis", exist_ok=True)
+    _run(
+        "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+        "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
+        "--logfile", "/var/log/redis/ci.log",
+    )  # fmt: skip
+    _wait("Redis", _answers(["redis-cli", "ping"]))
+
+
+def restart_rabbitmq() -> None:
+    _run("rabbitmqctl", "stop")
+    _run("rabbitmq-server", "-detached")
+    _wait("RabbitMQ", _answers(["rabbitmqctl", "-q", "await_startup"]), timeout_s=180)
+
+
+def queues_without_consumers(namespace: str) -> list[str]:
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "name", "consumers"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    empty = []
+    for line in listed.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].startswith(f"{namespace}."):
+            continue
+        if re.search(r"\.(dlq|retry)$", parts[0]) or not parts[1].isdigit():
+            continue
+        if int(parts[1]) == 0:
+            empty.append(parts[0])
+    return empty
+
+
+# --- the system under test --------------------------------------------------------------
+class System:
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.namespace = f"chaos-{uuid.uuid4().hex[:6]}"
+        self.ports = {spec.name: spec.port + PORT_OFFSET for spec in (*SERVICES, SANDBOX)}
+        self.database_urls = {
+            name: f"postgresql+psycopg2://postgres@127.0.0.1:5432/chaos_{name}"
+            for name in WITH_DATABASES
+        }
+        self.supervisor: subprocess.Popen[bytes] | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self) -> None:
+        for name, url in self.database_urls.items():
+            drop_database(url)
+            upgrade(REPO_ROOT / "services" / name, url)
+        redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
+        env = {
+            **os.environ,
+            **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+            **{f"{name.upper()}_DATABASE_URL": url for name, url in self.database_urls.items()},
+            **{
+                f"GATEWAY_{name.upper()}_URL": self.url(name)
+                for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
+            },
+            **{
+                f"{name.upper()}_CATALOG_URL": self.url("catalog")
+                for name in ("favorites", "recommendations", "notifications")
+            },
+            "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "BUS_NAMESPACE": self.namespace,
+            "BUS_QUEUE_EXPIRES_MS": "3600000",
+            "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+            "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000000",
+            "AUTH_ACCESS_TOKEN_TTL_S": "3600",
+        }
+        env.pop("TMDB_API_KEY", None)
+        env.pop("TMDB_ACCESS_TOKEN", None)
+        self.supervisor = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "tools" / "supervise.py")],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=(self.work_dir / "system.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait("the system", self.ready, timeout_s=120)
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url('gateway')}/readyz", timeout=3).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self, name: str) -> None:
+        pattern = f"uvicorn {name}.app:create_app .*--port {self.ports[name]}"
+        found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+        pids = [int(pid) for pid in found.split()]
+        if not pids:
+            raise RuntimeError(f"no process of {name} to kill")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.send_signal(signal.SIGTERM)
+            try:
+                self.supervisor.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.supervisor.pid, signal.SIGKILL)
+        for url in self.database_urls.values():
+            try:
+                drop_database(url)
+            except Exception as exc:  # leave it for the next run, which drops it first
+                log(f"could not drop {url.rsplit('/', 1)[1]}: {exc}")
+
+
+# --- traffic --------------------------------------------------------------------------------
+class User:
+    """One user's reads and favorite toggles, and what the acknowledged ones should leave."""
+
+    def __init__(self, system: System, index: int) -> None:
+        self.system = system
+        self.client = httpx.Client(base_url=f"{system.url('gateway')}/api/v1", timeout=20)
+        email = f"chaos-{index}-{uuid.uuid4().hex[:8]}@example.com"
+        self.client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        login = self.client.post("/auth/login", json={"email": email, "password": PASSWORD})
+        login.raise_for_status()
+        self.client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        self.believed: set[int] = set()  # favorites after every acknowledged write
+        self.uncertain: set[int] = set()  # a write with no answer: either outcome is right
+        self.random = random.Random(index)
+        self.acknowledged_writes = 0
+
+    def step(self) -> Outcome:
+        roll = self.random.random()
+        if roll < 0.25:
+            return self._call("trending", "GET", "/movies/trending")
+        if roll < 0.40:
+            return self._call("details", "GET", f"/movies/{self.random.choice(MOVIES)}")
+        if roll < 0.55:
+            return self._call("favorites", "GET", "/favorites")
+        if roll < 0.62:
+            return self._call("recommendations", "GET", "/recommendations")
+        if roll < 0.68:
+            return self._call("notifications", "GET", "/notifications")
+        if roll < 0.75:
+            return self._call("profile", "GET", "/me")
+        movie = self.random.choice(MOVIES)
+        if movie in self.believed:
+            outcome = self._call("remove", "DELETE", f"/favorites/{movie}")
+            self._learn(movie, outcome, {204: False, 404: False})
+        else:
+            outcome = self._call("add", "POST", "/favorites", json={"movie_id": movie})
+            self._learn(movie, outcome, {201: True, 200: True})
+        return outcome
+
+    def _call(self, op: str, method: str, path: str, **kwargs: object) -> Outcome:
+        started = time.monotonic()
+        try:
+            response = self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as exc:
+            return Outcome(started, time.monotonic(), op, None, type(exc).__name__)
+        return Outcome(started, time.monotonic(), op, response.status_code)
+
+    def _learn(self, movie: int, outcome: Outcome, meanings: dict[int, bool]) -> None:
+        if outcome.status in meanings:
+            self.acknowledged_writes += 1
+            self.uncertain.discard(movie)
+            if meanings[outcome.status]:
+                self.believed.add(movie)
+            else:
+                self.believed.discard(movie)
+        elif outcome.failed:
+            self.uncertain.add(movie)
+
+    def missing_writes(self) -> int:
+        """Acknowledged writes whose effect is not in the database."""
+        actual: set[int] = set()
+        page = 1
+        while True:
+            response = self.client.get("/favorites", params={"page": page, "limit": 100})
+            response.raise_for_status()
+            body = response.json()
+            actual |= {item["movie"]["id"] for item in body["results"]}
+            if page >= body["total_pages"]:
+                break
+            page += 1
+        differ = (self.believed ^ actual) - self.uncertain
+        return len(differ)
+
+
+class Traffic:
+    def __init__(self, users: list[User]) -> None:
+        self.users = users
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._drive, args=(u,)) for u in users]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _drive(self, user: User) -> None:
+        while not self.stopping.is_set():
+            outcome = user.step()
+            with self.lock:
+                self.outcomes.append(outcome)
+            time.sleep(0.02)
+
+    def between(self, start: float, end: float) -> list[Outcome]:
+        with self.lock:
+            return [o for o in self.outcomes if start <= o.started < end]
+
+
+# --- the run --------------------------------------------------------------------------------
+def figures(fault: Fault, outcomes: list[Outcome]) -> dict[str, object]:
+    failed = [o for o in outcomes if o.failed]
+    last_failure = max((o.ended for o in failed), default=fault.started)
+    return {
+        "requests": len(outcomes),
+        "5xx other than 503": sum(1 for o in failed if o.status not in (None, 503)),
+        "503": sum(1 for o in outcomes if o.status == 503),
+        "no answer": sum(1 for o in outcomes if o.status is None),
+        "hung past 15 s": sum(1 for o in outcomes if o.ended - o.started > HUNG_S),
+        "recovered after s": round(max(0.0, last_failure - fault.started), 1),
+    }  # fmt: skip
+
+
+def pending_outbox(system: System) -> int:
+    total = 0
+    for url in system.database_urls.values():
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            total += connection.scalar(
+                text("SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")
+            )
+        engine.dispose()
+    return total
+
+
+def events_never_consumed(system: System) -> dict[str, int]:
+    published = create_engine(system.database_urls["favorites"])
+    with published.connect() as connection:
+        ids = {
+            row[0]
+            for row in connection.execute(
+                text("SELECT event_id FROM outbox_event WHERE type LIKE 'favorite.%'")
+            )
+        }
+    published.dispose()
+    missing = {}
+    for consumer in CONSUMERS_OF_FAVORITES:
+        engine = create_engine(system.database_urls[consumer])
+        with engine.connect() as connection:
+            seen = {
+                row[0]
+                for row in connection.execute(
+                    text("SELECT event_id FROM inbox_event WHERE type LIKE 'favorite.%'")
+                )
+            }
+        engine.dispose()
+        missing[consumer] = len(ids - seen)
+    missing["published"] = len(ids)
+    return missing
+
+
+def _killer(system: System, name: str) -> Callable[[], None]:
+    return lambda: system.kill(name)
+
+
+def run(work_dir: Path) -> tuple[list[Fault], dict[str, object]]:
+    system = System(work_dir)
+    log(f"starting the system on ports {min(system.ports.values())}-{max(system.ports.values())}")
+    system.start()
+    users = [User(system, index) for index in range(USERS)]
+    traffic = Traffic(users)
+    faults = [
+        Fault("restart PostgreSQL", restart_postgres),
+        Fault("restart Redis", restart_redis),
+        Fault("restart RabbitMQ", restart_rabbitmq),
+        *(Fault(f"kill -9 {spec.name}", _killer(system, spec.name)) for spec in SERVICES),
+    ]
+    summary: dict[str, object] = {}
+    traffic.start()
+    try:
+        for fault in faults:
+            time.sleep(SETTLE_S)
+            log(f"{fault.name} ...")
+            fault.started = time.monotonic()
+            fault.inject()
+            fault.injected = time.monotonic()
+            time.sleep(OBSERVE_S - (fault.injected - fault.started))
+            fault.figures = figures(
+                fault, traffic.between(fault.started, fault.started + OBSERVE_S)
+            )
+            if fault.name == "restart RabbitMQ":
+                fault.figures["queues without consumers"] = len(
+                    queues_without_consumers(system.namespace)
+                )
+            log(f"{fault.name}: {fault.figures}")
+        time.sleep(SETTLE_S)
+    finally:
+        traffic.stop()
+    try:
+        _wait("the outboxes to drain", lambda: pending_outbox(system) == 0, timeout_s=60)
+        time.sleep(3)  # the last events reach their consumers
+        summary["events"] = events_never_consumed(system)
+        summary["acknowledged writes"] = sum(u.acknowledged_writes for u in users)
+        summary["acknowledged writes missing"] = sum(u.missing_writes() for u in users)
+        summary["ready at the end"] = system.ready()
+        summary["requests"] = len(traffic.outcomes)
+        log(f"summary: {summary}")
+    finally:
+        system.stop()
+    return faults, summary
+
+
+def report(faults: list[Fault], summary: dict[str, object]) -> str:
+    events = summary["events"]
+    assert isinstance(events, dict)
+    lines = [
+        f"Command: `make chaos` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, this machine: "
+        f"{os.cpu_count()} cores; {USERS} users through the gateway, each reading trending, "
+        f"movie details, their favorites, recommendations, notifications and profile, and "
+        f"adding or removing favorites, about "
+        f"{summary['requests']} requests in all).",
+        "",
+        "| fault | requests | 5xx other than 503 | 503 | no answer | hung past 15 s "
+        "| everything normal again after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fault in faults:
+        f = fault.figures
+        extra = ""
+        if "queues without consumers" in f:
+            extra = f" (queues left without a consumer: {f['queues without consumers']})"
+        lines.append(
+            f"| {fault.name} | {f['requests']} | {f['5xx other than 503']} | {f['503']} "
+            f"| {f['no answer']} | {f['hung past 15 s']} | {f['recovered after s']} s{extra} |"
+        )
+    lines += [
+        "",
+        f"- Acknowledged writes: {summary['acknowledged writes']}; missing afterwards: "
+        f"{summary['acknowledged writes missing']}.",
+        f"- `favorite.*` events published: {events['published']}; never recorded by a "
+        + ", ".join(f"consumer ({name}): {events[name]}" for name in CONSUMERS_OF_FAVORITES)
+        + ".",
+        "- Services restarted by hand: none (the supervisor restarted the killed processes); "
+        f"every service ready at the end: {'yes' if summary['ready at the end'] else 'NO'}.",
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_reliability(section: str) -> None:
+    path = REPO_ROOT / "RELIABILITY.md"
+    text = path.read_text()
+    begin, end = "<!-- chaos:begin -->", "<!-- chaos:end -->"
+    before, rest = text.split(begin, 1)
+    _, after = rest.split(end, 1)
+    path.write_text(f"{before}{begin}\n{section}\n{end}{after}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-write", action="store_true", help="do not update RELIABILITY.md")
+    args = parser.parse_args()
+    for command in ("pg_ctlcluster", "redis-server", "rabbitmqctl", "pgrep"):
+        if shutil.which(command) is None:
+            raise SystemExit(f"chaos: {command} is needed to inject faults on this machine")
+    work_dir = REPO_ROOT / ".run" / "chaos"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    faults, summary = run(work_dir)
+    section = report(faults, summary)
+    print(section)
+    log(f"finished in {time.monotonic() - started:.0f} s; the system's log: {work_dir}/system.log")
+    if not args.no_write:
+        write_reliability(section)
+
+
+if __name__ == "__main__":
+    main()
