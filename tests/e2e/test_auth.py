@@ -55,6 +55,16 @@ def test_duplicate_email_in_any_case_is_409(api: httpx.Client) -> None:
         ({"email": "a@example.com", "password": "password123"}, "password"),
         ({"email": "a@example.com", "password": "qwertyuiop"}, "password"),
         ({"email": "a@example.com", "password": PASSWORD, "display_name": ""}, "display_name"),
+        ({"email": "a@example.com", "password": PASSWORD, "display_name": "  "}, "display_name"),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "display_name": "a\u0007"},
+            "display_name",
+        ),
+        (
+            {"email": "a@example.com", "password": PASSWORD, "display_name": "ann\u202etxt.exe"},
+            "display_name",
+        ),
+        ({"email": "a@test", "password": PASSWORD}, "email"),
     ],
 )
 def test_bad_registration_is_422(api: httpx.Client, body: dict[str, object], field: str) -> None:

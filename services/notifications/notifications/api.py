@@ -76,12 +76,33 @@ async def read_one(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+# One event of the stream, as OpenAPI 3.0/3.1 describe an event-stream item.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["notification"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "A notification, as GET /notifications lists them",
+        },
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 @router.get(
     "/notifications/stream",
     responses={
         200: {
-            "description": "Server-sent events: one `notification` event per new notification",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": (
+                "Server-sent events: one `notification` event per new notification, its `data`"
+                " the notification as JSON and its `id` the notification's sequence number"
+                " (send it back as Last-Event-ID to resume); comment lines keep the stream open"
+            ),
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         },
         **problem_responses(401),
     },
