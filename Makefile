@@ -62,7 +62,7 @@ eval: venv sandbox-data
 lint: venv
 	@$(UV) run --frozen ruff check shared services tools tests
 	@$(UV) run --frozen ruff format --check shared services tools tests
-	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/favorites/favorites services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox
+	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/favorites/favorites services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox tools/*.py
 
 format: venv
 	@$(UV) run --frozen ruff format shared services tools tests

@@ -32,6 +32,7 @@ from shared.db import make_engine
 from shared.events import FavoriteAdded
 from shared.migrations import drop_database, upgrade
 from shared.outbox import add_event
+from tools.report import write_section
 from tools.stack import REPO_ROOT, Stack, free_port, start_stack
 
 SERVICES_WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
@@ -294,12 +295,11 @@ class Bench:
     def run(self, wrk: str) -> None:
         self.prepare_databases()
         stack = self.start()
-        bare: subprocess.Popen[bytes] | None = None
+        bare_holder: list[subprocess.Popen[bytes]] = []
         try:
-            self._run(wrk, stack, bare_holder := [])
-            bare = bare_holder[0] if bare_holder else None
+            self._run(wrk, stack, bare_holder)
         finally:
-            if bare is not None:
+            for bare in bare_holder:  # stopped even when a scenario failed
                 bare.terminate()
             stack.stop()
             for url in self.database_urls.values():
@@ -500,22 +500,6 @@ class Bench:
         return "\n".join(lines)
 
 
-def write_benchmarks(section: str) -> None:
-    path = REPO_ROOT / "BENCHMARKS.md"
-    content = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    block = f"{begin}\n{section}\n{end}"
-    if begin in content:
-        content = re.sub(
-            re.escape(begin) + ".*?" + re.escape(end), lambda _: block, content, flags=re.S
-        )
-    else:
-        content = (
-            content.rstrip() + "\n\n## Throughput and latency (`make bench`)\n\n" + block + "\n"
-        )
-    path.write_text(content)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk scenario")
@@ -540,7 +524,13 @@ def main() -> None:
     print(section)
     print(f"bench: finished in {time.monotonic() - started:.0f} s")
     if not args.no_write:
-        write_benchmarks(section)
+        write_section(
+            REPO_ROOT / "BENCHMARKS.md",
+            "bench",
+            section,
+            heading="Throughput and latency (`make bench`)",
+            title="Benchmarks",
+        )
 
 
 if __name__ == "__main__":

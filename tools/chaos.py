@@ -30,12 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
 from sqlalchemy import create_engine, text
 
 from shared.migrations import drop_database, upgrade
+from tools.report import write_section
 from tools.supervise import SANDBOX, SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -336,41 +338,40 @@ def figures(fault: Fault, outcomes: list[Outcome]) -> dict[str, object]:
     }  # fmt: skip
 
 
-def pending_outbox(system: System) -> int:
-    total = 0
-    for url in system.database_urls.values():
-        engine = create_engine(url)
+def _rows(database_url: str, sql: str) -> list[Any]:
+    engine = create_engine(database_url)
+    try:
         with engine.connect() as connection:
-            total += connection.scalar(
-                text("SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")
-            )
+            return list(connection.execute(text(sql)))
+    finally:
         engine.dispose()
-    return total
+
+
+def pending_outbox(system: System) -> int:
+    return sum(
+        _rows(url, "SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")[0][0]
+        for url in system.database_urls.values()
+    )
 
 
 def events_never_consumed(system: System) -> dict[str, int]:
-    published = create_engine(system.database_urls["favorites"])
-    with published.connect() as connection:
-        ids = {
+    published = {
+        row[0]
+        for row in _rows(
+            system.database_urls["favorites"],
+            "SELECT event_id FROM outbox_event WHERE type LIKE 'favorite.%'",
+        )
+    }
+    missing = {"published": len(published)}
+    for consumer in CONSUMERS_OF_FAVORITES:
+        seen = {
             row[0]
-            for row in connection.execute(
-                text("SELECT event_id FROM outbox_event WHERE type LIKE 'favorite.%'")
+            for row in _rows(
+                system.database_urls[consumer],
+                "SELECT event_id FROM inbox_event WHERE type LIKE 'favorite.%'",
             )
         }
-    published.dispose()
-    missing = {}
-    for consumer in CONSUMERS_OF_FAVORITES:
-        engine = create_engine(system.database_urls[consumer])
-        with engine.connect() as connection:
-            seen = {
-                row[0]
-                for row in connection.execute(
-                    text("SELECT event_id FROM inbox_event WHERE type LIKE 'favorite.%'")
-                )
-            }
-        engine.dispose()
-        missing[consumer] = len(ids - seen)
-    missing["published"] = len(ids)
+        missing[consumer] = len(published - seen)
     return missing
 
 
@@ -461,15 +462,6 @@ def report(faults: list[Fault], summary: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def write_reliability(section: str) -> None:
-    path = REPO_ROOT / "RELIABILITY.md"
-    text = path.read_text()
-    begin, end = "<!-- chaos:begin -->", "<!-- chaos:end -->"
-    before, rest = text.split(begin, 1)
-    _, after = rest.split(end, 1)
-    path.write_text(f"{before}{begin}\n{section}\n{end}{after}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update RELIABILITY.md")
@@ -485,7 +477,13 @@ def main() -> None:
     print(section)
     log(f"finished in {time.monotonic() - started:.0f} s; the system's log: {work_dir}/system.log")
     if not args.no_write:
-        write_reliability(section)
+        write_section(
+            REPO_ROOT / "RELIABILITY.md",
+            "chaos",
+            section,
+            heading="Faults under traffic (`make chaos`)",
+            title="Reliability",
+        )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ favorites, what simple backends do).
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -34,6 +33,7 @@ from recommendations.engine import (
 from tmdb_sandbox.config import SandboxSettings
 from tmdb_sandbox.data import Rating, load_movies, load_ratings
 from tmdb_sandbox.world import Clock, World
+from tools.report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_K = 10
@@ -192,18 +192,6 @@ def table(results: dict[str, dict[str, float]], users: int, command: str) -> str
     return "\n".join(lines)
 
 
-def write_benchmarks(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    begin, end = "<!-- eval:begin -->", "<!-- eval:end -->"
-    block = f"{begin}\n{section}\n{end}"
-    if begin in text:
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Recommendation quality (offline)\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
@@ -222,7 +210,13 @@ def main() -> None:
     print(section, file=sys.stderr)
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
     if not args.no_write:
-        write_benchmarks(section)
+        write_section(
+            ROOT / "BENCHMARKS.md",
+            "eval",
+            section,
+            heading="Recommendation quality (offline)",
+            title="Benchmarks",
+        )
     print(
         json.dumps(
             {
