@@ -46,7 +46,7 @@ def test_api1_a_user_cannot_read_change_or_delete_anothers_objects(
     ).json()
     assert api.post("/me/history", json={"movie_id": movie}, headers=a).status_code == 201
     time.sleep(1)  # the user.registered events make both subscribers
-    refresh_after_time_passes(stack, days=9)  # new trending titles: a notification each
+    refresh_after_time_passes(stack, days=30)  # new trending titles: a notification each
     notifications = _eventually(
         lambda: api.get("/notifications", headers=a).json()["results"], within_s=15
     )
