@@ -13,6 +13,7 @@ there is served without a hop to the service that owns it (which alone writes an
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -33,6 +34,23 @@ if redis.call('HGET', KEYS[1], '_gen') ~= ARGV[1] then redis.call('DEL', KEYS[1]
 redis.call('HSET', KEYS[1], '_gen', ARGV[1], ARGV[5], ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[4], 'NX')
 return 1
+"""
+
+
+# KEYS: guards..., hash, user generation, global generation; ARGV: field, number of guards.
+# {1} if any guard key exists; else {0, page} with the page only if stored under the current
+# generations.
+_GET_UNLESS_GUARDED = """
+local guards = tonumber(ARGV[2])
+for i = 1, guards do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return {1} end
+end
+local got = redis.call('HMGET', KEYS[guards + 1], ARGV[1], '_gen')
+if not got[1] then return {0} end
+local stamp = (redis.call('GET', KEYS[guards + 2]) or '0') .. ':' ..
+  (redis.call('GET', KEYS[guards + 3]) or '0')
+if got[2] ~= stamp then return {0} end
+return {0, got[1]}
 """
 
 
@@ -82,6 +100,7 @@ class UserPageCache:
         self.ttl_s = ttl_s
         self.global_generation = f"{prefix}:gen:all"
         self._store = redis.register_script(_STORE_IF_CURRENT)
+        self._get_unless_guarded = redis.register_script(_GET_UNLESS_GUARDED)
 
     def _key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:pages:{user_id}"
@@ -94,6 +113,19 @@ class UserPageCache:
             self.queue_get(pipe, user_id, field)
             results = await pipe.execute()
         return self.lookup_from(results)
+
+    async def get_unless(
+        self, guards: Sequence[str], user_id: uuid.UUID, field: str
+    ) -> tuple[bool, bytes | None]:
+        """(True, None) if any of the `guards` keys exists (say, a token's revocation marks),
+        else (False, the page or None): both in one command, for the gateway's hot path."""
+        reply = await self._get_unless_guarded(
+            keys=[*guards, self._key(user_id), self._generation(user_id), self.global_generation],
+            args=[field, len(guards)],
+        )
+        if reply[0] == 1:
+            return True, None
+        return False, reply[1] if len(reply) > 1 else None
 
     def queue_get(self, pipe: Pipeline, user_id: uuid.UUID, field: str) -> None:
         """Add the lookup's two commands to `pipe` (for callers that send more with them)."""

@@ -227,14 +227,8 @@ class GatewayProxy:
     async def _revoked_and_page(
         self, principal: Principal, cache: UserPageCache, field: str
     ) -> tuple[bool, bytes | None]:
-        """Revocation and the cached page in one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.mget(*revocation_keys(principal))
-            cache.queue_get(pipe, principal.user_id, field)
-            revoked, *lookup = await pipe.execute()
-        if any(value is not None for value in revoked):
-            return True, None
-        return False, cache.lookup_from(lookup).body
+        """Revocation and the cached page in one Redis command."""
+        return await cache.get_unless(revocation_keys(principal), principal.user_id, field)
 
     def _decode(self, token: str) -> Principal:
         try:
