@@ -15,11 +15,9 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
@@ -110,9 +108,13 @@ class UserPageCache:
 
     async def get(self, user_id: uuid.UUID, field: str) -> PageLookup:
         async with self.redis.pipeline(transaction=False) as pipe:
-            self.queue_get(pipe, user_id, field)
-            results = await pipe.execute()
-        return self.lookup_from(results)
+            pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
+            pipe.mget(self._generation(user_id), self.global_generation)
+            (body, stamp), (user_generation, global_generation) = await pipe.execute()
+        lookup = PageLookup(None, _text(user_generation), _text(global_generation))
+        if body is not None and _text(stamp) == lookup.stamp:
+            return PageLookup(body, lookup.user_generation, lookup.global_generation)
+        return lookup
 
     async def get_unless(
         self, guards: Sequence[str], user_id: uuid.UUID, field: str
@@ -126,20 +128,6 @@ class UserPageCache:
         if reply[0] == 1:
             return True, None
         return False, reply[1] if len(reply) > 1 else None
-
-    def queue_get(self, pipe: Pipeline, user_id: uuid.UUID, field: str) -> None:
-        """Add the lookup's two commands to `pipe` (for callers that send more with them)."""
-        pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
-        pipe.mget(self._generation(user_id), self.global_generation)
-
-    @staticmethod
-    def lookup_from(results: list[Any]) -> PageLookup:
-        """The lookup from the two results `queue_get`'s commands gave."""
-        (body, stamp), (user_generation, global_generation) = results
-        lookup = PageLookup(None, _text(user_generation), _text(global_generation))
-        if body is not None and _text(stamp) == lookup.stamp:
-            return PageLookup(body, lookup.user_generation, lookup.global_generation)
-        return lookup
 
     async def put(self, user_id: uuid.UUID, lookup: PageLookup, field: str, body: bytes) -> bool:
         """Store unless a generation moved since `lookup`; True if stored."""
