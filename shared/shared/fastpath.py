@@ -11,14 +11,13 @@ import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 
-from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
 from shared.pagecache import plain_page_query
 from shared.security import INTERNAL_TOKEN_HEADER, USER_ID_HEADER
 
 Lookup = Callable[[uuid.UUID, int, int], Awaitable[bytes | None]]
 _INTERNAL = INTERNAL_TOKEN_HEADER.encode()
 _USER = USER_ID_HEADER.encode()
-_JSON = (b"content-type", b"application/json")
 
 
 class CachedUserPageFastPath:
@@ -51,14 +50,7 @@ class CachedUserPageFastPath:
                     body = None
                 if body is not None:
                     scope["route_template"] = self.path
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": body})
+                    await send_whole(send, 200, [JSON_CONTENT], body)
                     return
         await self.app(scope, receive, send)
 

@@ -61,6 +61,23 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"The request body is larger than {limit_bytes} bytes")
 
 
+JSON_CONTENT = (b"content-type", b"application/json")
+
+
+async def send_whole(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """A complete response in its two ASGI messages, with its Content-Length."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def _valid_request_id(raw: bytes | None) -> str | None:
     if not raw or len(raw) > _MAX_REQUEST_ID_LENGTH:
         return None
@@ -179,15 +196,5 @@ class RequestContextMiddleware:
     async def _send_too_large(self, scope: Scope, send: Send) -> None:
         detail = f"The request body is larger than {self.max_body_bytes} bytes"
         body = problem_bytes(413, detail, scope["path"])
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"connection", b"close")]
+        await send_whole(send, 413, headers, body)

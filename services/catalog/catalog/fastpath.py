@@ -7,11 +7,11 @@ from urllib.parse import parse_qsl
 from catalog.cache import CatalogCache, Entry
 from catalog.community import community_key, with_community
 from catalog.service import MAX_PAGE, movie_key, trending_key
-from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
 
 TRENDING_PATH = "/api/v1/movies/trending"
 MOVIE_PREFIX = "/api/v1/movies/"
-_HIT = [(b"content-type", b"application/json"), (b"x-cache", b"HIT")]
+_HIT = [JSON_CONTENT, (b"x-cache", b"HIT")]
 
 
 _trending_keys: dict[bytes, str | None] = {}
@@ -52,14 +52,7 @@ class CachedReadsFastPath:
             and scope["method"] == "GET"
             and (body := self._cached(scope)) is not None
         ):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [*_HIT, (b"content-length", str(len(body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_whole(send, 200, _HIT, body)
             return
         await self.app(scope, receive, send)
 

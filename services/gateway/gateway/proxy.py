@@ -19,7 +19,7 @@ from gateway.revocation import RevocationChecks
 from gateway.routes import Access, Route, match
 from shared.context import request_id_var
 from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
-from shared.middleware import ASGIApp, Receive, Scope, Send
+from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
 from shared.pagecache import UserPageCache, page_field, plain_page_query
 from shared.security import (
     CLIENT_IP_HEADER,
@@ -153,7 +153,7 @@ class GatewayProxy:
         try:
             principal, page = await self._admit(scope, route)
             if page is not None:
-                await _send_whole(send, 200, [_JSON], page)
+                await send_whole(send, 200, [JSON_CONTENT], page)
                 return
             await self._forward(scope, receive, send, route, principal)
         except Rejection as rejection:
@@ -195,7 +195,10 @@ class GatewayProxy:
         page = None
         try:
             if (cached := self._page_cache(route, scope)) is not None:
-                revoked, page = await self._revoked_and_page(principal, *cached)
+                cache, field = cached  # revocation and the cached page in one command
+                revoked, page = await cache.get_unless(
+                    revocation_keys(principal), principal.user_id, field
+                )
             else:
                 revoked = await self.revocations.revoked(principal)
         except RedisError as exc:
@@ -223,12 +226,6 @@ class GatewayProxy:
             cache = UserPageCache(self.redis, prefix=route.user_pages, ttl_s=0)
             self.page_caches[route.user_pages] = cache
         return cache, page_field(*query)
-
-    async def _revoked_and_page(
-        self, principal: Principal, cache: UserPageCache, field: str
-    ) -> tuple[bool, bytes | None]:
-        """Revocation and the cached page in one Redis command."""
-        return await cache.get_unless(revocation_keys(principal), principal.user_id, field)
 
     def _decode(self, token: str) -> Principal:
         try:
@@ -266,7 +263,7 @@ class GatewayProxy:
         # Only anonymous catalog reads are shared: with a token, answers can depend on the user.
         shared = route.service == "catalog" and scope["method"] == "GET" and principal is None
         if shared and (cached := self.micro_cache.get(path)) is not None:
-            await _send_whole(send, *cached)
+            await send_whole(send, *cached)
             return
         try:
             async with self.session.request(
@@ -294,10 +291,7 @@ class GatewayProxy:
             raise Rejection(502, f"The {route.service} service gave a broken answer") from exc
         if shared and upstream.status == 200:
             self.micro_cache.put(path, upstream.status, headers, payload)
-        await _send_whole(send, upstream.status, headers, payload)
-
-
-_JSON = (b"content-type", b"application/json")
+        await send_whole(send, upstream.status, headers, payload)
 
 
 def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
@@ -306,19 +300,6 @@ def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, byt
         for key, value in upstream.raw_headers
         if key.decode("latin-1").lower() not in DROPPED_RESPONSE_HEADERS
     ]
-
-
-async def _send_whole(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], payload: bytes
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(payload)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 async def _relay_stream(upstream: aiohttp.ClientResponse, send: Send) -> None:
@@ -368,15 +349,6 @@ async def _send_problem(
     send: Send, status: int, detail: str, path: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     body = problem_bytes(status, detail, path)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
+    await send_whole(
+        send, status, [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), *headers], body
     )
-    await send({"type": "http.response.body", "body": body})
