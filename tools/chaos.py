@@ -3,8 +3,9 @@
 Starts the system under the `make run` supervisor on its own ports, databases, Redis database
 and bus namespace, drives it through the gateway with several users (catalog reads, their
 favorites, recommendations, notifications and profile, favorite adds and removes), then,
-one at a time: restarts PostgreSQL, Redis and RabbitMQ with the machine's own commands, and
-kills each service with SIGKILL (the supervisor restarts it).
+one at a time: restarts PostgreSQL, Redis, the security Redis and RabbitMQ with the machine's
+own commands, flushes the security Redis, and kills each service with SIGKILL (the supervisor
+restarts it). Throughout, a probe logs in and out and presents its logged-out tokens again.
 For each fault it counts answers 5xx other than 503, requests that hung past 15 s and
 refused connections, and the time from the fault until every request succeeds again; at
 the end, acknowledged writes missing from the database and `favorite.*` events published
@@ -44,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PORT_OFFSET = 10_000  # gateway on 18000, auth 18001, ..., sandbox 18090
 WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
 REDIS_DB = 11  # tests use 13, make bench 12
+SECURITY_REDIS_URL = f"redis://127.0.0.1:6380/{REDIS_DB}"
 PASSWORD = "a long chaos-test passphrase"
 USERS = 6
 MOVIES = list(range(1, 41))  # each user toggles favorites among these
@@ -116,6 +118,29 @@ def restart_redis() -> None:
     _wait("Redis", _answers(["redis-cli", "ping"]))
 
 
+SECURITY_REDIS_PORT = "6380"
+
+
+def restart_security_redis() -> None:
+    """As tools/ensure-infra.sh starts it: no persistence, so everything in it is lost."""
+    cli = ["redis-cli", "-p", SECURITY_REDIS_PORT]
+    subprocess.run([*cli, "shutdown", "nosave"], capture_output=True)
+    _wait("the security Redis to stop", lambda: not _answers([*cli, "ping"])())
+    os.makedirs("/var/lib/redis-security", exist_ok=True)
+    os.makedirs("/var/log/redis", exist_ok=True)
+    _run(
+        "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
+        "--port", SECURITY_REDIS_PORT, "--save", "", "--appendonly", "no",
+        "--maxmemory-policy", "noeviction", "--dir", "/var/lib/redis-security",
+        "--logfile", "/var/log/redis/security.log",
+    )  # fmt: skip
+    _wait("the security Redis", _answers([*cli, "ping"]))
+
+
+def flush_security_redis() -> None:
+    redis.Redis.from_url(SECURITY_REDIS_URL).flushdb()
+
+
 def restart_rabbitmq() -> None:
     _run("rabbitmqctl", "stop")
     _run("rabbitmq-server", "-detached")
@@ -160,6 +185,7 @@ class System:
             drop_database(url)
             upgrade(REPO_ROOT / "services" / name, url)
         redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
+        redis.Redis.from_url(SECURITY_REDIS_URL).flushdb()
         env = {
             **os.environ,
             **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
@@ -173,6 +199,7 @@ class System:
                 for name in ("favorites", "recommendations", "notifications")
             },
             "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "SECURITY_REDIS_URL": SECURITY_REDIS_URL,
             "BUS_NAMESPACE": self.namespace,
             "BUS_QUEUE_EXPIRES_MS": "3600000",
             "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",
@@ -295,6 +322,53 @@ class User:
         return len(differ)
 
 
+class LogoutProbe:
+    """Logs in and out again and again, and keeps presenting the logged-out access tokens:
+    any 200 for one of them is a revocation the system forgot."""
+
+    def __init__(self, system: System) -> None:
+        self.client = httpx.Client(base_url=f"{system.url('gateway')}/api/v1", timeout=20)
+        self.email = f"chaos-probe-{uuid.uuid4().hex[:8]}@example.com"
+        self.client.post("/auth/register", json={"email": self.email, "password": PASSWORD})
+        self.ended: list[str] = []  # logged-out tokens, newest last
+        self.accepted: list[float] = []  # when a logged-out token was answered 200
+        self.checks = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._log_in_and_out()
+                for token in self.ended[-20:]:
+                    response = self.client.get("/me", headers={"Authorization": f"Bearer {token}"})
+                    self.checks += 1
+                    if response.status_code == 200:
+                        self.accepted.append(time.monotonic())
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+
+    def _log_in_and_out(self) -> None:
+        login = self.client.post("/auth/login", json={"email": self.email, "password": PASSWORD})
+        if login.status_code != 200:
+            return
+        token = login.json()["access_token"]
+        out = self.client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        if out.status_code == 204:
+            self.ended.append(token)
+
+    def accepted_between(self, start: float, end: float) -> int:
+        return sum(1 for at in self.accepted if start <= at < end)
+
+
 class Traffic:
     def __init__(self, users: list[User]) -> None:
         self.users = users
@@ -388,10 +462,14 @@ def run(work_dir: Path) -> tuple[list[Fault], dict[str, object]]:
     faults = [
         Fault("restart PostgreSQL", restart_postgres),
         Fault("restart Redis", restart_redis),
+        Fault("restart the security Redis", restart_security_redis),
+        Fault("flush the security Redis", flush_security_redis),
         Fault("restart RabbitMQ", restart_rabbitmq),
         *(Fault(f"kill -9 {spec.name}", _killer(system, spec.name)) for spec in SERVICES),
     ]
     summary: dict[str, object] = {}
+    probe = LogoutProbe(system)
+    probe.start()
     traffic.start()
     try:
         for fault in faults:
@@ -404,6 +482,9 @@ def run(work_dir: Path) -> tuple[list[Fault], dict[str, object]]:
             fault.figures = figures(
                 fault, traffic.between(fault.started, fault.started + OBSERVE_S)
             )
+            fault.figures["logged-out tokens accepted"] = probe.accepted_between(
+                fault.started, fault.started + OBSERVE_S
+            )
             if fault.name == "restart RabbitMQ":
                 fault.figures["queues without consumers"] = len(
                     queues_without_consumers(system.namespace)
@@ -412,6 +493,9 @@ def run(work_dir: Path) -> tuple[list[Fault], dict[str, object]]:
         time.sleep(SETTLE_S)
     finally:
         traffic.stop()
+        probe.stop()
+    summary["logout checks"] = probe.checks
+    summary["logged-out tokens accepted"] = len(probe.accepted)
     try:
         _wait("the outboxes to drain", lambda: pending_outbox(system) == 0, timeout_s=60)
         time.sleep(3)  # the last events reach their consumers
@@ -437,8 +521,8 @@ def report(faults: list[Fault], summary: dict[str, object]) -> str:
         f"{summary['requests']} requests in all).",
         "",
         "| fault | requests | 5xx other than 503 | 503 | no answer | hung past 15 s "
-        "| everything normal again after |",
-        "|---|---|---|---|---|---|---|",
+        "| logged-out tokens accepted | everything normal again after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for fault in faults:
         f = fault.figures
@@ -447,10 +531,14 @@ def report(faults: list[Fault], summary: dict[str, object]) -> str:
             extra = f" (queues left without a consumer: {f['queues without consumers']})"
         lines.append(
             f"| {fault.name} | {f['requests']} | {f['5xx other than 503']} | {f['503']} "
-            f"| {f['no answer']} | {f['hung past 15 s']} | {f['recovered after s']} s{extra} |"
+            f"| {f['no answer']} | {f['hung past 15 s']} | {f['logged-out tokens accepted']} "
+            f"| {f['recovered after s']} s{extra} |"
         )
     lines += [
         "",
+        f"- Logged-out access tokens presented again (a probe logging in and out throughout, "
+        f"each of its last 20 ended tokens tried every cycle): {summary['logout checks']}; "
+        f"answered 200: {summary['logged-out tokens accepted']}.",
         f"- Acknowledged writes: {summary['acknowledged writes']}; missing afterwards: "
         f"{summary['acknowledged writes missing']}.",
         f"- `favorite.*` events published: {events['published']}; never recorded by a "

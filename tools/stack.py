@@ -33,6 +33,53 @@ def command(spec: ServiceSpec, port: int) -> list[str]:
     return argv
 
 
+class RedisProcess:
+    """A redis-server of the stack's own on a free port (no persistence, never evicting), so
+    tests can restart or flush it without touching the machine's servers."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / "security-redis.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+                "--maxmemory-policy", "noeviction",
+                "--logfile", str(self.log_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on {self.port}")
+
+    def stop(self) -> None:
+        """SIGKILL, as a crash: everything it held is gone."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @dataclass
 class Stack:
     ports: dict[str, int]

@@ -34,7 +34,13 @@ class PlatformSettings(BaseSettings):
     internal_secret: str = Field(
         DEVELOPMENT_INTERNAL_SECRET, validation_alias=_platform("INTERNAL_SECRET")
     )
+    # Caches: may be evicted or lost at any time.
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_platform("REDIS_URL"))
+    # Security state (the revocation copy, login throttling): a Redis that never evicts
+    # (`maxmemory-policy noeviction`); what it holds is rebuilt from PostgreSQL when lost.
+    security_redis_url: str = Field(
+        "redis://127.0.0.1:6380/0", validation_alias=_platform("SECURITY_REDIS_URL")
+    )
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/", validation_alias=_platform("AMQP_URL")
     )

@@ -81,7 +81,10 @@ async def _verified_principal(request: Request, runtime: Runtime) -> Principal |
     settings = runtime.settings
     try:
         return await verify_access_token(
-            token, secret=settings.jwt_secret, algorithm=settings.jwt_algorithm, redis=runtime.redis
+            token,
+            secret=settings.jwt_secret,
+            algorithm=settings.jwt_algorithm,
+            redis=runtime.security_redis,
         )
     except InvalidToken as exc:
         raise _unauthorized("The access token is invalid, expired or revoked") from exc

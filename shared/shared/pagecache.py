@@ -13,7 +13,6 @@ there is served without a hop to the service that owns it (which alone writes an
 
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -35,20 +34,14 @@ return 1
 """
 
 
-# KEYS: guards..., hash, user generation, global generation; ARGV: field, number of guards.
-# {1} if any guard key exists; else {0, page} with the page only if stored under the current
-# generations.
-_GET_UNLESS_GUARDED = """
-local guards = tonumber(ARGV[2])
-for i = 1, guards do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {1} end
-end
-local got = redis.call('HMGET', KEYS[guards + 1], ARGV[1], '_gen')
-if not got[1] then return {0} end
-local stamp = (redis.call('GET', KEYS[guards + 2]) or '0') .. ':' ..
-  (redis.call('GET', KEYS[guards + 3]) or '0')
-if got[2] ~= stamp then return {0} end
-return {0, got[1]}
+# KEYS: hash, user generation, global generation; ARGV: field. The page, only if stored under
+# the current generations, else nil.
+_GET_CURRENT = """
+local got = redis.call('HMGET', KEYS[1], ARGV[1], '_gen')
+if not got[1] then return nil end
+local stamp = (redis.call('GET', KEYS[2]) or '0') .. ':' .. (redis.call('GET', KEYS[3]) or '0')
+if got[2] ~= stamp then return nil end
+return got[1]
 """
 
 
@@ -98,7 +91,7 @@ class UserPageCache:
         self.ttl_s = ttl_s
         self.global_generation = f"{prefix}:gen:all"
         self._store = redis.register_script(_STORE_IF_CURRENT)
-        self._get_unless_guarded = redis.register_script(_GET_UNLESS_GUARDED)
+        self._get_current = redis.register_script(_GET_CURRENT)
 
     def _key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:pages:{user_id}"
@@ -116,18 +109,13 @@ class UserPageCache:
             return PageLookup(body, lookup.user_generation, lookup.global_generation)
         return lookup
 
-    async def get_unless(
-        self, guards: Sequence[str], user_id: uuid.UUID, field: str
-    ) -> tuple[bool, bytes | None]:
-        """(True, None) if any of the `guards` keys exists (say, a token's revocation marks),
-        else (False, the page or None): both in one command, for the gateway's hot path."""
-        reply = await self._get_unless_guarded(
-            keys=[*guards, self._key(user_id), self._generation(user_id), self.global_generation],
-            args=[field, len(guards)],
+    async def get_body(self, user_id: uuid.UUID, field: str) -> bytes | None:
+        """The page if it is current, in one command (the gateway's hot path)."""
+        body: bytes | None = await self._get_current(
+            keys=[self._key(user_id), self._generation(user_id), self.global_generation],
+            args=[field],
         )
-        if reply[0] == 1:
-            return True, None
-        return False, reply[1] if len(reply) > 1 else None
+        return body
 
     async def put(self, user_id: uuid.UUID, lookup: PageLookup, field: str, body: bytes) -> bool:
         """Store unless a generation moved since `lookup`; True if stored."""

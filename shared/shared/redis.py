@@ -1,8 +1,14 @@
-"""The asyncio Redis client every service uses, with short timeouts so an outage fails fast."""
+"""The Redis clients every service uses, with short timeouts so an outage fails fast."""
+
+import logging
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
 from redis.backoff import ExponentialBackoff
+from redis.client import Redis as SyncRedis
+from redis.retry import Retry as SyncRetry
+
+logger = logging.getLogger(__name__)
 
 
 def make_redis(url: str) -> Redis:
@@ -14,3 +20,32 @@ def make_redis(url: str) -> Redis:
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
         max_connections=200,
     )
+
+
+def make_sync_redis(url: str) -> SyncRedis:
+    """The blocking client, for code that already runs in a worker thread (service functions)."""
+    return SyncRedis.from_url(
+        url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        health_check_interval=15,
+        retry=SyncRetry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
+    )
+
+
+async def warn_if_evicting(redis: Redis) -> str | None:
+    """Log an error if this Redis may evict keys (it must not hold security state then);
+    returns its policy, or None when it cannot be read (managed Redis may hide CONFIG)."""
+    try:
+        config = await redis.config_get("maxmemory*")
+    except Exception:
+        logger.info("could not read the security Redis's eviction policy")
+        return None
+    policy = str(config.get("maxmemory-policy", "noeviction"))
+    if policy != "noeviction" and int(config.get("maxmemory", 0) or 0) > 0:
+        logger.error(
+            "the security Redis evicts keys (maxmemory-policy %s): revocations and login "
+            "throttling need maxmemory-policy noeviction (SECURITY_REDIS_URL)",
+            policy,
+        )
+    return policy

@@ -12,7 +12,7 @@ from shared.bus import EventBus, Subscription
 from shared.config import DatabaseSettings, PlatformSettings
 from shared.db import make_engine, ping
 from shared.outbox import OutboxRelay
-from shared.redis import make_redis
+from shared.redis import make_redis, warn_if_evicting
 
 logger = logging.getLogger(__name__)
 READINESS_TIMEOUT_S = 2.0
@@ -23,14 +23,19 @@ Hook = Callable[["Runtime"], Awaitable[None]]
 @dataclass
 class Runtime:
     settings: PlatformSettings
-    redis: Redis
+    redis: Redis  # caches: may lose anything
+    security_redis: Redis  # the revocation copy and login throttling: never evicted
     engine: Engine | None = None
     bus: EventBus | None = None
     relay: OutboxRelay | None = None
+    # Whether readiness waits for the security Redis (auth cannot work without it; the others
+    # only need it for signed-in requests, and anonymous ones should go on without it).
+    needs_security_redis: bool = False
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
 
     async def start(self) -> None:
+        await warn_if_evicting(self.security_redis)
         if self.bus is not None:
             self.bus.start()
         if self.relay is not None:
@@ -49,6 +54,7 @@ class Runtime:
         if self.bus is not None:
             await self.bus.close()
         await self.redis.aclose()
+        await self.security_redis.aclose()
         if self.engine is not None:
             self.engine.dispose()
 
@@ -58,6 +64,8 @@ class Runtime:
         if self.engine is not None:
             checks["database"] = await _check(asyncio.to_thread(ping, self.engine))
         checks["redis"] = await _check(self.redis.ping())
+        if self.needs_security_redis:
+            checks["security_redis"] = await _check(self.security_redis.ping())
         if self.bus is not None:
             checks["rabbitmq"] = "ok" if self.bus.is_connected else "not connected"
         return checks
@@ -106,5 +114,10 @@ def build_runtime(
             poll_interval_s=settings.outbox_poll_interval_s,
         )
     return Runtime(
-        settings=settings, redis=make_redis(settings.redis_url), engine=engine, bus=bus, relay=relay
+        settings=settings,
+        redis=make_redis(settings.redis_url),
+        security_redis=make_redis(settings.security_redis_url),
+        engine=engine,
+        bus=bus,
+        relay=relay,
     )

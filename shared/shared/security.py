@@ -1,19 +1,20 @@
 """Access tokens: issuing, verifying and revoking, shared by the auth service and the gateway.
 
-Revocation lives in Redis so every gateway replica refuses a revoked token on the very next
-request: a denylist entry by `jti` (one token) and by `sid` (every token of one login), each
-kept only until the longest access token it could match has expired.
+Revocation is by login (`sid`): auth's database is the truth, and a copy in the security Redis
+lets every gateway replica refuse a revoked token on the very next request. The copy is trusted
+only while its completeness mark exists, so losing it fails closed.
 """
 
 import hmac
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 ACCESS_TOKEN_TYPE = "access"
 REFRESH_TOKEN_TYPE = "refresh"
@@ -126,37 +127,45 @@ class VerifiedTokens:
         return principal
 
 
-def _token_key(token_id: str) -> str:
-    return f"auth:revoked:jti:{token_id}"
+# --- revocation -----------------------------------------------------------------------------
+# PostgreSQL (auth's `auth_session.revoked_at`) is the truth; the security Redis holds a copy for
+# the per-request check. The copy is only trusted while COPY_COMPLETE_KEY exists: auth writes that
+# mark after loading every recent revocation from its database, so a Redis that lost its data
+# (restart, flush, failover to an empty replica) has no mark, and every check fails closed until
+# auth has rebuilt the copy. See services/auth/auth/revocations.py.
+REVOKED_SESSION_PREFIX = "sec:revoked:sid:"
+COPY_COMPLETE_KEY = "sec:revocations:complete"
+# The longest access-token lifetime the auth settings allow: a revocation older than this (plus
+# the leeway) can no longer match a live token.
+MAX_ACCESS_TOKEN_TTL_S = 3600
+REVOCATION_KEEP_S = MAX_ACCESS_TOKEN_TTL_S + CLOCK_LEEWAY_S
 
 
-def _session_key(session_id: str) -> str:
-    return f"auth:revoked:sid:{session_id}"
+class RevocationCopyIncomplete(RedisError):
+    """The security Redis lost its copy of the revocations; nobody can tell whether a token is
+    revoked until auth rebuilds it. Callers answer 503, as for Redis being down."""
+
+
+def revoked_session_key(session_id: str) -> str:
+    return f"{REVOKED_SESSION_PREFIX}{session_id}"
 
 
 def revocation_keys(principal: Principal) -> tuple[str, str]:
-    """The Redis keys whose presence revokes this token: its own, and its login's."""
-    return _token_key(principal.token_id), _session_key(principal.session_id)
+    """The keys one check reads together: the login's revocation mark and the copy's mark."""
+    return revoked_session_key(principal.session_id), COPY_COMPLETE_KEY
+
+
+def revoked_from(values: Sequence[object]) -> bool:
+    """Interpret the values of `revocation_keys`; raises RevocationCopyIncomplete."""
+    revoked, complete = values
+    if complete is None:
+        raise RevocationCopyIncomplete("the revocation copy is being rebuilt")
+    return revoked is not None
 
 
 async def is_revoked(redis: Redis, principal: Principal) -> bool:
-    values = await redis.mget(*revocation_keys(principal))
-    return any(value is not None for value in values)
-
-
-async def revoke_token(redis: Redis, principal: Principal) -> None:
-    ttl_s = int((principal.expires_at - datetime.now(UTC)).total_seconds()) + CLOCK_LEEWAY_S
-    await redis.set(_token_key(principal.token_id), b"1", ex=max(ttl_s, 1))
-
-
-async def revoke_sessions(redis: Redis, session_ids: list[str], *, access_ttl_s: int) -> None:
-    """Refuse every access token of these logins until the longest of them has expired."""
-    if not session_ids:
-        return
-    async with redis.pipeline(transaction=False) as pipe:
-        for session_id in session_ids:
-            pipe.set(_session_key(session_id), b"1", ex=access_ttl_s + CLOCK_LEEWAY_S)
-        await pipe.execute()
+    """True if the token's login was revoked; raises RedisError when that cannot be told."""
+    return revoked_from(await redis.mget(*revocation_keys(principal)))
 
 
 async def verify_access_token(

@@ -30,6 +30,7 @@ TEST_REDIS_DB = 13
 class Infra:
     postgres_url: str  # a server URL; databases are created per test session
     redis_url: str
+    security_redis_url: str
     amqp_url: str
     kind: str
 
@@ -44,11 +45,13 @@ def _docker_engine_available() -> bool:
 
 def _local_infra() -> Infra:
     redis_base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    security_base = os.environ.get("TEST_SECURITY_REDIS_URL", "redis://127.0.0.1:6380")
     return Infra(
         postgres_url=os.environ.get(
             "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
         ),
         redis_url=f"{redis_base.rstrip('/')}/{TEST_REDIS_DB}",
+        security_redis_url=f"{security_base.rstrip('/')}/{TEST_REDIS_DB}",
         amqp_url=os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
         kind="local",
     )
@@ -61,6 +64,9 @@ def _container_infra(stack: ExitStack) -> Infra:
 
     postgres = stack.enter_context(PostgresContainer("postgres:15", driver="psycopg2"))
     redis = stack.enter_context(RedisContainer("redis:7"))
+    security = stack.enter_context(
+        RedisContainer("redis:7").with_command("redis-server --maxmemory-policy noeviction")
+    )
     rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3.13"))
     redis_host = redis.get_container_host_ip()
     redis_port = redis.get_exposed_port(6379)
@@ -69,6 +75,10 @@ def _container_infra(stack: ExitStack) -> Infra:
     return Infra(
         postgres_url=postgres.get_connection_url(),
         redis_url=f"redis://{redis_host}:{redis_port}/{TEST_REDIS_DB}",
+        security_redis_url=(
+            f"redis://{security.get_container_host_ip()}:{security.get_exposed_port(6379)}"
+            f"/{TEST_REDIS_DB}"
+        ),
         amqp_url=f"amqp://guest:guest@{rabbit_host}:{rabbit_port}/",
         kind="containers",
     )
@@ -120,6 +130,7 @@ def platform_env(infra: Infra, bus_namespace: str) -> dict[str, str]:
         "JWT_SECRET": "test-jwt-secret-" + "x" * 32,
         "INTERNAL_SECRET": "test-internal-secret-0123456789",
         "REDIS_URL": infra.redis_url,
+        "SECURITY_REDIS_URL": infra.security_redis_url,
         "AMQP_URL": infra.amqp_url,
         "BUS_NAMESPACE": bus_namespace,
         "BUS_QUEUE_EXPIRES_MS": "600000",

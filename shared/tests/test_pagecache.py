@@ -83,17 +83,14 @@ async def test_the_fast_path_answers_only_vouched_for_plain_requests_it_has() ->
         assert len(asked) == 2  # only the two plain, vouched-for requests were looked up
 
 
-async def test_a_guarded_lookup_refuses_when_a_guard_key_exists(infra: Infra) -> None:
+async def test_the_one_command_lookup_serves_only_current_pages(infra: Infra) -> None:
     cache, user = _cache(infra), uuid.uuid4()
-    guards = [f"guard:{uuid.uuid4().hex}", f"guard:{uuid.uuid4().hex}"]
-    assert await cache.get_unless(guards, user, "1:20") == (False, None)  # nothing cached
+    assert await cache.get_body(user, "1:20") is None  # nothing cached
     assert await cache.put(user, await cache.get(user, "1:20"), "1:20", b"page")
-    assert await cache.get_unless(guards, user, "1:20") == (False, b"page")
-    await cache.redis.set(guards[1], b"1")  # say, the token was revoked
-    assert await cache.get_unless(guards, user, "1:20") == (True, None)
-    await cache.redis.delete(guards[1])
+    assert await cache.get_body(user, "1:20") == b"page"
+    assert await cache.get_body(user, "2:20") is None
     await cache.drop(user)
-    assert await cache.get_unless(guards, user, "1:20") == (False, None)  # dropped
+    assert await cache.get_body(user, "1:20") is None  # dropped
     assert await cache.put(user, await cache.get(user, "1:20"), "1:20", b"new")
     await cache.drop_all()
-    assert await cache.get_unless(guards, user, "1:20") == (False, None)  # stale generation
+    assert await cache.get_body(user, "1:20") is None  # stale generation

@@ -43,7 +43,7 @@ SETTINGS: dict[str, type[PlatformSettings]] = {
 }
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 WITH_DATABASE = {name for name in SERVICES if (ROOT / "services" / name / "alembic.ini").exists()}
-INFRA = {"postgres", "redis", "rabbitmq"}
+INFRA = {"postgres", "redis", "redis-security", "rabbitmq"}
 
 
 def _port(name: str) -> int:
@@ -113,10 +113,20 @@ def test_compose_starts_in_order(compose: dict[str, Any]) -> None:
     for name in SERVICES:
         depends = services[name]["depends_on"]
         assert all(dep["condition"] == "service_healthy" for dep in depends.values())
-        needs = {"redis"} if name == "gateway" else INFRA
+        needs = {"redis", "redis-security"} if name == "gateway" else INFRA
         assert needs <= set(depends), f"{name} may start before {needs - set(depends)}"
     assert set(SERVICES) - {"gateway"} <= set(services["gateway"]["depends_on"])
     assert services["catalog"]["depends_on"]["tmdb-sandbox"]["required"] is False
+
+
+def test_compose_keeps_security_state_where_nothing_evicts_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    security = " ".join(services["redis-security"]["command"])
+    assert "--maxmemory-policy noeviction" in security
+    assert "allkeys" in " ".join(services["redis"]["command"])  # caches may be evicted
+    env = services["auth"]["environment"]
+    assert env["SECURITY_REDIS_URL"].startswith("redis://redis-security:")
+    assert env["REDIS_URL"].startswith("redis://redis:")
 
 
 def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> None:
@@ -207,6 +217,9 @@ def test_settings_come_from_a_configmap_and_a_secret(manifests: list[dict[str, A
     secret = next(iter(secrets.values()))["stringData"]
     assert secret["JWT_SECRET"] == "" and secret["INTERNAL_SECRET"] == ""  # never shipped
     assert {f"{name.upper()}_DATABASE_URL" for name in WITH_DATABASE} <= set(secret)
+    # Security state on its own server: an eviction policy cannot be set per database.
+    cache_host = secret["REDIS_URL"].split("@")[1].split("/")[0]
+    assert secret["SECURITY_REDIS_URL"].split("@")[1].split("/")[0] != cache_host
 
 
 def test_autoscalers_and_disruption_budgets_point_at_deployments(

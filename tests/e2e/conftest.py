@@ -13,20 +13,31 @@ import pytest
 import redis
 
 from tests.e2e.helpers import PASSWORD
-from tools.stack import Stack, start_stack
+from tools.stack import RedisProcess, Stack, start_stack
 
 DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
 TMDB_KEY = "e2e-tmdb-key-0f3a9c"
 
 
 @pytest.fixture(scope="session")
+def security_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """The stack's own security Redis, which tests may restart and flush."""
+    server = RedisProcess(tmp_path_factory.mktemp("security-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def stack(
     make_database: Callable[[str], str],
     platform_env: dict[str, str],
+    security_redis: RedisProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     env = {
         **platform_env,
+        "SECURITY_REDIS_URL": security_redis.url,
         **{f"{name.upper()}_DATABASE_URL": make_database(name) for name in DATABASES},
         "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000",
         "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000",

@@ -51,6 +51,7 @@ def test_readiness_names_every_service(stack: Stack) -> None:
     assert response.status_code == 200
     assert response.json()["checks"] == {
         "redis": "ok",
+        "security_redis": "ok",
         "auth": "ok",
         "catalog": "ok",
         "favorites": "ok",

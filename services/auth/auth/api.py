@@ -6,12 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
-from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from auth import service
 from auth.config import AuthSettings
-from auth.deps import PasswordsDep, ThrottleDep
+from auth.deps import PasswordsDep, RevocationsDep, ThrottleDep
 from auth.models import (
     LoginIn,
     PasswordChangeIn,
@@ -25,16 +24,19 @@ from auth.models import (
     UserPublic,
 )
 from auth.passwords import Passwords
-from auth.throttle import LoginThrottle
+from auth.revocations import RevocationUnavailable
+from auth.throttle import LoginThrottle, ThrottleUnavailable
 from shared.app import API_PREFIX
 from shared.deps import ClientIp, CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import DependencyUnavailable, ProblemError, problem_responses
-from shared.security import Principal, revoke_sessions, revoke_token
+from shared.security import Principal
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix=API_PREFIX)
 
 INVALID_CREDENTIALS = "Invalid email or password"
+DENYLIST = "The token denylist"
+THROTTLE = "Login throttling"
 
 
 async def _settings(runtime: RuntimeDep) -> AuthSettings:
@@ -98,17 +100,19 @@ async def _login(
     throttle: LoginThrottle,
     settings: AuthSettings,
 ) -> TokenPair:
-    if (wait_s := await throttle.retry_after_s(email=email, ip=ip)) is not None:
-        raise ProblemError(
-            429, "Too many failed logins, try again later", headers={"Retry-After": str(wait_s)}
+    try:
+        if (wait_s := await throttle.attempt(email=email, ip=ip)) is not None:
+            raise ProblemError(
+                429, "Too many failed logins, try again later", headers={"Retry-After": str(wait_s)}
+            )
+        user = await run_in_threadpool(
+            service.authenticate, session, email=email, password=password, passwords=passwords
         )
-    user = await run_in_threadpool(
-        service.authenticate, session, email=email, password=password, passwords=passwords
-    )
-    if user is None:
-        await throttle.record_failure(email=email, ip=ip)
-        raise ProblemError(401, INVALID_CREDENTIALS)
-    await throttle.record_success(email=email)
+        if user is None:
+            raise ProblemError(401, INVALID_CREDENTIALS)
+        await throttle.succeeded(email=email, ip=ip)
+    except ThrottleUnavailable as exc:
+        raise DependencyUnavailable(THROTTLE) from exc
     tokens = await run_in_threadpool(service.start_session, session, user=user, settings=settings)
     return _pair(tokens)
 
@@ -175,7 +179,7 @@ async def token(
     summary="Trade a refresh token for a new pair; the old one is spent",
 )
 async def refresh(
-    body: RefreshIn, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+    body: RefreshIn, session: SessionDep, revocations: RevocationsDep, settings: SettingsDep
 ) -> TokenPair:
     try:
         tokens = await run_in_threadpool(
@@ -183,10 +187,12 @@ async def refresh(
             session,
             refresh_token=body.refresh_token,
             settings=settings,
+            copy=revocations,
         )
+    except RevocationUnavailable as exc:
+        raise DependencyUnavailable(DENYLIST) from exc
     except service.RefreshTokenReused as exc:
         logger.warning("refresh token reused; login revoked", extra={"session_id": exc.session_id})
-        await _deny_sessions(runtime, [exc.session_id], settings)
         raise ProblemError(
             401, "The refresh token is invalid", headers={"WWW-Authenticate": "Bearer"}
         ) from exc
@@ -197,15 +203,6 @@ async def refresh(
     return _pair(tokens)
 
 
-async def _deny_sessions(
-    runtime: RuntimeDep, session_ids: list[str], settings: AuthSettings
-) -> None:
-    try:
-        await revoke_sessions(runtime.redis, session_ids, access_ttl_s=settings.access_token_ttl_s)
-    except RedisError as exc:
-        raise DependencyUnavailable("The token denylist") from exc
-
-
 @router.post(
     "/auth/logout",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -214,14 +211,14 @@ async def _deny_sessions(
     summary="End this login: its access and refresh tokens stop working at once",
 )
 async def logout(
-    principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+    principal: CurrentPrincipal, session: SessionDep, revocations: RevocationsDep
 ) -> Response:
     try:
-        await revoke_token(runtime.redis, principal)
-    except RedisError as exc:
-        raise DependencyUnavailable("The token denylist") from exc
-    await _deny_sessions(runtime, [principal.session_id], settings)
-    await run_in_threadpool(service.end_session, session, session_id=principal.session_id)
+        await run_in_threadpool(
+            service.end_session, session, session_id=principal.session_id, copy=revocations
+        )
+    except RevocationUnavailable as exc:
+        raise DependencyUnavailable(DENYLIST) from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -263,26 +260,33 @@ async def change_password(
     principal: CurrentPrincipal,
     ip: ClientIp,
     session: SessionDep,
-    runtime: RuntimeDep,
+    revocations: RevocationsDep,
     passwords: PasswordsDep,
     throttle: ThrottleDep,
-    settings: SettingsDep,
 ) -> Response:
     user = await _current_user(session, principal)
-    if (wait_s := await throttle.retry_after_s(email=user.email, ip=ip)) is not None:
-        raise ProblemError(429, "Too many failed attempts", headers={"Retry-After": str(wait_s)})
-    if not await run_in_threadpool(passwords.verify, user.password_hash, body.current_password):
-        await throttle.record_failure(email=user.email, ip=ip)
-        raise ProblemError(
-            401, "The current password is wrong", headers={"WWW-Authenticate": "Bearer"}
+    try:
+        if (wait_s := await throttle.attempt(email=user.email, ip=ip)) is not None:
+            raise ProblemError(
+                429, "Too many failed attempts", headers={"Retry-After": str(wait_s)}
+            )
+        if not await run_in_threadpool(passwords.verify, user.password_hash, body.current_password):
+            raise ProblemError(
+                401, "The current password is wrong", headers={"WWW-Authenticate": "Bearer"}
+            )
+        await throttle.succeeded(email=user.email, ip=ip)
+    except ThrottleUnavailable as exc:
+        raise DependencyUnavailable(THROTTLE) from exc
+    try:
+        await run_in_threadpool(
+            service.change_password,
+            session,
+            user=user,
+            new_password=body.new_password,
+            keep_session_id=principal.session_id,
+            passwords=passwords,
+            copy=revocations,
         )
-    ended = await run_in_threadpool(
-        service.change_password,
-        session,
-        user=user,
-        new_password=body.new_password,
-        keep_session_id=principal.session_id,
-        passwords=passwords,
-    )
-    await _deny_sessions(runtime, ended, settings)
+    except RevocationUnavailable as exc:
+        raise DependencyUnavailable(DENYLIST) from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)

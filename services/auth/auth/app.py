@@ -1,17 +1,23 @@
 """The auth service application."""
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
 from auth.api import router
 from auth.config import AuthSettings, settings
 from auth.passwords import Passwords, common_passwords
+from auth.revocations import RevocationCopy
 from auth.throttle import LoginThrottle
 from shared.app import create_service_app
-from shared.runtime import build_runtime
+from shared.redis import make_sync_redis
+from shared.runtime import Runtime, build_runtime
 
 
 def create_app(app_settings: AuthSettings = settings) -> FastAPI:
     runtime = build_runtime(app_settings)
+    runtime.needs_security_redis = True
     app = create_service_app(
         runtime,
         title="Auth service",
@@ -23,8 +29,25 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
         memory_kib=app_settings.argon2_memory_kib,
         parallelism=app_settings.argon2_parallelism,
     )
+    revocations = RevocationCopy(make_sync_redis(app_settings.security_redis_url))
+    app.state.revocations = revocations
+    keeper: list[asyncio.Task[None]] = []
+
+    async def keep_copy_whole(runtime: Runtime) -> None:
+        assert runtime.engine is not None
+        keeper.append(asyncio.create_task(revocations.keep_whole(runtime.engine)))
+
+    async def stop_keeping(_: Runtime) -> None:
+        for task in keeper:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        revocations.redis.close()
+
+    runtime.on_start.append(keep_copy_whole)
+    runtime.on_stop.append(stop_keeping)
     app.state.throttle = LoginThrottle(
-        redis=runtime.redis,
+        redis=runtime.security_redis,
         failures_per_account=app_settings.login_failures_per_account,
         failures_per_ip=app_settings.login_failures_per_ip,
         window_s=app_settings.login_failure_window_s,

@@ -4,6 +4,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import DatabaseSettings
+from shared.security import MAX_ACCESS_TOKEN_TTL_S
 
 OWASP_MIN_MEMORY_KIB = 19 * 1024
 OWASP_MIN_TIME_COST = 2
@@ -15,7 +16,7 @@ class AuthSettings(DatabaseSettings):
     service_name: str = "auth"
     port: int = 8001
     database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_auth"
-    access_token_ttl_s: int = Field(900, ge=60, le=3600)
+    access_token_ttl_s: int = Field(900, ge=60, le=MAX_ACCESS_TOKEN_TTL_S)
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=3600)
     argon2_time_cost: int = 2
     argon2_memory_kib: int = OWASP_MIN_MEMORY_KIB

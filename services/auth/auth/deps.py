@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from auth.passwords import Passwords
+from auth.revocations import RevocationCopy
 from auth.throttle import LoginThrottle
 
 
@@ -20,3 +21,11 @@ async def get_throttle(request: Request) -> LoginThrottle:
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+async def get_revocations(request: Request) -> RevocationCopy:
+    revocations: RevocationCopy = request.app.state.revocations
+    return revocations
+
+
+RevocationsDep = Annotated[RevocationCopy, Depends(get_revocations)]

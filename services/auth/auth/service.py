@@ -21,6 +21,7 @@ from auth.models import (
     User,
 )
 from auth.passwords import Passwords
+from auth.revocations import RevocationCopy, RevocationUnavailable
 from shared.db import utcnow
 from shared.events import (
     SessionRevoked,
@@ -146,7 +147,7 @@ def start_session(session: Session, *, user: User, settings: AuthSettings) -> Is
 
 
 def rotate_refresh_token(
-    session: Session, *, refresh_token: str, settings: AuthSettings
+    session: Session, *, refresh_token: str, settings: AuthSettings, copy: RevocationCopy
 ) -> IssuedTokens:
     """Spend a refresh token for a new pair; a spent one revokes its whole login."""
     stored = session.scalars(
@@ -166,8 +167,9 @@ def rotate_refresh_token(
         session.rollback()
         raise InvalidRefreshToken
     if stored.spent_at is not None:
+        copy.hold_shared(session)
         _revoke(session, auth_session=auth_session, reason="refresh_reuse")
-        session.commit()
+        _commit_revoked(session, copy, [auth_session])
         raise RefreshTokenReused(auth_session.id)
     stored.spent_at = now
     session.add(stored)
@@ -192,12 +194,31 @@ def _revoke(session: Session, *, auth_session: AuthSession, reason: str) -> None
     )
 
 
-def end_session(session: Session, *, session_id: str, reason: str = "logout") -> None:
-    """Revoke one login and every refresh token it has."""
-    auth_session = session.get(AuthSession, session_id, with_for_update=True)
-    if auth_session is not None and auth_session.revoked_at is None:
-        _revoke(session, auth_session=auth_session, reason=reason)
+def _commit_revoked(session: Session, copy: RevocationCopy, revoked: list[AuthSession]) -> None:
+    """Copy the revocations to the security Redis, then commit; nothing is committed (and
+    RevocationUnavailable is raised) if the copy cannot be written. Call with the copy's lock
+    held shared (`copy.hold_shared`)."""
+    try:
+        copy.write((row.id, row.revoked_at) for row in revoked if row.revoked_at is not None)
+    except RevocationUnavailable:
+        session.rollback()
+        raise
     session.commit()
+
+
+def end_session(
+    session: Session, *, session_id: str, copy: RevocationCopy, reason: str = "logout"
+) -> None:
+    """Revoke one login and every refresh token it has (again into the copy if already revoked).
+    Raises RevocationUnavailable, with nothing changed, if the security Redis fails."""
+    copy.hold_shared(session)
+    auth_session = session.get(AuthSession, session_id, with_for_update=True)
+    if auth_session is None:
+        session.commit()
+        return
+    if auth_session.revoked_at is None:
+        _revoke(session, auth_session=auth_session, reason=reason)
+    _commit_revoked(session, copy, [auth_session])
 
 
 def active_session_ids(
@@ -213,21 +234,31 @@ def active_session_ids(
 
 
 def change_password(
-    session: Session, *, user: User, new_password: str, keep_session_id: str, passwords: Passwords
+    session: Session,
+    *,
+    user: User,
+    new_password: str,
+    keep_session_id: str,
+    passwords: Passwords,
+    copy: RevocationCopy,
 ) -> list[str]:
-    """Set a new password and end every other login; returns the ended logins' ids."""
+    """Set a new password and end every other login; returns the ended logins' ids.
+    Raises RevocationUnavailable, with nothing changed, if the security Redis fails."""
+    copy.hold_shared(session)
     now = utcnow()
     user.password_hash = passwords.hash(new_password)
     user.password_changed_at = now
     user.updated_at = now
     session.add(user)
     ended = active_session_ids(session, user_id=user.id, except_session_id=keep_session_id)
+    revoked = []
     for session_id in ended:
         auth_session = session.get(AuthSession, session_id, with_for_update=True)
         if auth_session is not None:
             _revoke(session, auth_session=auth_session, reason="password_changed")
+            revoked.append(auth_session)
     add_event(session, UserPasswordChanged(user_id=user.id, changed_at=now), producer=PRODUCER)
-    session.commit()
+    _commit_revoked(session, copy, revoked)
     return ended
 
 

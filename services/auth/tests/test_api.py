@@ -22,8 +22,9 @@ def client(auth_settings: AuthSettings) -> Iterator[TestClient]:
 @pytest.fixture(autouse=True)
 def clear_throttle(client: TestClient) -> Iterator[None]:
     yield
-    portal_redis = client.app.state.runtime.redis  # type: ignore[attr-defined]
-    client.portal.call(portal_redis.flushdb)  # type: ignore[union-attr]
+    security = client.app.state.revocations.redis  # type: ignore[attr-defined]
+    for key in security.scan_iter("auth:login-fail:*"):
+        security.delete(key)
 
 
 def _register_and_login(client: TestClient, email: str = "ann@example.com") -> dict[str, str]:
@@ -98,7 +99,12 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "rabbitmq": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+        "security_redis": "ok",
+        "rabbitmq": "ok",
+    }
     client.get("/api/v1/me")
     metrics = client.get("/metrics").text
     assert (

@@ -11,7 +11,9 @@ from auth import service
 from auth.config import AuthSettings
 from auth.models import AuthSession, PreferencesUpdate, ProfileUpdate, RefreshToken, RegisterIn
 from auth.passwords import Passwords
+from auth.revocations import RevocationCopy
 from shared.outbox import OutboxEvent
+from shared.redis import make_sync_redis
 
 pytestmark = pytest.mark.usefixtures("clean_auth_db")
 PASSWORD = "a fine passphrase"
@@ -20,6 +22,11 @@ PASSWORD = "a fine passphrase"
 @pytest.fixture(scope="module")
 def passwords() -> Passwords:
     return Passwords(time_cost=2, memory_kib=19 * 1024, parallelism=1)
+
+
+@pytest.fixture
+def copy(auth_settings: AuthSettings) -> RevocationCopy:
+    return RevocationCopy(make_sync_redis(auth_settings.security_redis_url))
 
 
 @pytest.fixture
@@ -84,23 +91,23 @@ def test_login_rehashes_old_parameters(session: Session, passwords: Passwords) -
 
 
 def test_refresh_rotates_and_reuse_revokes_the_login(
-    session: Session, passwords: Passwords, auth_settings: AuthSettings
+    session: Session, passwords: Passwords, auth_settings: AuthSettings, copy: RevocationCopy
 ) -> None:
     user = _register(session, passwords)
     first = service.start_session(session, user=user, settings=auth_settings)
     second = service.rotate_refresh_token(
-        session, refresh_token=first.refresh_token, settings=auth_settings
+        session, refresh_token=first.refresh_token, settings=auth_settings, copy=copy
     )
     assert second.refresh_token != first.refresh_token
     assert second.session_id == first.session_id
     with pytest.raises(service.RefreshTokenReused):
         service.rotate_refresh_token(
-            session, refresh_token=first.refresh_token, settings=auth_settings
+            session, refresh_token=first.refresh_token, settings=auth_settings, copy=copy
         )
     # The whole login is gone: even the newest refresh token no longer works.
     with pytest.raises(service.InvalidRefreshToken):
         service.rotate_refresh_token(
-            session, refresh_token=second.refresh_token, settings=auth_settings
+            session, refresh_token=second.refresh_token, settings=auth_settings, copy=copy
         )
     login = session.get(AuthSession, first.session_id)
     assert login is not None and login.revoked_reason == "refresh_reuse"
@@ -118,13 +125,17 @@ def test_refresh_tokens_are_stored_hashed(
     assert tokens.refresh_token not in dump
 
 
-def test_unknown_refresh_token(session: Session, auth_settings: AuthSettings) -> None:
+def test_unknown_refresh_token(
+    session: Session, auth_settings: AuthSettings, copy: RevocationCopy
+) -> None:
     with pytest.raises(service.InvalidRefreshToken):
-        service.rotate_refresh_token(session, refresh_token="nope", settings=auth_settings)
+        service.rotate_refresh_token(
+            session, refresh_token="nope", settings=auth_settings, copy=copy
+        )
 
 
 def test_password_change_ends_other_logins(
-    session: Session, passwords: Passwords, auth_settings: AuthSettings
+    session: Session, passwords: Passwords, auth_settings: AuthSettings, copy: RevocationCopy
 ) -> None:
     user = _register(session, passwords)
     kept = service.start_session(session, user=user, settings=auth_settings)
@@ -135,13 +146,16 @@ def test_password_change_ends_other_logins(
         new_password="another fine passphrase",
         keep_session_id=kept.session_id,
         passwords=passwords,
+        copy=copy,
     )
     assert ended == [other.session_id]
     with pytest.raises(service.InvalidRefreshToken):
         service.rotate_refresh_token(
-            session, refresh_token=other.refresh_token, settings=auth_settings
+            session, refresh_token=other.refresh_token, settings=auth_settings, copy=copy
         )
-    service.rotate_refresh_token(session, refresh_token=kept.refresh_token, settings=auth_settings)
+    service.rotate_refresh_token(
+        session, refresh_token=kept.refresh_token, settings=auth_settings, copy=copy
+    )
     assert service.authenticate(
         session, email=user.email, password="another fine passphrase", passwords=passwords
     )

@@ -20,7 +20,8 @@ from shared.errors import install_problem_handlers
 from shared.logging import configure_logging
 from shared.metrics import metrics_endpoint
 from shared.middleware import ASGIApp, RequestContextMiddleware
-from shared.redis import make_redis
+from shared.redis import make_redis, warn_if_evicting
+from shared.security import COPY_COMPLETE_KEY
 
 
 async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: float) -> str:
@@ -40,6 +41,7 @@ async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: fl
 def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     configure_logging(app_settings.service_name, app_settings.log_level)
     redis = make_redis(app_settings.redis_url)
+    security_redis = make_redis(app_settings.security_redis_url)
     merger = OpenApiMerger(
         upstreams=app_settings.service_urls(), cache_s=app_settings.openapi_cache_s
     )
@@ -47,6 +49,7 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await warn_if_evicting(security_redis)
         await proxy.start()
         settle_heap()
         try:
@@ -54,6 +57,7 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
         finally:
             await proxy.stop()
             await redis.aclose()
+            await security_redis.aclose()
 
     ops = FastAPI(
         title="Gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
@@ -68,6 +72,7 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
         names = list(app_settings.service_urls())
         results = await asyncio.gather(
             _redis_state(redis),
+            _security_state(security_redis),
             *(
                 _check_service(
                     proxy.session, app_settings.service_urls()[n], app_settings.readiness_timeout_s
@@ -75,7 +80,11 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
                 for n in names
             ),
         )
-        checks: dict[str, Any] = {"redis": results[0], **dict(zip(names, results[1:], strict=True))}
+        checks: dict[str, Any] = {
+            "redis": results[0],
+            "security_redis": results[1],
+            **dict(zip(names, results[2:], strict=True)),
+        }
         ready = all(state == "ok" for state in checks.values())
         body = {"status": "ready" if ready else "unavailable", "checks": checks}
         return Response(
@@ -108,7 +117,9 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     ops.add_route("/docs", docs, include_in_schema=False)
     ops.add_route("/docs/oauth2-redirect", oauth2_redirect, include_in_schema=False)
 
-    proxy = GatewayProxy(fallback=ops, settings=app_settings, redis=redis)
+    proxy = GatewayProxy(
+        fallback=ops, settings=app_settings, redis=redis, security_redis=security_redis
+    )
     return RequestContextMiddleware(proxy, max_body_bytes=app_settings.max_body_bytes)
 
 
@@ -118,3 +129,12 @@ async def _redis_state(redis: Any) -> str:
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"
+
+
+async def _security_state(redis: Any) -> str:
+    """ "ok" when the revocation copy can be trusted; "rebuilding" while auth restores it."""
+    try:
+        complete = await asyncio.wait_for(redis.exists(COPY_COMPLETE_KEY), 2.0)
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok" if complete else "rebuilding"

@@ -5,6 +5,7 @@ Rate limits are counted locally and shared through Redis in the background; a to
 revocation is checked in Redis on every request, in reads shared by concurrent requests.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -32,7 +33,6 @@ from shared.security import (
     Principal,
     VerifiedTokens,
     bearer_token,
-    revocation_keys,
 )
 
 logger = logging.getLogger(__name__)
@@ -103,12 +103,19 @@ class MicroCache:
 class GatewayProxy:
     """ASGI app: /api/v1/* is proxied, everything else goes to `fallback` (docs, health)."""
 
-    def __init__(self, *, fallback: ASGIApp, settings: GatewaySettings, redis: Redis) -> None:
+    def __init__(
+        self,
+        *,
+        fallback: ASGIApp,
+        settings: GatewaySettings,
+        redis: Redis,
+        security_redis: Redis,
+    ) -> None:
         self.fallback = fallback
         self.settings = settings
         self.redis = redis
         self.rate_limiter = RateLimiter(redis)
-        self.revocations = RevocationChecks(redis)
+        self.revocations = RevocationChecks(security_redis)
         self.page_caches: dict[str, UserPageCache] = {}  # read only: services write them
         self.tokens = VerifiedTokens(secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
         self.micro_cache = MicroCache(
@@ -165,7 +172,8 @@ class GatewayProxy:
     async def _admit(self, scope: Scope, route: Route) -> tuple[Principal | None, bytes | None]:
         """Count the request against its limit, then check its token (even bad ones are counted);
         only a token needs Redis on the request path (its revocation is checked every time).
-        For a route whose pages are cached, the same round trip looks for the page."""
+        For a route whose pages are cached, the page is looked up while the revocation is
+        checked, and served only if the token is not revoked."""
         principal, refusal = None, None
         if route.access is not Access.PUBLIC:
             token = bearer_token(_header(scope, b"authorization"))
@@ -195,9 +203,9 @@ class GatewayProxy:
         page = None
         try:
             if (cached := self._page_cache(route, scope)) is not None:
-                cache, field = cached  # revocation and the cached page in one command
-                revoked, page = await cache.get_unless(
-                    revocation_keys(principal), principal.user_id, field
+                cache, field = cached
+                revoked, page = await asyncio.gather(
+                    self.revocations.revoked(principal), cache.get_body(principal.user_id, field)
                 )
             else:
                 revoked = await self.revocations.revoked(principal)
