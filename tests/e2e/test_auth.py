@@ -278,6 +278,39 @@ def test_brute_force_is_throttled(api: httpx.Client, new_user: NewUser) -> None:
     assert 1 <= int(throttled.headers["retry-after"]) <= 300
 
 
+def test_simultaneous_guesses_cannot_pass_the_limit(api: httpx.Client, new_user: NewUser) -> None:
+    """Attempts are counted before the password check: 16 guesses at once, 5 checked."""
+    import concurrent.futures
+
+    user = new_user()
+    guess = {"email": user["email"], "password": "guess guess"}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(
+            pool.map(lambda _: api.post("/auth/login", json=guess).status_code, range(16))
+        )
+    assert sorted(set(statuses)) == [401, 429]
+    assert statuses.count(401) == 5, statuses
+
+
+def test_simultaneous_password_guesses_in_a_password_change_are_throttled_too(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    import concurrent.futures
+
+    user = new_user()
+    headers = {"Authorization": user["authorization"]}
+    body = {"current_password": "guess guess", "new_password": "brand new passphrase"}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: api.post("/me/password", headers=headers, json=body).status_code,
+                range(16),
+            )
+        )
+    assert statuses.count(401) == 5, statuses
+    assert statuses.count(429) == 11, statuses
+
+
 def _forge(stack: Stack, **overrides: object) -> str:
     now = datetime.now(UTC)
     claims: dict[str, object] = {
