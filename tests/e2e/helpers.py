@@ -19,9 +19,10 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     return body
 
 
-def refresh_after_time_passes(stack: Stack, days: float) -> None:
+def refresh_after_time_passes(stack: Stack, days: float) -> dict[str, list[int]]:
     """Let the sandbox's clock walk on, then run the catalog's scheduled refresh now: new
-    titles reach trending, and subscribers are notified of them."""
+    titles reach trending, and subscribers are notified of them. Returns the new titles by
+    window."""
     with httpx.Client(base_url=stack.url("sandbox")) as sandbox:
         day = sandbox.get("/__admin/clock").json()["day"]
         sandbox.post("/__admin/clock", json={"day": day + days})
@@ -31,3 +32,5 @@ def refresh_after_time_passes(stack: Stack, days: float) -> None:
         timeout=30,
     )
     assert refreshed.status_code == 200, refreshed.text
+    new: dict[str, list[int]] = refreshed.json()["new_movie_ids"]
+    return new

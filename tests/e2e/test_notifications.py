@@ -134,3 +134,59 @@ def test_notifications_need_a_token(api: httpx.Client) -> None:
     assert_problem(api.get("/notifications"), 401)
     assert_problem(api.get("/notifications/stream"), 401)
     assert_problem(api.post("/notifications/read-all"), 401)
+
+
+def _open_streams(stack: Stack) -> float:
+    metrics = httpx.get(f"{stack.url('notifications')}/metrics").text
+    line = next(x for x in metrics.splitlines() if x.startswith("notifications_open_streams "))
+    return float(line.split()[1])
+
+
+def test_a_closed_stream_lets_go_of_its_upstream(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    """After clients close their streams, the gateway closes the upstream ones too (it used to
+    keep reading them, holding a connection and a Redis subscription each for good)."""
+    headers = _auth(new_user())
+    for _ in range(4):
+        with api.stream("GET", "/notifications/stream", headers=headers, timeout=10) as stream:
+            assert stream.status_code == 200
+            assert next(stream.iter_bytes()).startswith(b"retry:")
+    deadline = time.monotonic() + 5
+    while (still_open := _open_streams(stack)) > 0:
+        assert time.monotonic() < deadline, f"{still_open} upstream streams still open"
+        time.sleep(0.1)
+
+
+def test_a_stream_ends_when_its_login_ends(api: httpx.Client, new_user: NewUser) -> None:
+    user = new_user()
+    headers = _auth(user)
+    with api.stream("GET", "/notifications/stream", headers=headers, timeout=10) as stream:
+        chunks = stream.iter_bytes()
+        assert next(chunks).startswith(b"retry:")
+        assert api.post("/auth/logout", headers=headers).status_code == 204
+        started = time.monotonic()
+        for _ in chunks:  # keep-alives at most, until the gateway ends it
+            assert time.monotonic() - started < 5, "the stream outlived the logout"
+        assert time.monotonic() - started < 5
+    assert_problem(api.get("/notifications/stream", headers=headers), 401)
+
+
+def test_a_new_subscriber_is_notified_of_the_first_refresh_that_gains_titles(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    """Ten times over: a user who has just registered (their registration may reach the
+    notifications service after the refresh does) gets the first refresh whose week window
+    gains titles."""
+    for attempt in range(10):
+        headers = _auth(new_user())
+        gained: list[int] = []
+        for _ in range(5):  # until the week window gains titles
+            gained = refresh_after_time_passes(stack, days=3)["week"]
+            if gained:
+                break
+        assert gained, "the sandbox's week window gained nothing in 15 data days"
+        notifications = _wait_for_notifications(api, headers, timeout_s=10)
+        trending = [n for n in notifications if n["type"] == "trending.new"]
+        assert trending, f"attempt {attempt}: no trending notification"
+        assert any(n["movie_ids"] and set(n["movie_ids"]) <= set(gained) for n in trending)

@@ -1,20 +1,30 @@
 """Scheduled refresh of trending and genres by one replica at a time (a Redis lease).
 
-Each refresh announces itself with `catalog.trending.refreshed`, and `catalog.movie.updated`
-for every trending title whose data changed, so every cache holding the old data drops it.
+Each refresh announces itself with `catalog.trending.refreshed` (naming the titles new since
+the last refresh), and `catalog.movie.updated` for every trending title whose data changed, so
+every cache holding the old data drops it.
+
+What the last refresh saw (its titles and each title's data) is kept in the catalog's own
+database, `trending_snapshot`, and read, compared and replaced in the same transaction that
+writes the events to the outbox: a cache flush cannot make a refresh miss what is new, and two
+replicas (should the lease ever be lost) cannot both announce the same change.
 """
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Column, DateTime, Engine, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, Session, SQLModel
 
+import shared.db  # noqa: F401  (the naming convention, before any table is defined)
 from catalog.config import CatalogSettings
 from catalog.events import PRODUCER
 from catalog.service import Catalog, trending_key
@@ -27,11 +37,15 @@ LEASE_KEY = "catalog:refresh:lease"
 WINDOWS = ("day", "week")
 
 
-def _ids_key(window: str) -> str:
-    return f"catalog:trending:ids:{window}"
+class TrendingSnapshot(SQLModel, table=True):
+    """What the last refresh of a window saw: its titles in order, and a digest of each one's
+    data."""
 
-
-DIGESTS_KEY = "catalog:trending:digests"
+    __tablename__ = "trending_snapshot"
+    window: str = Field(sa_column=Column(String(8), primary_key=True))
+    movie_ids: list[int] = Field(sa_column=Column(JSONB, nullable=False))
+    digests: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
+    refreshed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class TrendingRefresher:
@@ -78,8 +92,6 @@ class TrendingRefresher:
             )
         except TmdbError as exc:
             logger.warning("genres not refreshed: %s", exc)
-        if events:
-            await asyncio.to_thread(self._publish, events)
         return events
 
     async def _refresh_window(self, window: str) -> list[IntegrationEvent]:
@@ -89,41 +101,48 @@ class TrendingRefresher:
             self.catalog.trending_fetcher(window),
         )
         movies = orjson.loads(entry.body)["results"]
-        movie_ids = [movie["id"] for movie in movies]
-        previous_raw = await self.redis.get(_ids_key(window))
-        previous = set(orjson.loads(previous_raw)) if previous_raw else None
-        new_ids = [m for m in movie_ids if previous is not None and m not in previous]
-        digests = {
-            str(movie["id"]): orjson.dumps(movie, option=orjson.OPT_SORT_KEYS) for movie in movies
-        }
-        known = await self.redis.hmget(DIGESTS_KEY, list(digests)) if digests else []
-        changed = [
-            int(movie_id)
-            for (movie_id, digest), old in zip(digests.items(), known, strict=True)
-            if old is not None and old != digest
-        ]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(_ids_key(window), orjson.dumps(movie_ids))
-            if digests:
-                pipe.hset(DIGESTS_KEY, mapping=digests)  # type: ignore[arg-type]
-            await pipe.execute()
-        now = datetime.now(UTC)
+        events = await asyncio.to_thread(self._record, window, movies)
         logger.info(
             "trending refreshed",
-            extra={"window": window, "movies": len(movie_ids), "new": len(new_ids)},
-        )
-        events: list[IntegrationEvent] = [
-            CatalogTrendingRefreshed(
-                window=window, movie_ids=movie_ids, new_movie_ids=new_ids, refreshed_at=now
-            )
-        ]
-        events.extend(
-            CatalogMovieUpdated(movie_id=movie_id, updated_at=now) for movie_id in changed
+            extra={"window": window, "movies": len(movies), "events": len(events)},
         )
         return events
 
-    def _publish(self, events: list[IntegrationEvent]) -> None:
+    def _record(self, window: str, movies: list[dict[str, Any]]) -> list[IntegrationEvent]:
+        """Compare with the last snapshot, replace it and write the events, in one transaction."""
+        movie_ids = [movie["id"] for movie in movies]
+        digests = {
+            str(movie["id"]): hashlib.sha256(
+                orjson.dumps(movie, option=orjson.OPT_SORT_KEYS)
+            ).hexdigest()
+            for movie in movies
+        }
+        now = datetime.now(UTC)
         with Session(self.engine) as session:
+            snapshot = session.get(TrendingSnapshot, window, with_for_update=True)
+            previous = set(snapshot.movie_ids) if snapshot else None
+            known = dict(snapshot.digests) if snapshot else {}
+            new_ids = [m for m in movie_ids if previous is not None and m not in previous]
+            changed = [
+                int(movie_id)
+                for movie_id, digest in digests.items()
+                if movie_id in known and known[movie_id] != digest
+            ]
+            events: list[IntegrationEvent] = [
+                CatalogTrendingRefreshed(
+                    window=window, movie_ids=movie_ids, new_movie_ids=new_ids, refreshed_at=now
+                ),
+                *(CatalogMovieUpdated(movie_id=movie_id, updated_at=now) for movie_id in changed),
+            ]
+            if snapshot is None:
+                snapshot = TrendingSnapshot(
+                    window=window, movie_ids=[], digests={}, refreshed_at=now
+                )
+            snapshot.movie_ids = movie_ids
+            snapshot.digests = {**known, **digests}
+            snapshot.refreshed_at = now
+            session.add(snapshot)
             for event in events:
                 add_event(session, event, producer=PRODUCER)
             session.commit()
+        return events

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from prometheus_client import Gauge
 from sqlmodel import Session
 from starlette.responses import StreamingResponse
 
@@ -17,6 +18,9 @@ from notifications.models import NotificationPublic, NotificationsPage
 from shared.app import API_PREFIX
 from shared.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.parsing import ascii_int
+
+OPEN_STREAMS = Gauge("notifications_open_streams", "Event streams open in this process")
 
 router = APIRouter(prefix=API_PREFIX, tags=["notifications"])
 
@@ -118,9 +122,10 @@ async def stream(
     engine = runtime.engine
     user_id = principal.user_id
     keepalive_s: float = request.app.state.stream_keepalive_s
-    resume_after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    resume_after = ascii_int(last_event_id)  # anything else starts afresh
 
     async def events() -> AsyncIterator[bytes]:
+        OPEN_STREAMS.inc()
         pubsub = runtime.redis.pubsub()
         await pubsub.subscribe(live.channel(user_id))  # before the backlog: nothing falls between
         try:
@@ -150,6 +155,7 @@ async def stream(
                     sent = int(seq_text)
                     yield live.sse(sent, payload)
         finally:
+            OPEN_STREAMS.dec()
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe()
                 await pubsub.aclose()

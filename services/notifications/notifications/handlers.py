@@ -44,12 +44,12 @@ def subscription(
 
     async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, UserRegistered)
-        await handle_once(
-            engine,
-            consumer=CONSUMER,
-            envelope=envelope,
-            effect=lambda s: service.subscribe(s, user_id=event.user_id, at=envelope.occurred_at),
-        )
+
+        def subscribe(session: Session) -> list[service.Delivered]:
+            service.subscribe(session, user_id=event.user_id, at=envelope.occurred_at)
+            return service.catch_up(session, user_id=event.user_id, keep=settings.history_per_user)
+
+        await deliver(envelope, subscribe)
 
     async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, UserPreferencesChanged)
@@ -67,12 +67,23 @@ def subscription(
         if event.window != settings.trending_window or not event.new_movie_ids:
             return
         movies = await _movies(catalog, event.new_movie_ids)
-        await deliver(
-            envelope,
-            lambda s: service.fan_out_trending(
-                s, event_id=envelope.event_id, movies=movies, keep=settings.history_per_user
-            ),
-        )
+
+        def fan_out(session: Session) -> list[service.Delivered]:
+            service.remember_refresh(
+                session,
+                event_id=envelope.event_id,
+                refreshed_at=event.refreshed_at,
+                movies=movies,
+            )
+            return service.fan_out_trending(
+                session,
+                event_id=envelope.event_id,
+                refreshed_at=event.refreshed_at,
+                movies=movies,
+                keep=settings.history_per_user,
+            )
+
+        await deliver(envelope, fan_out)
 
     async def on_recommendations_updated(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, RecommendationsUpdated)

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
@@ -14,8 +15,9 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
@@ -35,6 +37,24 @@ class Subscriber(SQLModel, table=True):
         default_factory=list, sa_column=Column(ARRAY(Integer), nullable=False)
     )
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # When the account was created (as auth announced it): trending refreshes from then on
+    # are theirs, however late this service learns of them.
+    subscribed_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    )
+
+
+class TrendingRefresh(SQLModel, table=True):
+    """A recent trending refresh that had new titles, kept a day for subscribers whose
+    registration reaches this service after the refresh does."""
+
+    __tablename__ = "trending_refresh"
+    __table_args__ = (Index("ix_trending_refresh_refreshed_at", "refreshed_at"),)
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    refreshed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    movies: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
 
 
 class Notification(SQLModel, table=True):

@@ -7,15 +7,21 @@ Fan-out is set-based: one INSERT ... SELECT per event writes every subscriber's 
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from notifications.models import RECOMMENDATIONS_NEW, TRENDING_NEW, Notification, Subscriber
+from notifications.models import (
+    RECOMMENDATIONS_NEW,
+    TRENDING_NEW,
+    Notification,
+    Subscriber,
+    TrendingRefresh,
+)
 from shared.db import utcnow
 
 
@@ -29,17 +35,25 @@ class Delivered:
 
 
 def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
-    """A new user: notified of everything until they say otherwise."""
+    """A new user, registered `at`: notified of everything until they say otherwise. Their
+    preferences may have arrived first; then only the subscription time is set."""
+    statement = insert(Subscriber).values(
+        user_id=user_id,
+        notify_trending=True,
+        notify_recommendations=True,
+        genres=[],
+        updated_at=at,
+        subscribed_at=at,
+    )
     session.execute(
-        insert(Subscriber)
-        .values(
-            user_id=user_id,
-            notify_trending=True,
-            notify_recommendations=True,
-            genres=[],
-            updated_at=at,
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "subscribed_at": func.least(
+                    col(Subscriber.subscribed_at), statement.excluded.subscribed_at
+                )
+            },
         )
-        .on_conflict_do_nothing()
     )
 
 
@@ -55,6 +69,7 @@ def update_preferences(
         notify_recommendations=bool(notify.get("recommendations", True)),
         genres=genres,
         updated_at=at,
+        subscribed_at=at,  # a change comes after the registration; that one lowers it
     )
     session.execute(
         statement.on_conflict_do_update(
@@ -84,12 +99,59 @@ def _describe(movies: list[dict[str, Any]], suffix: str) -> str:
 _RETURNING = "RETURNING user_id, seq, id, type, title, body, movie_ids, created_at, read_at"
 
 
+TRENDING_CATCH_UP = timedelta(days=1)
+
+
+def remember_refresh(
+    session: Session, *, event_id: uuid.UUID, refreshed_at: datetime, movies: list[dict[str, Any]]
+) -> None:
+    """Keep a refresh's new titles a day, for subscribers this service learns of later."""
+    session.execute(
+        insert(TrendingRefresh)
+        .values(event_id=event_id, refreshed_at=refreshed_at, movies=movies)
+        .on_conflict_do_nothing()
+    )
+    session.execute(
+        delete(TrendingRefresh).where(
+            col(TrendingRefresh.refreshed_at) < utcnow() - TRENDING_CATCH_UP
+        )
+    )
+
+
+def catch_up(session: Session, *, user_id: uuid.UUID, keep: int) -> list[Delivered]:
+    """The notifications of refreshes since the user subscribed that reached this service
+    before their registration did (the two travel on different producers' outboxes)."""
+    delivered: list[Delivered] = []
+    refreshes = session.scalars(
+        select(TrendingRefresh)
+        .join(Subscriber, col(Subscriber.user_id) == user_id)
+        .where(col(TrendingRefresh.refreshed_at) >= col(Subscriber.subscribed_at))
+        .order_by(col(TrendingRefresh.refreshed_at))
+    ).all()
+    for refresh in refreshes:
+        delivered += fan_out_trending(
+            session,
+            event_id=refresh.event_id,
+            refreshed_at=refresh.refreshed_at,
+            movies=list(refresh.movies),
+            keep=keep,
+            user_id=user_id,
+        )
+    return delivered
+
+
 def fan_out_trending(
-    session: Session, *, event_id: uuid.UUID, movies: list[dict[str, Any]], keep: int
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    refreshed_at: datetime,
+    movies: list[dict[str, Any]],
+    keep: int,
+    user_id: uuid.UUID | None = None,
 ) -> list[Delivered]:
-    """One trending.new notification per interested subscriber, naming the new titles in
-    their preferred genres (all of them for subscribers with no preferred genres); a single
-    statement for every subscriber."""
+    """One trending.new notification per interested subscriber who had subscribed by the
+    refresh (or for `user_id` alone), naming the new titles in their preferred genres (all of
+    them for subscribers with no preferred genres); a single statement for every subscriber."""
     if not movies:
         return []
     rows = session.execute(
@@ -102,7 +164,9 @@ def fan_out_trending(
             "         array_agg(m.title ORDER BY m.position) AS titles"
             "  FROM subscriber s JOIN new_movie m"
             "    ON cardinality(s.genres) = 0 OR s.genres && m.genre_ids"
-            "  WHERE s.notify_trending GROUP BY s.user_id"
+            "  WHERE s.notify_trending AND s.subscribed_at <= :refreshed_at"
+            "    AND (CAST(:user_id AS uuid) IS NULL OR s.user_id = CAST(:user_id AS uuid))"
+            "  GROUP BY s.user_id"
             ") "
             "INSERT INTO notification"
             " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
@@ -119,6 +183,8 @@ def fan_out_trending(
             "type": TRENDING_NEW,
             "title": "New in trending",
             "event_id": event_id,
+            "refreshed_at": refreshed_at,
+            "user_id": str(user_id) if user_id else None,
             "suffix": " entered trending this week",
             "movies": orjson.dumps(
                 [

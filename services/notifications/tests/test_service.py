@@ -30,7 +30,9 @@ def _subscribe(engine: Engine, preferences: dict | None = None) -> uuid.UUID:  #
 
 def _fan_out(engine: Engine, event_id: uuid.UUID, keep: int = 200) -> list[service.Delivered]:
     with Session(engine) as session:
-        delivered = service.fan_out_trending(session, event_id=event_id, movies=MOVIES, keep=keep)
+        delivered = service.fan_out_trending(
+            session, event_id=event_id, refreshed_at=datetime.now(UTC), movies=MOVIES, keep=keep
+        )
         session.commit()
     return delivered
 
@@ -110,3 +112,69 @@ def test_older_preferences_do_not_win(notifications_engine: Engine) -> None:
         d.user_id: orjson.loads(d.payload) for d in _fan_out(notifications_engine, uuid.uuid4())
     }
     assert delivered[user]["movie_ids"] == [1]
+
+
+def _refresh(engine: Engine, refreshed_at: datetime) -> tuple[uuid.UUID, list[service.Delivered]]:
+    """As the handler does: remember the refresh, then fan it out."""
+    event_id = uuid.uuid4()
+    with Session(engine) as session:
+        service.remember_refresh(
+            session, event_id=event_id, refreshed_at=refreshed_at, movies=MOVIES
+        )
+        delivered = service.fan_out_trending(
+            session, event_id=event_id, refreshed_at=refreshed_at, movies=MOVIES, keep=200
+        )
+        session.commit()
+    return event_id, delivered
+
+
+def _register(engine: Engine, user_id: uuid.UUID, at: datetime) -> list[service.Delivered]:
+    """As the handler does: subscribe, then catch up."""
+    with Session(engine) as session:
+        service.subscribe(session, user_id=user_id, at=at)
+        delivered = service.catch_up(session, user_id=user_id, keep=200)
+        session.commit()
+    return delivered
+
+
+def test_a_registration_that_arrives_after_the_refresh_still_gets_it(
+    notifications_engine: Engine,
+) -> None:
+    """Registration and refresh travel through different outboxes: the refresh may be handled
+    first. The user registered before it, so it is theirs all the same, and only once."""
+    now = datetime.now(UTC)
+    user = uuid.uuid4()
+    _, delivered = _refresh(notifications_engine, refreshed_at=now)
+    assert user not in {d.user_id for d in delivered}  # not known yet
+    caught_up = _register(notifications_engine, user, at=now - timedelta(seconds=2))
+    assert [orjson.loads(d.payload)["movie_ids"] for d in caught_up] == [[1, 2, 3]]
+    assert _register(notifications_engine, user, at=now - timedelta(seconds=2)) == []
+    with Session(notifications_engine) as session:
+        assert service.page(session, user_id=user, unread_only=False, page=1, limit=10)[1] == 1
+
+
+def test_refreshes_before_the_registration_are_not_theirs(notifications_engine: Engine) -> None:
+    now = datetime.now(UTC)
+    _refresh(notifications_engine, refreshed_at=now - timedelta(minutes=1))
+    user = uuid.uuid4()
+    assert _register(notifications_engine, user, at=now) == []
+    _, delivered = _refresh(notifications_engine, refreshed_at=now - timedelta(seconds=30))
+    assert user not in {d.user_id for d in delivered}  # handled late, but from before
+    _, delivered = _refresh(notifications_engine, refreshed_at=now + timedelta(seconds=1))
+    assert user in {d.user_id for d in delivered}
+
+
+def test_preferences_that_arrive_before_the_registration_keep_the_registration_time(
+    notifications_engine: Engine,
+) -> None:
+    now = datetime.now(UTC)
+    user = uuid.uuid4()
+    with Session(notifications_engine) as session:
+        service.update_preferences(
+            session, user_id=user, preferences={"genres": [16]}, at=now + timedelta(seconds=5)
+        )
+        session.commit()
+    _, delivered = _refresh(notifications_engine, refreshed_at=now + timedelta(seconds=1))
+    assert user not in {d.user_id for d in delivered}  # known only from a later change
+    caught_up = _register(notifications_engine, user, at=now)
+    assert [orjson.loads(d.payload)["movie_ids"] for d in caught_up] == [[3]]  # their genre
