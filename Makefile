@@ -56,8 +56,10 @@ test: setup
 	@$(PYTHON) -m pytest
 
 # Offline recommendation quality on MovieLens 100K; writes its table into BENCHMARKS.md.
+# Each tool runs as a module of the repository (python -m tools.X), so `tools` imports resolve.
+# ARGS passes options on: `make eval ARGS="--users 50"` is a quick check that writes nothing.
 eval: venv sandbox-data
-	@$(PYTHON) tools/evaluate_recommendations.py
+	@$(PYTHON) -m tools.evaluate_recommendations $(ARGS)
 
 lint: venv
 	@$(UV) run --frozen ruff check shared services tools tests
@@ -73,8 +75,8 @@ clean:
 
 # Throughput and latency with wrk against its own stack; writes its table into BENCHMARKS.md.
 bench: setup
-	@$(PYTHON) -m tools.bench
+	@$(PYTHON) -m tools.bench $(ARGS)
 
 # Restarts this machine's PostgreSQL, Redis and RabbitMQ under traffic (RELIABILITY.md).
 chaos: setup
-	@$(PYTHON) -m tools.chaos
+	@$(PYTHON) -m tools.chaos $(ARGS)

@@ -130,6 +130,7 @@ class Bench:
             for name in SERVICES_WITH_DATABASES
         }
         self.redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+        self.security_redis_url = f"redis://127.0.0.1:6380/{REDIS_DB}"
         self.results: list[Result] = []
         self.extra: dict[str, Any] = {}
 
@@ -139,11 +140,13 @@ class Bench:
             drop_database(url)
             upgrade(REPO_ROOT / "services" / name, url)
         redis.Redis.from_url(self.redis_url).flushdb()
+        redis.Redis.from_url(self.security_redis_url).flushdb()
 
     def start(self) -> Stack:
         env = {
             **{f"{name.upper()}_DATABASE_URL": url for name, url in self.database_urls.items()},
             "REDIS_URL": self.redis_url,
+            "SECURITY_REDIS_URL": self.security_redis_url,
             "BUS_NAMESPACE": self.namespace,
             "BUS_QUEUE_EXPIRES_MS": "600000",
             "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",

@@ -195,9 +195,15 @@ def table(results: dict[str, dict[str, float]], users: int, command: str) -> str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument(
+        "--users", type=int, help="evaluate only the first N users (a quick check; never writes)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     evaluator = Evaluator(SandboxSettings().data_dir)
+    if args.users:
+        evaluator.users = evaluator.users[: args.users]
+        args.no_write = True
     results = evaluate(
         evaluator,
         {

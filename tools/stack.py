@@ -27,8 +27,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command(spec: ServiceSpec, port: int) -> list[str]:
-    argv = spec.command(sys.executable)
+def command(spec: ServiceSpec, port: int, environ: dict[str, str]) -> list[str]:
+    argv = spec.command(sys.executable, environ)
     argv[argv.index("--port") + 1] = str(port)
     return argv
 
@@ -94,10 +94,11 @@ class Stack:
     def start(self, name: str, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
         log = (self.log_dir / f"{name}.log").open("wb")
         self._logs.append(log)
+        env = {**self.env, **(extra_env or {})}
         self.processes[name] = subprocess.Popen(
-            command(spec, self.ports[name]),
+            command(spec, self.ports[name], env),
             cwd=REPO_ROOT,
-            env={**self.env, **(extra_env or {})},
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -19,8 +20,11 @@ class ServiceSpec:
     app: str
     port: int
 
-    def command(self, python: str = sys.executable) -> list[str]:
-        port = os.environ.get(f"{self.name.upper()}_PORT", str(self.port))
+    def command(
+        self, python: str = sys.executable, environ: Mapping[str, str] | None = None
+    ) -> list[str]:
+        environ = os.environ if environ is None else environ
+        port = environ.get(f"{self.name.upper()}_PORT", str(self.port))
         return [
             python,
             "-m",
@@ -38,7 +42,18 @@ class ServiceSpec:
             "--no-access-log",
             "--timeout-graceful-shutdown",
             "5",
+            *self.proxy_options(environ),
         ]
+
+    def proxy_options(self, environ: Mapping[str, str]) -> list[str]:
+        """Only the gateway may take the client's address from X-Forwarded-For, and only from
+        the proxies FORWARDED_ALLOW_IPS names (an ingress); unset, nobody is trusted, so a
+        client cannot choose its own address (uvicorn trusts 127.0.0.1 by default, which on
+        loopback is every client). The services learn the address from the gateway."""
+        trusted = environ.get("FORWARDED_ALLOW_IPS")
+        if self.name == "gateway" and trusted:
+            return ["--proxy-headers", "--forwarded-allow-ips", trusted]
+        return ["--no-proxy-headers"]
 
 
 SANDBOX = ServiceSpec("sandbox", "tmdb_sandbox.app:create_app", 8090)

@@ -22,8 +22,16 @@ case "${1:-serve}" in
         if [ "${MIGRATE_ON_START:-false}" = "true" ]; then
             migrate
         fi
+        # Only the gateway reads X-Forwarded-For, and only from the proxies FORWARDED_ALLOW_IPS
+        # names (the ingress); otherwise a client could choose the address it is limited by.
+        proxy="--no-proxy-headers"
+        case "$APP" in
+            gateway.*) [ -n "${FORWARDED_ALLOW_IPS:-}" ] && \
+                proxy="--proxy-headers --forwarded-allow-ips=$FORWARDED_ALLOW_IPS" ;;
+        esac
+        # shellcheck disable=SC2086
         exec uvicorn "$APP" --factory --host 0.0.0.0 --port "$PORT" \
-            --loop uvloop --http httptools --no-access-log \
+            --loop uvloop --http httptools --no-access-log $proxy \
             --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_S:-10}"
         ;;
     *)

@@ -56,11 +56,16 @@ class CatalogClient:
             raise DependencyUnavailable("The movie catalog") from exc
         return result
 
-    async def movies(self, movie_ids: list[int]) -> dict[str, Any]:
-        """{"results": [MovieSummary...], "missing": [...], "unavailable": [...]} in one call."""
+    async def movies(self, movie_ids: list[int], *, viewer: str | None = None) -> dict[str, Any]:
+        """{"results": [MovieSummary...], "missing", "unavailable", "adult_ids", "hidden"} in
+        one call. With `viewer` (a user id, or "anonymous"), adult titles that viewer has not
+        allowed are in "hidden" rather than "results"."""
         if not movie_ids:
-            return {"results": [], "missing": [], "unavailable": []}
-        return await self._get("/internal/movies", {"ids": ",".join(map(str, movie_ids))})
+            return {"results": [], "missing": [], "unavailable": [], "adult_ids": [], "hidden": []}
+        params = {"ids": ",".join(map(str, movie_ids))}
+        if viewer is not None:
+            params["viewer"] = viewer
+        return await self._get("/internal/movies", params)
 
     async def related(self, movie_ids: list[int], *, pages: int) -> dict[str, Any]:
         """TMDb's recommendations for many movies: {"lists": {id: [...]}, "adult_ids": [...]}."""

@@ -1,5 +1,7 @@
 """Prometheus metrics shared by every service, and the /metrics response."""
 
+from collections.abc import Iterable
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     Counter,
@@ -31,6 +33,25 @@ EVENTS_CONSUMER_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
 )
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet confirmed by the broker")
+
+
+DEAD_LETTER_REASONS = ("malformed", "handler_failed")
+
+
+def declare_event_metrics(
+    *, publishes: Iterable[str], queue: str | None, consumes: Iterable[str]
+) -> None:
+    """Export a zero for every label set this process can produce, so `rate()` and alerts see
+    a series from start-up (a labelled counter exports nothing until first used)."""
+    for event_type in publishes:
+        EVENTS_PUBLISHED.labels(event_type)
+    if queue is None:
+        return
+    EVENTS_RETRIED.labels(queue)
+    for reason in DEAD_LETTER_REASONS:
+        EVENTS_DEAD_LETTERED.labels(queue, reason)
+    for event_type in consumes:
+        EVENTS_CONSUMED.labels(queue, event_type)
 
 
 async def metrics_endpoint(_: Request) -> Response:

@@ -79,10 +79,13 @@ async def send_whole(
 
 
 def _valid_request_id(raw: bytes | None) -> str | None:
+    """A client's id if it is visible ASCII (0x21 to 0x7e) and not too long; anything else is
+    replaced, since it could not be echoed, logged and passed on byte for byte."""
     if not raw or len(raw) > _MAX_REQUEST_ID_LENGTH:
         return None
-    text = raw.decode("latin-1")
-    return text if text.isprintable() and " " not in text else None
+    if not all(0x21 <= byte <= 0x7E for byte in raw):
+        return None
+    return raw.decode("ascii")
 
 
 def route_template(scope: Scope) -> str:

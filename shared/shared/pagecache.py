@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 from redis.asyncio import Redis
 
+from shared.parsing import ascii_int
+
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
 FAVORITES_PAGES = "favorites:v1"  # GET /api/v1/favorites, owned by the favorites service
@@ -72,13 +74,15 @@ def plain_page_query(
     """(page, limit) of a query with nothing but valid `page` and `limit`, else None (such a
     request is left to the routes, which validate it)."""
     page, limit = 1, default_limit
-    for name, value in parse_qsl(query.decode("latin-1")):
-        if not (value.isascii() and value.isdigit()) or len(value) > 4:
+    # Blank values are kept: `page=` is the routes' to refuse (422), cached or not.
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        number = ascii_int(value, max_digits=4)
+        if number is None:
             return None
-        if name == "page" and 1 <= int(value) <= max_page:
-            page = int(value)
-        elif name == "limit" and 1 <= int(value) <= max_limit:
-            limit = int(value)
+        if name == "page" and 1 <= number <= max_page:
+            page = number
+        elif name == "limit" and 1 <= number <= max_limit:
+            limit = number
         else:
             return None
     return page, limit

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from shared.bus import EventBus, Subscription
 from shared.config import DatabaseSettings, PlatformSettings
 from shared.db import make_engine, ping
+from shared.events import IntegrationEvent
+from shared.metrics import declare_event_metrics
 from shared.outbox import OutboxRelay
 from shared.redis import make_redis, warn_if_evicting
 
@@ -82,10 +84,13 @@ async def _check(probe: Awaitable[object]) -> str:
 def build_runtime(
     settings: PlatformSettings,
     *,
+    publishes: Iterable[type[IntegrationEvent]] = (),
     subscriptions: list[Subscription] | None = None,
     with_bus: bool = True,
 ) -> Runtime:
-    """Wire a service's dependencies from its settings; nothing connects until `start`."""
+    """Wire a service's dependencies from its settings; nothing connects until `start`.
+    `publishes` names the events the service emits, so their counters exist from the start."""
+    declare_event_metrics(publishes=[e.event_type for e in publishes], queue=None, consumes=())
     engine = None
     if isinstance(settings, DatabaseSettings):
         engine = make_engine(

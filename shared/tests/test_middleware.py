@@ -70,6 +70,15 @@ async def test_unprintable_request_id_is_replaced(client: httpx.AsyncClient) -> 
     assert response.headers["x-request-id"] != "a" * 500
 
 
+async def test_a_non_ascii_request_id_is_replaced_not_mangled(client: httpx.AsyncClient) -> None:
+    for raw in ("café-1".encode(), "İd".encode(), b"tab\there"):
+        response = await client.get("/items/1", headers=[(b"X-Request-ID", raw)])
+        echoed = response.headers.raw[
+            [k.lower() for k, _ in response.headers.raw].index(b"x-request-id")
+        ][1]
+        assert len(echoed) == 32 and echoed.isascii(), echoed  # a fresh id, not mojibake
+
+
 async def test_validation_error_is_problem_json(client: httpx.AsyncClient) -> None:
     response = await client.post("/items", json={"name": "x", "count": "many"})
     assert response.status_code == 422

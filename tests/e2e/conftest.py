@@ -17,6 +17,7 @@ from tools.stack import RedisProcess, Stack, start_stack
 
 DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
 TMDB_KEY = "e2e-tmdb-key-0f3a9c"
+ADULT_MOVIE = 1681  # the sandbox marks it adult
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +44,12 @@ def stack(
         "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000",
         "AUTH_LOGIN_FAILURES_PER_IP": "100000",
         "CATALOG_TMDB_READ_TIMEOUT_S": "1",
+        "GATEWAY_STREAM_RECHECK_S": "1",
         "CATALOG_TMDB_BREAKER_COOLDOWN_S": "1",
         # A keyed TMDb (the sandbox requires this key), so tests can see the key never leaks.
         "TMDB_API_KEY": TMDB_KEY,
         "SANDBOX_API_KEY": TMDB_KEY,
+        "SANDBOX_ADULT_IDS": f"[{ADULT_MOVIE}]",
     }
     redis.Redis.from_url(platform_env["REDIS_URL"]).flushdb()
     limited = {"GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "5", "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "8"}
@@ -54,7 +57,11 @@ def stack(
         running = start_stack(
             env=env,
             log_dir=tmp_path_factory.mktemp("e2e-logs"),
-            extra_gateways=[("gateway-limited", limited)],
+            extra_gateways=[
+                ("gateway-limited", limited),
+                # As behind an ingress on loopback: X-Forwarded-For is trusted from 127.0.0.1.
+                ("gateway-behind-proxy", {**limited, "FORWARDED_ALLOW_IPS": "127.0.0.1"}),
+            ],
         )
     except RuntimeError as exc:
         pytest.fail(str(exc))

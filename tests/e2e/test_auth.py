@@ -363,3 +363,30 @@ def test_client_cannot_spoof_the_gateway_headers(api: httpx.Client, new_user: Ne
         "X-Internal-Token": "dev-only-internal-secret-change-me",
     }
     assert_problem(api.get("/me", headers=spoofed), 401)
+
+
+def test_an_email_with_dotted_capital_i_can_log_in(api: httpx.Client) -> None:
+    """Python's lower() and PostgreSQL's disagree on "İ"; lookups use PostgreSQL's alone."""
+    email = f"İlke-{uuid.uuid4().hex[:8]}@example.com"
+    assert (
+        api.post("/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    )
+    assert api.post("/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
+    assert_problem(api.post("/auth/register", json={"email": email, "password": PASSWORD}), 409)
+
+
+def test_the_password_may_not_be_the_email(api: httpx.Client, new_user: NewUser) -> None:
+    email = f"Same-{uuid.uuid4().hex[:8]}@Example.com"
+    body = assert_problem(
+        api.post("/auth/register", json={"email": email, "password": email.lower()}), 422
+    )
+    assert "email" in str(body["detail"]) + str(body.get("errors"))
+    user = new_user()
+    assert_problem(
+        api.post(
+            "/me/password",
+            headers={"Authorization": user["authorization"]},
+            json={"current_password": PASSWORD, "new_password": user["email"].upper()},
+        ),
+        422,
+    )

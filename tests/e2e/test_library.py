@@ -55,6 +55,59 @@ def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) 
     assert api.get("/me/ratings", headers=bob).json()["total_results"] == 0
 
 
+def test_concurrent_first_ratings_count_the_user_once(api: httpx.Client, new_user: NewUser) -> None:
+    import concurrent.futures
+
+    user, movie_id = _auth(new_user()), 1502
+    scores = [float(1 + index % 10) for index in range(16)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(
+            pool.map(
+                lambda score: api.put(
+                    f"/movies/{movie_id}/rating", json={"score": score}, headers=user
+                ),
+                scores,
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200] * 16
+    stored = api.get("/me/ratings", headers=user).json()["results"]
+    assert len(stored) == 1
+    final = stored[0]["score"]
+    _until(
+        lambda: _community(api, movie_id) == {"average": final, "count": 1},
+        3,
+        "one user counted once",
+    )
+    time.sleep(1)  # any extra rating.set would land by now
+    assert _community(api, movie_id) == {"average": final, "count": 1}
+
+
+def test_concurrent_profile_changes_all_last(api: httpx.Client, new_user: NewUser) -> None:
+    import concurrent.futures
+
+    user = _auth(new_user())
+    changes = [
+        {"preferences": {"genres": [18, 35]}},
+        {"preferences": {"language": "fr"}},
+        {"preferences": {"region": "GB"}},
+        {"preferences": {"include_adult": True}},
+        {"preferences": {"notify": {"trending": False}}},
+        {"display_name": "Many hands"},
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(changes)) as pool:
+        statuses = list(
+            pool.map(lambda body: api.patch("/me", json=body, headers=user).status_code, changes)
+        )
+    assert statuses == [200] * len(changes)
+    profile = api.get("/me", headers=user).json()
+    assert profile["display_name"] == "Many hands"
+    preferences = profile["preferences"]
+    assert preferences["genres"] == [18, 35]
+    assert (preferences["language"], preferences["region"]) == ("fr", "GB")
+    assert preferences["include_adult"] is True
+    assert preferences["notify"]["trending"] is False
+
+
 @pytest.mark.parametrize("score", [0, 10.5, 7.3, "text", "8", True, None, -1])
 def test_bad_scores_are_422(api: httpx.Client, new_user: NewUser, score: object) -> None:
     assert_problem(
@@ -224,3 +277,36 @@ def test_history_unknown_movie_and_no_token(api: httpx.Client, new_user: NewUser
         api.post("/me/history", json={"movie_id": 999999}, headers=_auth(new_user())), 404
     )
     assert_problem(api.get("/me/history"), 401)
+
+
+def test_adult_titles_stay_hidden_from_users_who_did_not_allow_them(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    from tests.e2e.conftest import ADULT_MOVIE
+
+    user = _auth(new_user())
+    for path in (f"/movies/{ADULT_MOVIE}", f"/movies/{ADULT_MOVIE}/similar"):
+        assert_problem(api.get(path, headers=user), 404)
+        assert_problem(api.get(path), 404)
+    assert_problem(api.get(f"/movies/{ADULT_MOVIE}/reviews"), 404)
+    assert_problem(api.post("/favorites", json={"movie_id": ADULT_MOVIE}, headers=user), 404)
+    assert_problem(api.put(f"/movies/{ADULT_MOVIE}/rating", json={"score": 7}, headers=user), 404)
+    assert_problem(api.post("/me/history", json={"movie_id": ADULT_MOVIE}, headers=user), 404)
+
+    # Allowed, they are there; turned off again, a favorite of one is no longer listed.
+    api.patch("/me", json={"preferences": {"include_adult": True}}, headers=user)
+    _until(
+        lambda: api.get(f"/movies/{ADULT_MOVIE}", headers=user).status_code == 200,
+        5,
+        "the adult preference",
+    )
+    assert api.post("/favorites", json={"movie_id": ADULT_MOVIE}, headers=user).status_code == 201
+    assert api.post("/favorites", json={"movie_id": 1}, headers=user).status_code == 201
+
+    def listed() -> set[int]:
+        results = api.get("/favorites", headers=user).json()["results"]
+        return {item["movie"]["id"] for item in results}
+
+    assert listed() == {ADULT_MOVIE, 1}
+    api.patch("/me", json={"preferences": {"include_adult": False}}, headers=user)
+    _until(lambda: listed() == {1}, 5, "the adult favorite hidden again")

@@ -265,6 +265,8 @@ async def change_password(
     throttle: ThrottleDep,
 ) -> Response:
     user = await _current_user(session, principal)
+    if body.new_password.lower() == user.email.lower():
+        raise ProblemError(422, "The password must not be the email address")
     try:
         if (wait_s := await throttle.attempt(email=user.email, ip=ip)) is not None:
             raise ProblemError(

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from auth.api import router
 from auth.config import AuthSettings, settings
+from auth.events import PUBLISHES
 from auth.passwords import Passwords, common_passwords
 from auth.revocations import RevocationCopy
 from auth.throttle import LoginThrottle
@@ -16,7 +17,7 @@ from shared.runtime import Runtime, build_runtime
 
 
 def create_app(app_settings: AuthSettings = settings) -> FastAPI:
-    runtime = build_runtime(app_settings)
+    runtime = build_runtime(app_settings, publishes=PUBLISHES)
     runtime.needs_security_redis = True
     app = create_service_app(
         runtime,

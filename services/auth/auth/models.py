@@ -5,7 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -151,9 +158,10 @@ class RegisterIn(BaseModel):
 
     @field_validator("password")
     @classmethod
-    def _password_policy(cls, value: str) -> str:
+    def _password_policy(cls, value: str, info: ValidationInfo) -> str:
+        email = info.data.get("email")  # validated first; absent if it was refused
         try:
-            return check_policy(value)
+            return check_policy(value, email=str(email) if email else None)
         except PasswordPolicyError as exc:
             raise ValueError(str(exc)) from exc
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,8 +68,13 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> User | None:
 
 
 def get_user_by_email(session: Session, *, email: str) -> User | None:
-    """The user with this email, compared case-insensitively."""
-    statement = select(User).where(func.lower(User.email) == email.strip().lower())  # type: ignore[arg-type]
+    """The user with this email, compared case-insensitively.
+
+    Both sides are lowered by PostgreSQL, as the unique index is: Python's `lower()` and
+    PostgreSQL's disagree on some letters ("İ"), and an account registered with one could
+    never be found with the other. The text is composed (NFC) as registration stores it."""
+    wanted = unicodedata.normalize("NFC", email.strip())
+    statement = select(User).where(func.lower(User.email) == func.lower(wanted))  # type: ignore[arg-type]
     return session.scalars(statement).first()
 
 
@@ -263,7 +269,11 @@ def change_password(
 
 
 def update_profile(session: Session, *, user: User, changes: ProfileUpdate) -> User:
-    """Apply a partial profile change; announces it when anything changed."""
+    """Apply a partial profile change; announces it when anything changed.
+
+    The row is read again under a lock, so concurrent partial changes (one sets the genres,
+    another the language) both last, and each event carries the whole result."""
+    session.refresh(user, with_for_update=True)
     before = (user.display_name, dict(user.preferences))
     if changes.display_name is not None:
         user.display_name = changes.display_name
@@ -284,5 +294,5 @@ def update_profile(session: Session, *, user: User, changes: ProfileUpdate) -> U
             ),
             producer=PRODUCER,
         )
-        session.commit()
+    session.commit()  # also ends the lock when nothing changed
     return user

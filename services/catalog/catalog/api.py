@@ -1,5 +1,6 @@
 """Movie routes (API.md "Movies"); every answer carries X-Cache: HIT, MISS or STALE."""
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from catalog.tmdb import TmdbUnavailable
 from shared.app import API_PREFIX
 from shared.deps import OptionalPrincipal, RuntimeDep, from_gateway
 from shared.errors import ProblemError, problem_responses
+from shared.events import CatalogTrendingRefreshed
 
 router = APIRouter(prefix=API_PREFIX, tags=["movies"])
 internal_router = APIRouter(prefix="/internal", include_in_schema=False)
@@ -150,6 +152,10 @@ async def similar(
     movie_id: MovieId,
     page: PageQuery = 1,
 ) -> Response:
+    async with _upstream_errors():
+        title = await catalog.movie(movie_id)
+    if await _hides_adult(title, principal, runtime):  # as its details: not there for them
+        raise ProblemError(404, "No movie with this id")
     return await _respond(catalog.similar(movie_id, page), principal=principal, runtime=runtime)
 
 
@@ -234,7 +240,14 @@ async def refresh_now(request: Request, runtime: RuntimeDep) -> Response:
     """Run the scheduled refresh now (operators, tests): the same code, the same events."""
     _internal_only(request, runtime)
     events = await request.app.state.refresher.refresh_once()
-    return Response(orjson.dumps({"events": len(events)}), media_type="application/json")
+    new = {
+        event.window: event.new_movie_ids
+        for event in events
+        if isinstance(event, CatalogTrendingRefreshed)
+    }
+    return Response(
+        orjson.dumps({"events": len(events), "new_movie_ids": new}), media_type="application/json"
+    )
 
 
 @internal_router.get("/movies", response_model=MovieBatch)
@@ -243,8 +256,23 @@ async def movies_batch(
     catalog: CatalogDep,
     runtime: RuntimeDep,
     ids: IdList,
+    viewer: Annotated[
+        uuid.UUID | Literal["anonymous"] | None,
+        Query(description="Whose eyes: adult titles they have not allowed are left out"),
+    ] = None,
 ) -> Response:
-    """Summaries of many movies at once, for other services (gateway-signed calls only)."""
+    """Summaries of many movies at once, for other services (gateway-signed calls only).
+
+    With `viewer`, adult titles that viewer has not allowed are listed in `hidden` instead of
+    `results`, so a service acting for a user treats them as it would an unknown id."""
     _internal_only(request, runtime)
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
-    return Response(orjson.dumps(await catalog.movies(movie_ids)), media_type="application/json")
+    found = await catalog.movies(movie_ids)
+    hidden: list[int] = []
+    if viewer is not None and found["adult_ids"]:
+        user_id = viewer if isinstance(viewer, uuid.UUID) else None
+        if not await allows_adult(runtime.redis, user_id):
+            hidden = list(found["adult_ids"])
+            found["results"] = [m for m in found["results"] if m["id"] not in set(hidden)]
+    found["hidden"] = hidden
+    return Response(orjson.dumps(found), media_type="application/json")

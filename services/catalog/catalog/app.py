@@ -9,6 +9,7 @@ from catalog.api import internal_router, router
 from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror
 from catalog.config import CatalogSettings, settings
+from catalog.events import PUBLISHES
 from catalog.fastpath import CachedReadsFastPath
 from catalog.handlers import subscription
 from catalog.refresh import TrendingRefresher
@@ -26,7 +27,7 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
         local_max_entries=app_settings.local_cache_entries,
         recent_ttl_s=app_settings.recent_ttl_s,
     )
-    runtime = build_runtime(app_settings)
+    runtime = build_runtime(app_settings, publishes=PUBLISHES)
     assert runtime.engine is not None and runtime.bus is not None
     mirror = CommunityMirror(cache_redis, runtime.engine)
     runtime.bus.subscribe(

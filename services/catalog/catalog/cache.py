@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 CACHE_REQUESTS = Counter("cache_requests_total", "Catalog cache lookups by result", ["result"])
+for _result in ("hit", "miss", "stale"):  # a series for each from start-up, for rate()
+    CACHE_REQUESTS.labels(_result)
 _HEADER = struct.Struct("!dBH")  # fresh_until, kind, number of adult ids
 _ADULT_ID = struct.Struct("!I")
 KIND_DATA = 0

@@ -8,6 +8,7 @@ from catalog.cache import CatalogCache, Entry
 from catalog.community import community_key, with_community
 from catalog.service import MAX_PAGE, movie_key, trending_key
 from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
+from shared.parsing import ascii_int
 
 TRENDING_PATH = "/api/v1/movies/trending"
 MOVIE_PREFIX = "/api/v1/movies/"
@@ -34,8 +35,8 @@ def _parse_trending_query(query: bytes) -> str | None:
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if name == "window" and value in ("day", "week"):
             window = value
-        elif name == "page" and value.isdigit() and 1 <= int(value) <= MAX_PAGE:
-            page = int(value)
+        elif name == "page" and (number := ascii_int(value, max_digits=4)) and number <= MAX_PAGE:
+            page = number
         else:
             return None  # anything unusual is the routes' to validate
     return trending_key(window, page)
@@ -65,10 +66,10 @@ class CachedReadsFastPath:
                 scope["route_template"] = TRENDING_PATH
                 return entry.body
             return None
-        movie_id = path[len(MOVIE_PREFIX) :] if path.startswith(MOVIE_PREFIX) else ""
-        if movie_id.isdigit() and not scope["query_string"] and 0 < int(movie_id) < 2**31:
-            entry = self.cache.recall(movie_key(int(movie_id)))
-            community = self.cache.recall(community_key(int(movie_id)))
+        movie_id = ascii_int(path[len(MOVIE_PREFIX) :] if path.startswith(MOVIE_PREFIX) else "")
+        if movie_id and not scope["query_string"] and movie_id < 2**31:
+            entry = self.cache.recall(movie_key(movie_id))
+            community = self.cache.recall(community_key(movie_id))
             if (
                 isinstance(entry, Entry)
                 and not entry.adult_ids

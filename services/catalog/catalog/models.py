@@ -110,3 +110,6 @@ class MoviePage(BaseModel):
 class MovieBatch(BaseModel):
     results: list[MovieSummary]
     missing: list[int] = Field(description="Ids TMDb does not know")
+    unavailable: list[int] = Field(description="Ids TMDb could not be asked about now")
+    adult_ids: list[int] = Field(description="Adult titles among the results")
+    hidden: list[int] = Field(description="Adult titles left out for the viewer")

@@ -147,7 +147,7 @@ class Catalog:
                 by_id[movie_id] = None
             else:
                 unavailable.append(movie_id)
-        results, not_found = [], []
+        results, not_found, adult = [], [], []
         for movie_id in movie_ids:
             entry = by_id.get(movie_id)
             if movie_id in unavailable:
@@ -156,7 +156,14 @@ class Catalog:
                 not_found.append(movie_id)
             else:
                 results.append(summary_from_detail(entry.body))
-        return {"results": results, "missing": not_found, "unavailable": unavailable}
+                if entry.adult_ids:
+                    adult.append(movie_id)
+        return {
+            "results": results,
+            "missing": not_found,
+            "unavailable": unavailable,
+            "adult_ids": adult,
+        }
 
     async def collected(self, pages: list[Awaitable[Served]]) -> dict[str, Any]:
         """Several cached pages as one list, with the ids of adult titles among them.

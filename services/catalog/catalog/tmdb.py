@@ -24,6 +24,20 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 TMDB_REQUESTS = Counter(
     "tmdb_requests_total", "Calls to TMDb by endpoint and outcome", ["endpoint", "outcome"]
 )
+TMDB_ENDPOINTS = ("trending", "movie", "search", "discover", "similar", "recommendations", "genres")
+TMDB_OUTCOMES = (
+    "ok",
+    "not_found",
+    "auth_rejected",
+    "timeout",
+    "unreachable",
+    "garbage",
+    "rate_limited",
+    "circuit_open",
+)
+for _endpoint in TMDB_ENDPOINTS:  # a series for each from start-up, for rate() and alerts
+    for _outcome in TMDB_OUTCOMES:
+        TMDB_REQUESTS.labels(_endpoint, _outcome)
 CIRCUIT_STATE = Gauge("tmdb_circuit_state", "TMDb circuit breaker: 0 closed, 1 open, 2 half-open")
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_S = 2.0

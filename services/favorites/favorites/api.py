@@ -43,14 +43,18 @@ async def list_favorites(
     rows, total = await run_in_threadpool(
         service.page, session, user_id=principal.user_id, page=page, limit=limit
     )
-    movies, complete = await catalog.described([row.movie_id for row in rows])
+    movies, complete = await catalog.described(
+        [row.movie_id for row in rows], viewer=principal.user_id
+    )
     body = (
         FavoritesPage(
             page=page,
             total_pages=math.ceil(total / limit),
             total_results=total,
             results=[
-                FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at) for row in rows
+                FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at)
+                for row in rows
+                if row.movie_id in movies  # not hidden from this viewer
             ],
         )
         .model_dump_json()
@@ -80,7 +84,7 @@ async def add_favorite(
     pages: PagesDep,
     response: Response,
 ) -> FavoritePublic:
-    await catalog.require(body.movie_id)
+    await catalog.require(body.movie_id, viewer=principal.user_id)
     favorite, created = await run_in_threadpool(
         service.add, session, user_id=principal.user_id, movie_id=body.movie_id
     )

@@ -6,6 +6,7 @@ from favorites.api import router
 from favorites.cache import FAVORITES_PATH, FavoritePages
 from favorites.catalog_client import CatalogClient
 from favorites.config import FavoritesSettings, settings
+from favorites.events import PUBLISHES
 from favorites.handlers import subscription
 from favorites.library_api import router as library_router
 from shared.app import create_service_app
@@ -15,7 +16,7 @@ from shared.runtime import build_runtime
 
 
 def create_app(app_settings: FavoritesSettings = settings) -> FastAPI:
-    runtime = build_runtime(app_settings)
+    runtime = build_runtime(app_settings, publishes=PUBLISHES)
     catalog = attach_catalog_client(
         runtime,
         base_url=app_settings.catalog_url,

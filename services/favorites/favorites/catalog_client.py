@@ -1,4 +1,9 @@
-"""The catalog as the favorites service sees it: does a movie exist, summaries for a page."""
+"""The catalog as the favorites service sees it: does a movie exist, summaries for a page.
+
+Every call is made for a viewer (a user id, or anonymous for public pages): an adult title
+the viewer has not allowed is, for them, a movie that does not exist."""
+
+import uuid
 
 from favorites.models import MovieSummary
 from shared.catalog_client import CatalogClient as InternalCatalogClient
@@ -6,28 +11,40 @@ from shared.errors import DependencyUnavailable, ProblemError
 
 
 class CatalogClient(InternalCatalogClient):
-    async def require(self, movie_id: int) -> MovieSummary:
-        """The movie's summary; 404 when the catalog does not know it, 503 when it is down."""
-        known = await self.movies([movie_id])
+    async def require(self, movie_id: int, *, viewer: uuid.UUID | None) -> MovieSummary:
+        """The movie's summary; 404 when the catalog does not know it (or hides it from the
+        viewer), 503 when it is down."""
+        known = await self.movies([movie_id], viewer=_viewer(viewer))
         if movie_id in known["unavailable"]:
             raise DependencyUnavailable("The movie catalog")
         if not known["results"]:
             raise ProblemError(404, "No movie with this id")
         return MovieSummary.model_validate(known["results"][0])
 
-    async def summaries(self, movie_ids: list[int]) -> dict[int, MovieSummary]:
+    async def summaries(
+        self, movie_ids: list[int], *, viewer: uuid.UUID
+    ) -> dict[int, MovieSummary]:
         """Summaries for a page of movies in one call; a movie the catalog cannot describe
-        right now gets a placeholder with its id."""
-        return (await self.described(movie_ids))[0]
+        right now gets a placeholder with its id; one hidden from the viewer is left out."""
+        return (await self.described(movie_ids, viewer=viewer))[0]
 
-    async def described(self, movie_ids: list[int]) -> tuple[dict[int, MovieSummary], bool]:
+    async def described(
+        self, movie_ids: list[int], *, viewer: uuid.UUID
+    ) -> tuple[dict[int, MovieSummary], bool]:
         """As `summaries`, and whether every movie was described (no placeholder)."""
-        found = await self.movies(movie_ids)
+        found = await self.movies(movie_ids, viewer=_viewer(viewer))
         by_id = {movie["id"]: MovieSummary.model_validate(movie) for movie in found["results"]}
+        hidden = set(found.get("hidden", ()))
         summaries = {
-            movie_id: by_id.get(movie_id) or _placeholder(movie_id) for movie_id in movie_ids
+            movie_id: by_id.get(movie_id) or _placeholder(movie_id)
+            for movie_id in movie_ids
+            if movie_id not in hidden
         }
-        return summaries, len(by_id) == len(set(movie_ids))
+        return summaries, len(by_id) + len(hidden) == len(set(movie_ids))
+
+
+def _viewer(user_id: uuid.UUID | None) -> str:
+    return str(user_id) if user_id is not None else "anonymous"
 
 
 def _placeholder(movie_id: int) -> MovieSummary:

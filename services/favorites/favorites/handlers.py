@@ -52,6 +52,9 @@ def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
 
     async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, UserPreferencesChanged)
+        # Pages may show or hide adult titles by the new preference. Idempotent by nature; a
+        # Redis failure raises, so the event is retried.
+        await pages.drop(event.user_id)
         if event.display_name is None:
             return
         name = event.display_name

@@ -24,7 +24,7 @@ from favorites.models import (
     ReviewUpdate,
 )
 from shared.app import API_PREFIX
-from shared.deps import CurrentPrincipal, SessionDep
+from shared.deps import CurrentPrincipal, OptionalPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 
 router = APIRouter(prefix=API_PREFIX)
@@ -60,7 +60,7 @@ async def rate(
     session: SessionDep,
     catalog: CatalogDep,
 ) -> RatingPublic:
-    await catalog.require(movie_id)
+    await catalog.require(movie_id, viewer=principal.user_id)
     rating = await run_in_threadpool(
         ratings.rate, session, user_id=principal.user_id, movie_id=movie_id, score=body.score
     )
@@ -122,7 +122,7 @@ async def create_review(
     session: SessionDep,
     catalog: CatalogDep,
 ) -> ReviewPublic:
-    await catalog.require(movie_id)
+    await catalog.require(movie_id, viewer=principal.user_id)
     try:
         authored = await run_in_threadpool(
             reviews.create,
@@ -150,10 +150,11 @@ async def movie_reviews(
     movie_id: MovieId,
     session: SessionDep,
     catalog: CatalogDep,
+    principal: OptionalPrincipal,
     page: PageQuery = 1,
     limit: LimitQuery = 20,
 ) -> ReviewsPage:
-    await catalog.require(movie_id)
+    await catalog.require(movie_id, viewer=principal.user_id if principal else None)
     rows, total = await run_in_threadpool(
         reviews.page, session, movie_id=movie_id, page=page, limit=limit
     )
@@ -219,7 +220,7 @@ async def delete_review(
 async def add_to_history(
     body: HistoryIn, principal: CurrentPrincipal, session: SessionDep, catalog: CatalogDep
 ) -> HistoryPublic:
-    await catalog.require(body.movie_id)
+    await catalog.require(body.movie_id, viewer=principal.user_id)
     entry = await run_in_threadpool(
         history.add,
         session,
@@ -247,13 +248,15 @@ async def my_history(
     rows, total = await run_in_threadpool(
         history.page, session, user_id=principal.user_id, page=page, limit=limit
     )
-    movies = await catalog.summaries([row.movie_id for row in rows])
+    movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
     return HistoryPage(
         page=page,
         total_pages=math.ceil(total / limit),
         total_results=total,
         results=[
-            HistoryWithMovie(movie=movies[row.movie_id], watched_at=row.watched_at) for row in rows
+            HistoryWithMovie(movie=movies[row.movie_id], watched_at=row.watched_at)
+            for row in rows
+            if row.movie_id in movies  # not hidden from this viewer
         ],
     )
 

@@ -209,7 +209,10 @@ def _date_time_text(value: object) -> object:
 
 def _utc(moment: datetime) -> datetime:
     """Any offset is accepted and kept as UTC (PostgreSQL only stores offsets up to 15:59)."""
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError("Input is out of the range of dates") from exc
 
 
 class HistoryIn(BaseModel):

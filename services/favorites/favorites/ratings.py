@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
@@ -14,22 +14,35 @@ from shared.outbox import add_event
 
 
 def rate(session: Session, *, user_id: uuid.UUID, movie_id: int, score: float) -> Rating:
-    """Set or change the user's rating; the event carries the score it replaced."""
-    previous = session.scalar(
-        select(col(Rating.score))
-        .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)
-        .with_for_update()
-    )
+    """Set or change the user's rating; the event carries the score it replaced.
+
+    A first rating is decided by one INSERT ... ON CONFLICT DO NOTHING, so of concurrent first
+    ratings exactly one announces "no previous score" (a SELECT ... FOR UPDATE locks nothing
+    while there is no row, which let each of them count the user once more in the community
+    rating). A change locks the row, so concurrent changes each carry the score just before.
+    """
     rated_at = utcnow()
-    statement = insert(Rating).values(
-        user_id=user_id, movie_id=movie_id, score=score, rated_at=rated_at
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "movie_id"],
-            set_={"score": statement.excluded.score, "rated_at": statement.excluded.rated_at},
+    inserted = session.execute(
+        insert(Rating)
+        .values(user_id=user_id, movie_id=movie_id, score=score, rated_at=rated_at)
+        .on_conflict_do_nothing()
+        .returning(col(Rating.score))
+    ).first()
+    previous = None
+    if inserted is None:
+        previous = session.scalar(
+            select(col(Rating.score))
+            .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)
+            .with_for_update()
         )
-    )
+        if previous is None:  # removed between the two statements: decide again
+            session.rollback()
+            return rate(session, user_id=user_id, movie_id=movie_id, score=score)
+        session.execute(
+            update(Rating)
+            .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)
+            .values(score=score, rated_at=rated_at)
+        )
     add_event(
         session,
         RatingSet(

@@ -21,6 +21,8 @@ class GatewaySettings(PlatformSettings):
     upstream_timeout_s: float = 15.0
     upstream_connect_timeout_s: float = 3.0
     upstream_max_connections: int = 256
+    # An open event stream's token is checked again this often (revocation, expiry).
+    stream_recheck_s: float = 5.0
     readiness_timeout_s: float = 2.0
     openapi_cache_s: float = 60.0
     # Anonymous catalog reads are kept this long at the gateway (0 turns it off); nothing in it

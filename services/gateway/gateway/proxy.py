@@ -6,6 +6,7 @@ revocation is checked in Redis on every request, in reads shared by concurrent r
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -283,7 +284,7 @@ class GatewayProxy:
                 timeout=self.stream_timeout if route.streaming else self.timeout,
             ) as upstream:
                 if upstream.content_type == "text/event-stream":
-                    await _relay_stream(upstream, send)
+                    await self._relay_stream(upstream, send, receive, principal)
                     return
                 payload = await upstream.read()
                 headers = _response_headers(upstream)
@@ -301,6 +302,68 @@ class GatewayProxy:
             self.micro_cache.put(path, upstream.status, headers, payload)
         await send_whole(send, upstream.status, headers, payload)
 
+    async def _relay_stream(
+        self,
+        upstream: aiohttp.ClientResponse,
+        send: Send,
+        receive: Receive,
+        principal: Principal | None,
+    ) -> None:
+        """Pass a server-sent event stream through as it comes, without buffering, until the
+        upstream ends it, the client goes away, or the caller's token is revoked or expires.
+        Leaving closes the upstream connection (and so the service's subscription): uvicorn's
+        `send` does not fail after a client has gone, so the disconnect is watched for."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": upstream.status,
+                "headers": _response_headers(upstream),
+            }
+        )
+        pump = asyncio.create_task(_pump(upstream, send))
+        watch = asyncio.create_task(self._watch_stream(receive, principal))
+        done, _ = await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (pump, watch):
+            task.cancel()
+        await asyncio.gather(pump, watch, return_exceptions=True)
+        if watch in done and not watch.cancelled() and watch.result() == "client gone":
+            return
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _watch_stream(self, receive: Receive, principal: Principal | None) -> str:
+        """Why the stream must end: the client went away, or its token no longer holds."""
+        gone = asyncio.create_task(_disconnected(receive))
+        try:
+            while True:
+                done, _ = await asyncio.wait({gone}, timeout=self.settings.stream_recheck_s)
+                if done:
+                    return "client gone"
+                if principal is None:
+                    continue
+                if principal.expires_at.timestamp() <= time.time():
+                    return "token expired"
+                try:
+                    if await self.revocations.revoked(principal):
+                        return "token revoked"
+                except RedisError:
+                    return "revocation unknown"  # fail closed; the client reconnects later
+        finally:
+            gone.cancel()
+
+
+async def _pump(upstream: aiohttp.ClientResponse, send: Send) -> None:
+    try:
+        async for chunk in upstream.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except aiohttp.ClientError:
+        logger.info("event stream from upstream ended")
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
 
 def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
     return [
@@ -308,25 +371,6 @@ def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, byt
         for key, value in upstream.raw_headers
         if key.decode("latin-1").lower() not in DROPPED_RESPONSE_HEADERS
     ]
-
-
-async def _relay_stream(upstream: aiohttp.ClientResponse, send: Send) -> None:
-    """Pass a server-sent event stream through as it comes, without buffering."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": upstream.status,
-            "headers": _response_headers(upstream),
-        }
-    )
-    try:
-        async for chunk in upstream.content.iter_any():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except aiohttp.ClientError:
-        logger.info("event stream from upstream ended")
-    except OSError:
-        return  # the client went away; leaving closes the upstream stream too
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _read_body(receive: Receive) -> bytes:

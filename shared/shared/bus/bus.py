@@ -26,6 +26,7 @@ from shared.metrics import (
     EVENTS_DEAD_LETTERED,
     EVENTS_PUBLISHED,
     EVENTS_RETRIED,
+    declare_event_metrics,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,11 @@ class EventBus:
     # --- lifecycle --------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
         self._subscriptions.append(subscription)
+        declare_event_metrics(
+            publishes=(),
+            queue=queue_name(self.namespace, subscription.name),
+            consumes=subscription.handlers,
+        )
 
     def start(self) -> None:
         """Connect in the background, waiting for the broker as long as it takes."""

@@ -73,7 +73,7 @@ def build_world(settings: SandboxSettings) -> World:
     clock = Clock(
         first_ts=first, last_ts=last, start_day=settings.clock_start_day, speed=settings.clock_speed
     )
-    return World(movies, ratings, clock)
+    return World(movies, ratings, clock, adult_ids=settings.adult_ids)
 
 
 def create_app(settings: SandboxSettings | None = None, world: World | None = None) -> Starlette:

@@ -18,3 +18,5 @@ class SandboxSettings(BaseSettings):
     clock_start_day: float = 60.0
     # When set, requests must carry this key (api_key=... or Authorization: Bearer ...).
     api_key: str | None = None
+    # Titles to mark as adult (MovieLens has no such flag), as JSON: SANDBOX_ADULT_IDS=[1681].
+    adult_ids: frozenset[int] = frozenset()

@@ -129,8 +129,15 @@ class Clock:
 
 
 class World:
-    def __init__(self, movies: dict[int, Movie], ratings: list[Rating], clock: Clock) -> None:
+    def __init__(
+        self,
+        movies: dict[int, Movie],
+        ratings: list[Rating],
+        clock: Clock,
+        adult_ids: frozenset[int] = frozenset(),
+    ) -> None:
         self.movies = movies
+        self.adult_ids = adult_ids  # MovieLens has no such flag; tests name some titles
         self.index = RatingsIndex(ratings)
         self.clock = clock
         self.genres = [
@@ -247,7 +254,7 @@ class World:
         movie = self.movies[movie_id]
         average, count = self.index.stats(movie_id, self.clock.data_time())
         return {
-            "adult": False,
+            "adult": movie_id in self.adult_ids,
             "backdrop_path": None,
             "genre_ids": list(movie.genre_ids),
             "id": movie.id,

@@ -1,0 +1,65 @@
+"""Input that once gave 500s, and validation that once depended on what was cached."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import assert_problem
+
+NewUser = Callable[..., dict[str, str]]
+HUGE = "9" * 4400  # int() refuses more than 4,300 digits
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/movies/²",
+        f"/movies/{HUGE}",
+        "/movies/trending?page=²",
+        f"/movies/trending?page={HUGE}",
+        "/movies/trending?page=",
+        f"/movies/{HUGE}/similar",
+        "/movies/²/reviews",
+    ],
+)
+def test_strange_numbers_are_422_or_404(api: httpx.Client, path: str) -> None:
+    api.get("/movies/trending")  # the trending page is cached: the fast path is in play
+    response = api.get(path)
+    assert response.status_code in (404, 422), response.text
+    assert_problem(response, response.status_code)
+
+
+def test_a_watched_at_beyond_the_calendar_is_422(api: httpx.Client, new_user: NewUser) -> None:
+    headers = {"Authorization": new_user()["authorization"]}
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        assert_problem(
+            api.post("/me/history", headers=headers, json={"movie_id": 550, "watched_at": moment}),
+            422,
+        )
+
+
+@pytest.mark.parametrize("last_event_id", ["²", HUGE, "99999999999999999999999", "-1", "abc"])
+def test_a_strange_last_event_id_starts_the_stream_afresh(
+    api: httpx.Client, new_user: NewUser, last_event_id: str
+) -> None:
+    headers = {
+        "Authorization": new_user()["authorization"].encode(),
+        "Last-Event-ID": last_event_id.encode(),  # as raw UTF-8 bytes on the wire
+    }
+    with api.stream("GET", "/notifications/stream", headers=headers, timeout=10) as stream:
+        assert stream.status_code == 200
+        first = next(stream.iter_bytes())
+        assert first.startswith(b"retry:")
+
+
+def test_a_blank_page_is_422_whether_or_not_the_page_is_cached(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    headers = {"Authorization": new_user()["authorization"]}
+    assert_problem(api.get("/favorites?page=", headers=headers), 422)
+    assert api.get("/favorites", headers=headers).status_code == 200  # now cached
+    assert api.get("/favorites", headers=headers).status_code == 200
+    assert_problem(api.get("/favorites?page=", headers=headers), 422)
+    assert_problem(api.get("/favorites?limit=", headers=headers), 422)
+    assert_problem(api.get("/favorites?page=²", headers=headers), 422)
