@@ -12,11 +12,12 @@ from catalog.config import CatalogSettings, settings
 from catalog.events import PUBLISHES
 from catalog.fastpath import CachedReadsFastPath
 from catalog.handlers import subscription
+from catalog.preferences import AdultViewers
 from catalog.refresh import TrendingRefresher
 from catalog.service import Catalog
 from catalog.tmdb import TmdbClient
 from shared.app import create_service_app
-from shared.redis import make_redis
+from shared.redis import make_redis, make_sync_redis
 from shared.runtime import Runtime, build_runtime
 
 
@@ -30,8 +31,11 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     runtime = build_runtime(app_settings, publishes=PUBLISHES)
     assert runtime.engine is not None and runtime.bus is not None
     mirror = CommunityMirror(cache_redis, runtime.engine)
+    viewers = AdultViewers(make_sync_redis(app_settings.redis_url), rewrite_interval_s=300)
     runtime.bus.subscribe(
-        subscription(cache=cache, redis=cache_redis, engine=runtime.engine, mirror=mirror)
+        subscription(
+            cache=cache, redis=cache_redis, engine=runtime.engine, mirror=mirror, viewers=viewers
+        )
     )
     tmdb = TmdbClient(app_settings)
     catalog = Catalog(tmdb=tmdb, cache=cache, settings=app_settings)
@@ -41,6 +45,8 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     tasks: list[asyncio.Task[None]] = []
 
     async def start_refresher(_: Runtime) -> None:
+        assert runtime.engine is not None
+        tasks.append(asyncio.create_task(viewers.keep_whole(runtime.engine), name="adult-viewers"))
         if app_settings.refresh_enabled:
             tasks.append(asyncio.create_task(refresher.run(), name="trending-refresh"))
 
@@ -51,6 +57,7 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
                 await task
         await tmdb.close()
         await cache_redis.aclose()
+        viewers.redis.close()
 
     runtime.on_start.append(start_refresher)
     runtime.on_stop.append(stop)

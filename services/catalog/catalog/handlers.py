@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror, apply_delta, community_key
-from catalog.preferences import set_allows_adult
+from catalog.preferences import AdultViewers
 from catalog.service import MAX_PAGE, movie_key, trending_key
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
@@ -30,7 +30,12 @@ CONSUMER = "catalog"
 
 
 def subscription(
-    *, cache: CatalogCache, redis: Redis, engine: Engine, mirror: CommunityMirror
+    *,
+    cache: CatalogCache,
+    redis: Redis,
+    engine: Engine,
+    mirror: CommunityMirror,
+    viewers: AdultViewers,
 ) -> Subscription:
     async def apply_rating(
         envelope: EventEnvelope, movie_id: int, sum_delta: float, count_delta: int
@@ -81,11 +86,19 @@ def subscription(
             ),
         )
 
-    async def on_preferences_changed(event: IntegrationEvent, _: EventEnvelope) -> None:
+    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         assert isinstance(event, UserPreferencesChanged)
         try:
-            await set_allows_adult(
-                redis, event.user_id, bool(event.preferences.get("include_adult"))
+            await handle_once(
+                engine,
+                consumer=CONSUMER,
+                envelope=envelope,
+                effect=lambda s: viewers.apply(
+                    s,
+                    user_id=event.user_id,
+                    allowed=bool(event.preferences.get("include_adult")),
+                    at=envelope.occurred_at,
+                ),
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc

@@ -16,13 +16,14 @@ from catalog.cache import Entry
 from catalog.community import CommunityMirror, community_key, with_community
 from catalog.config import CatalogSettings
 from catalog.handlers import subscription
-from catalog.preferences import allows_adult
+from catalog.preferences import ADULT_USERS_KEY, AdultViewers, allows_adult
 from catalog.refresh import TrendingRefresher
 from catalog.service import Catalog, trending_key
 from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import UserPreferencesChanged
 from shared.outbox import OutboxRelay, add_event
+from shared.redis import make_sync_redis
 
 MakeCatalog = Callable[..., Catalog]
 
@@ -35,6 +36,12 @@ def engine(catalog_settings: CatalogSettings):  # type: ignore[no-untyped-def]
         connection.execute(text("DELETE FROM trending_snapshot"))
     yield engine
     engine.dispose()
+
+
+def _viewers(settings: CatalogSettings | None) -> AdultViewers:
+    return AdultViewers(
+        make_sync_redis(settings.redis_url if settings else "redis://127.0.0.1:1/0")
+    )
 
 
 def _outbox_types(engine) -> list[str]:  # type: ignore[no-untyped-def]
@@ -105,6 +112,8 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
     catalog = make_catalog(httpx.ASGITransport(app=sandbox_app))
     await catalog.trending("week", 2)
     assert await redis.get(trending_key("week", 2)) is not None
+    viewers = _viewers(catalog_settings)
+    viewers.rebuild(engine, force=True)
     bus = EventBus(
         amqp_url=infra.amqp_url,
         namespace=f"test-catalog-{uuid.uuid4().hex[:8]}",
@@ -113,7 +122,11 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
     )
     bus.subscribe(
         subscription(
-            cache=catalog.cache, redis=redis, engine=engine, mirror=CommunityMirror(redis, engine)
+            cache=catalog.cache,
+            redis=redis,
+            engine=engine,
+            mirror=CommunityMirror(redis, engine),
+            viewers=viewers,
         )
     )
     bus.start()
@@ -157,7 +170,11 @@ async def test_movie_updated_drops_details(
     catalog = make_catalog(scripted.transport())
     await redis.set(movie_key(77), Entry(b"{}", time.time() + 100).encode())
     handlers = subscription(
-        cache=catalog.cache, redis=redis, engine=engine, mirror=CommunityMirror(redis, engine)
+        cache=catalog.cache,
+        redis=redis,
+        engine=engine,
+        mirror=CommunityMirror(redis, engine),
+        viewers=AdultViewers(make_sync_redis("redis://127.0.0.1:1/0")),
     ).handlers
     event = CatalogMovieUpdated(movie_id=77, updated_at=__import__("datetime").datetime.now())
     await handlers["catalog.movie.updated"](event, wrap(event, producer="catalog"))
@@ -176,7 +193,9 @@ async def test_community_rating_follows_rating_events_once(
         connection.execute(text("DELETE FROM inbox_event"))
     mirror = CommunityMirror(redis, engine)
     catalog = make_catalog(scripted.transport())
-    handlers = subscription(cache=catalog.cache, redis=redis, engine=engine, mirror=mirror).handlers
+    handlers = subscription(
+        cache=catalog.cache, redis=redis, engine=engine, mirror=mirror, viewers=_viewers(None)
+    ).handlers
     now = datetime.now(UTC)
     alice, bob = uuid.uuid4(), uuid.uuid4()
     events = [
@@ -212,3 +231,43 @@ async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, en
     assert (
         await mirror.resolve(5, await redis.get(community_key(5))) == b'{"average":7.0,"count":3}'
     )
+
+
+async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
+    redis: Redis, engine, catalog_settings: CatalogSettings
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from shared.events import wrap
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM adult_viewer"))
+    viewers = _viewers(catalog_settings)
+    legacy = uuid.uuid4()
+    await redis.sadd(ADULT_USERS_KEY, str(legacy))  # from before the table existed
+    viewers.rebuild(engine, force=True)
+    handlers = subscription(
+        cache=None,  # type: ignore[arg-type]
+        redis=redis,
+        engine=engine,
+        mirror=CommunityMirror(redis, engine),
+        viewers=viewers,
+    ).handlers
+    now = datetime.now(UTC)
+    fan, other = uuid.uuid4(), uuid.uuid4()
+    newer = UserPreferencesChanged(user_id=fan, preferences={"include_adult": True})
+    older = UserPreferencesChanged(user_id=fan, preferences={"include_adult": False})
+    newer_envelope = wrap(newer, producer="auth").model_copy(update={"occurred_at": now})
+    older_envelope = wrap(older, producer="auth").model_copy(
+        update={"occurred_at": now - timedelta(minutes=1)}
+    )
+    await handlers[newer.event_type](newer, newer_envelope)
+    await handlers[older.event_type](older, older_envelope)  # arrives late: changes nothing
+    assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
+    assert not await allows_adult(redis, other)
+
+    await redis.flushdb()  # the cache Redis loses everything
+    assert not await allows_adult(redis, fan)  # the safe default, never a guess
+    assert viewers.rebuild_if_needed(engine, force=False) == 2
+    assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
+    assert not await allows_adult(redis, other)
