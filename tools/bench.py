@@ -152,6 +152,9 @@ class Bench:
             "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",
             "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000000",
             "AUTH_LOGIN_FAILURES_PER_IP": "100000000",
+            # The login scenario logs one account in from 32 connections at once: attempts in
+            # flight count against the account's limit (as simultaneous guesses must).
+            "AUTH_LOGIN_FAILURES_PER_ACCOUNT": "100000000",
         }
         return start_stack(env=env, log_dir=self.work_dir)
 

@@ -205,9 +205,15 @@ class GatewayProxy:
         try:
             if (cached := self._page_cache(route, scope)) is not None:
                 cache, field = cached
-                revoked, page = await asyncio.gather(
-                    self.revocations.revoked(principal), cache.get_body(principal.user_id, field)
-                )
+                check = self.revocations.submit(principal)  # the page is read meanwhile
+                try:
+                    page = await cache.get_body(principal.user_id, field)
+                except RedisError:
+                    page = None  # the cache is down: the service computes the page
+                except BaseException:
+                    check.cancel()
+                    raise
+                revoked = await check
             else:
                 revoked = await self.revocations.revoked(principal)
         except RedisError as exc:

@@ -28,11 +28,16 @@ class RevocationChecks:
 
     async def revoked(self, principal: Principal) -> bool:
         """True if the token's login was revoked; raises RedisError if that cannot be told."""
+        return await self.submit(principal)
+
+    def submit(self, principal: Principal) -> "asyncio.Future[bool]":
+        """Queue a check and return its answer to await, so the caller can do other work
+        (read a cached page) meanwhile; cancel it if the answer is no longer wanted."""
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((revocation_keys(principal), answer))
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read_while_waiting())
-        return await answer
+        return answer
 
     async def _read_while_waiting(self) -> None:
         while self._waiting:
