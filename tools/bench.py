@@ -32,10 +32,10 @@ from shared.db import make_engine
 from shared.events import FavoriteAdded
 from shared.migrations import drop_database, upgrade
 from shared.outbox import add_event
+from shared.services import WITH_DATABASE
 from tools.report import write_section
 from tools.stack import REPO_ROOT, Stack, free_port, start_stack
 
-SERVICES_WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
 PASSWORD = "a long benchmark passphrase"
 REDIS_DB = 12
 CONNECTIONS = 32
@@ -127,7 +127,7 @@ class Bench:
         self.namespace = f"bench-{uuid.uuid4().hex[:6]}"
         self.database_urls = {
             name: f"postgresql+psycopg2://postgres@127.0.0.1:5432/bench_{name}"
-            for name in SERVICES_WITH_DATABASES
+            for name in WITH_DATABASE
         }
         self.redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
         self.security_redis_url = f"redis://127.0.0.1:6380/{REDIS_DB}"

@@ -38,12 +38,12 @@ import redis
 from sqlalchemy import create_engine, text
 
 from shared.migrations import drop_database, upgrade
+from shared.services import WITH_DATABASE, local_wiring
 from tools.report import write_section
 from tools.supervise import SANDBOX, SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PORT_OFFSET = 10_000  # gateway on 18000, auth 18001, ..., sandbox 18090
-WITH_DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
 REDIS_DB = 11  # tests use 13, make bench 12
 SECURITY_REDIS_URL = f"redis://127.0.0.1:6380/{REDIS_DB}"
 PASSWORD = "a long chaos-test passphrase"
@@ -173,7 +173,7 @@ class System:
         self.ports = {spec.name: spec.port + PORT_OFFSET for spec in (*SERVICES, SANDBOX)}
         self.database_urls = {
             name: f"postgresql+psycopg2://postgres@127.0.0.1:5432/chaos_{name}"
-            for name in WITH_DATABASES
+            for name in WITH_DATABASE
         }
         self.supervisor: subprocess.Popen[bytes] | None = None
 
@@ -190,14 +190,7 @@ class System:
             **os.environ,
             **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
             **{f"{name.upper()}_DATABASE_URL": url for name, url in self.database_urls.items()},
-            **{
-                f"GATEWAY_{name.upper()}_URL": self.url(name)
-                for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
-            },
-            **{
-                f"{name.upper()}_CATALOG_URL": self.url("catalog")
-                for name in ("favorites", "recommendations", "notifications")
-            },
+            **local_wiring({name: self.url(name) for name in self.ports}),
             "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
             "SECURITY_REDIS_URL": SECURITY_REDIS_URL,
             "BUS_NAMESPACE": self.namespace,

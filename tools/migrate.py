@@ -3,31 +3,28 @@
 Database URLs come from the services' own settings (AUTH_DATABASE_URL and so on).
 """
 
+import importlib
 import logging
 import sys
 from pathlib import Path
 
-from auth.config import AuthSettings
-from catalog.config import CatalogSettings
-from favorites.config import FavoritesSettings
-from notifications.config import NotificationsSettings
-from recommendations.config import RecommendationsSettings
 from shared.config import DatabaseSettings
 from shared.migrations import upgrade
+from shared.services import WITH_DATABASE
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES: dict[str, type[DatabaseSettings]] = {
-    "auth": AuthSettings,
-    "catalog": CatalogSettings,
-    "favorites": FavoritesSettings,
-    "recommendations": RecommendationsSettings,
-    "notifications": NotificationsSettings,
-}
+
+
+def database_url(name: str) -> str:
+    """The service's own setting (<NAME>_DATABASE_URL), read as the service reads it."""
+    settings = importlib.import_module(f"{name}.config").settings
+    assert isinstance(settings, DatabaseSettings)
+    return settings.database_url
 
 
 def migrate_all(overrides: dict[str, str] | None = None) -> None:
-    for name, settings_class in SERVICES.items():
-        url = (overrides or {}).get(name) or settings_class().database_url
+    for name in WITH_DATABASE:
+        url = (overrides or {}).get(name) or database_url(name)
         upgrade(ROOT / "services" / name, url)
         print(f"migrate: {name} is at the newest schema", flush=True)
 

@@ -16,6 +16,7 @@ from typing import IO
 
 import httpx
 
+from shared.services import local_wiring
 from tools.supervise import SANDBOX, SERVICES, ServiceSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -151,17 +152,7 @@ def start_stack(
     names = [spec.name for spec in SERVICES] + ["sandbox"] + [name for name, _ in extra_gateways]
     ports = {name: (ports or {}).get(name) or free_port() for name in names}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    wiring = {
-        "TMDB_BASE_URL": f"{urls['sandbox']}/3",
-        **{
-            f"GATEWAY_{name.upper()}_URL": urls[name]
-            for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
-        },
-        **{
-            f"{name.upper()}_CATALOG_URL": urls["catalog"]
-            for name in ("favorites", "recommendations", "notifications")
-        },
-    }
+    wiring = {"TMDB_BASE_URL": f"{urls['sandbox']}/3", **local_wiring(urls)}
     stack = Stack(ports=ports, env={**os.environ, **wiring, **env}, log_dir=log_dir)
     gateway = next(spec for spec in SERVICES if spec.name == "gateway")
     try:

@@ -13,6 +13,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from shared.services import SANDBOX_PORT
+from shared.services import SERVICES as REGISTRY
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -56,15 +59,8 @@ class ServiceSpec:
         return ["--no-proxy-headers"]
 
 
-SANDBOX = ServiceSpec("sandbox", "tmdb_sandbox.app:create_app", 8090)
-SERVICES = (
-    ServiceSpec("auth", "auth.app:create_app", 8001),
-    ServiceSpec("catalog", "catalog.app:create_app", 8002),
-    ServiceSpec("favorites", "favorites.app:create_app", 8003),
-    ServiceSpec("recommendations", "recommendations.app:create_app", 8004),
-    ServiceSpec("notifications", "notifications.app:create_app", 8005),
-    ServiceSpec("gateway", "gateway.app:create_app", 8000),
-)
+SANDBOX = ServiceSpec("sandbox", "tmdb_sandbox.app:create_app", SANDBOX_PORT)
+SERVICES = tuple(ServiceSpec(service.name, service.app, service.port) for service in REGISTRY)
 WIDTH = max(len(spec.name) for spec in (*SERVICES, SANDBOX))
 STEADY_AFTER_S = 30.0
 

@@ -35,12 +35,25 @@ class Infra:
     kind: str
 
 
+CONTAINER_IMAGES = ("postgres:15", "redis:7", "rabbitmq:3.13")
+
+
 def _docker_engine_available() -> bool:
+    """A Docker engine answers and already has the images (with no registry to pull from,
+    an engine alone cannot start them: then the local servers are used)."""
     try:
-        result = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+        if info.returncode != 0:
+            return False
+        images = subprocess.run(
+            ["docker", "image", "inspect", *CONTAINER_IMAGES],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return result.returncode == 0
+    return images.returncode == 0
 
 
 def _local_infra() -> Infra:
@@ -62,12 +75,13 @@ def _container_infra(stack: ExitStack) -> Infra:
     from testcontainers.rabbitmq import RabbitMqContainer
     from testcontainers.redis import RedisContainer
 
-    postgres = stack.enter_context(PostgresContainer("postgres:15", driver="psycopg2"))
-    redis = stack.enter_context(RedisContainer("redis:7"))
+    postgres_image, redis_image, rabbit_image = CONTAINER_IMAGES
+    postgres = stack.enter_context(PostgresContainer(postgres_image, driver="psycopg2"))
+    redis = stack.enter_context(RedisContainer(redis_image))
     security = stack.enter_context(
-        RedisContainer("redis:7").with_command("redis-server --maxmemory-policy noeviction")
+        RedisContainer(redis_image).with_command("redis-server --maxmemory-policy noeviction")
     )
-    rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3.13"))
+    rabbit = stack.enter_context(RabbitMqContainer(rabbit_image))
     redis_host = redis.get_container_host_ip()
     redis_port = redis.get_exposed_port(6379)
     rabbit_host = rabbit.get_container_host_ip()

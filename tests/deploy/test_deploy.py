@@ -31,6 +31,8 @@ import gateway.app  # noqa: F401  isort: skip
 import notifications.app  # noqa: F401  isort: skip
 import recommendations.app  # noqa: F401  isort: skip
 
+from shared.services import SERVICES as SERVICE_REGISTRY
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SETTINGS: dict[str, type[PlatformSettings]] = {
@@ -58,27 +60,45 @@ def test_every_service_directory_is_known_here() -> None:
     assert set(SERVICES) == set(SETTINGS)
 
 
+def test_the_service_registry_matches_the_services() -> None:
+    """shared/services.py is the one description every tool derives from: it must be true."""
+    assert {service.name for service in SERVICE_REGISTRY} == set(SERVICES)
+    gateway_fields = GatewaySettings.model_fields
+    for service in SERVICE_REGISTRY:
+        assert service.port == _port(service.name), service.name
+        assert service.database == (service.name in WITH_DATABASE), service.name
+        has_catalog_url = (
+            service.behind_gateway and "catalog_url" in SETTINGS[service.name].model_fields
+        )
+        assert service.catalog_client == has_catalog_url, service.name
+        assert service.behind_gateway == (f"{service.name}_url" in gateway_fields), service.name
+        assert service.package in (ROOT / "services" / service.name / "pyproject.toml").read_text()
+
+
 # --- Dockerfiles ------------------------------------------------------------------------------
 def _dockerfile(path: Path) -> str:
     return path.read_text().replace("\\\n", " ")
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_each_service_has_a_multi_stage_non_root_dockerfile(name: str) -> None:
-    text = _dockerfile(ROOT / "services" / name / "Dockerfile")
-    assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "multi-stage"
-    assert re.search(r"uv sync --frozen --no-dev --no-editable --package " + name, text)
+SERVICE_DOCKERFILE = DEPLOY / "docker" / "service.Dockerfile"
+
+
+def test_one_multi_stage_non_root_dockerfile_builds_every_service() -> None:
+    text = _dockerfile(SERVICE_DOCKERFILE)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    assert 'uv sync --frozen --no-dev --no-editable --package "${SERVICE}-service"' in text
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and user[-1] not in {"root", "0"}
-    assert re.search(rf"^EXPOSE {_port(name)}$", text, re.M)
-    assert re.search(rf"\bPORT={_port(name)}\b", text)
-    assert re.search(rf"\bAPP={name}\.app:create_app\b", text)
+    assert re.search(r"^EXPOSE \$\{PORT\}$", text, re.M)
+    assert "APP=${SERVICE}.app:create_app PORT=${PORT}" in text
     assert re.search(r"^HEALTHCHECK .*/healthz", text, re.M)
     assert re.search(r'^ENTRYPOINT \["entrypoint"\]', text, re.M)
-    copies_migrations = f"COPY services/{name}/migrations /app/migrations" in text
-    assert copies_migrations == (name in WITH_DATABASE)
+    assert 'cp -r "services/${SERVICE}/migrations" /app/migrations' in text
+    assert "ghcr.io" not in text and "docker.io" not in text  # only the base image is pulled
     for source in re.findall(r"^COPY (?!--from)(\S+) ", text, re.M):
-        assert (ROOT / source).exists(), f"{name}'s Dockerfile copies a missing {source}"
+        assert (ROOT / source).exists(), f"the Dockerfile copies a missing {source}"
+    assert not list((ROOT / "services").glob("*/Dockerfile")), "one Dockerfile, not one each"
 
 
 def test_the_entrypoint_migrates_then_serves() -> None:
@@ -99,11 +119,13 @@ def test_compose_runs_every_service_and_the_infrastructure(compose: dict[str, An
     assert set(services) == {*SERVICES, *INFRA, "tmdb-sandbox", "prometheus", "grafana"}
     assert services["tmdb-sandbox"]["profiles"] == ["sandbox"]
     assert "management" in services["rabbitmq"]["image"]
-    for name in SERVICES:
-        build = services[name]["build"]
-        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (
-            ROOT / "services" / name / "Dockerfile"
-        )
+    for service in SERVICE_REGISTRY:
+        build = services[service.name]["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == SERVICE_DOCKERFILE
+        assert build["args"]["SERVICE"] == service.name
+        assert build["args"]["PORT"] == str(service.port)
+        assert build["args"]["BASE_IMAGE"] == "${BASE_IMAGE:-python:3.11-slim}"
+        assert services[service.name]["image"] == f"movie-discovery/{service.name}"
     for name in INFRA | {"prometheus", "grafana"}:
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
 
@@ -116,7 +138,7 @@ def test_compose_starts_in_order(compose: dict[str, Any]) -> None:
         needs = {"redis", "redis-security"} if name == "gateway" else INFRA
         assert needs <= set(depends), f"{name} may start before {needs - set(depends)}"
     assert set(SERVICES) - {"gateway"} <= set(services["gateway"]["depends_on"])
-    assert services["catalog"]["depends_on"]["tmdb-sandbox"]["required"] is False
+    assert "tmdb-sandbox" not in services["catalog"]["depends_on"]  # optional: no hard wait
 
 
 def test_compose_keeps_security_state_where_nothing_evicts_it(compose: dict[str, Any]) -> None:

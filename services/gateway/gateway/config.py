@@ -3,6 +3,7 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import PlatformSettings
+from shared.services import UPSTREAMS
 
 
 class GatewaySettings(PlatformSettings):
@@ -31,13 +32,8 @@ class GatewaySettings(PlatformSettings):
     micro_cache_entries: int = 5000
 
     def service_urls(self) -> dict[str, str]:
-        return {
-            "auth": self.auth_url,
-            "catalog": self.catalog_url,
-            "favorites": self.favorites_url,
-            "recommendations": self.recommendations_url,
-            "notifications": self.notifications_url,
-        }
+        """Each upstream of the service registry (`shared/services.py`) by name."""
+        return {service.name: getattr(self, f"{service.name}_url") for service in UPSTREAMS}
 
 
 settings = GatewaySettings()
