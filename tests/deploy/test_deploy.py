@@ -167,7 +167,7 @@ def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> No
 
 def test_env_example_names_only_settings_that_exist() -> None:
     known = {"RABBITMQ_USER", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
-    known |= {"FORWARDED_ALLOW_IPS"}  # uvicorn's own
+    known |= {"FORWARDED_ALLOW_IPS", "COMPOSE_PROJECT_NAME"}  # uvicorn's own, compose's own
     for name, settings in SETTINGS.items():
         for field_name, field in settings.model_fields.items():
             known.add(f"{name.upper()}_{field_name.upper()}")
