@@ -26,8 +26,11 @@ case "${1:-serve}" in
         # names (the ingress); otherwise a client could choose the address it is limited by.
         proxy="--no-proxy-headers"
         case "$APP" in
-            gateway.*) [ -n "${FORWARDED_ALLOW_IPS:-}" ] && \
-                proxy="--proxy-headers --forwarded-allow-ips=$FORWARDED_ALLOW_IPS" ;;
+            gateway.*)
+                if [ -n "${FORWARDED_ALLOW_IPS:-}" ]; then
+                    proxy="--proxy-headers --forwarded-allow-ips=$FORWARDED_ALLOW_IPS"
+                fi
+                ;;
         esac
         # shellcheck disable=SC2086
         exec uvicorn "$APP" --factory --host 0.0.0.0 --port "$PORT" \

@@ -45,7 +45,7 @@ ENV PATH=/app/.venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 \
     SERVICE=${SERVICE} APP=${SERVICE}.app:create_app PORT=${PORT} ENVIRONMENT=production
 USER app
 EXPOSE ${PORT}
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/healthz\", timeout=2)"]
 ENTRYPOINT ["entrypoint"]
 CMD ["serve"]

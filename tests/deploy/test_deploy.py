@@ -162,12 +162,16 @@ def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> No
     for name in ("favorites", "recommendations", "notifications"):
         assert shared_env[f"{name.upper()}_CATALOG_URL"] == f"http://catalog:{_port('catalog')}"
     assert shared_env["ENVIRONMENT"] == "production"
-    assert services["gateway"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert services["gateway"]["ports"] == ["127.0.0.1:${GATEWAY_HOST_PORT:-8000}:8000"]
+    for service in services.values():  # only ever published on loopback
+        assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
 
 
 def test_env_example_names_only_settings_that_exist() -> None:
     known = {"RABBITMQ_USER", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
     known |= {"FORWARDED_ALLOW_IPS", "COMPOSE_PROJECT_NAME"}  # uvicorn's own, compose's own
+    compose_text = (DEPLOY / "docker-compose.yml").read_text()
+    known |= set(re.findall(r"\$\{([A-Z_]+)[:?}-]", compose_text))  # compose's variables
     for name, settings in SETTINGS.items():
         for field_name, field in settings.model_fields.items():
             known.add(f"{name.upper()}_{field_name.upper()}")

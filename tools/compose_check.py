@@ -1,0 +1,655 @@
+"""make compose-check: build every image, run the compose stack with two replicas of every
+service, and check it works as one system.
+
+1. Starts a Docker engine when none answers (installing Debian's docker.io if needed) and
+   stops it at the end; uses Compose v2 (`docker compose`) or v1 (`docker-compose`, installed
+   from Debian's packages if neither is there).
+2. Base and infrastructure images: the official ones when they are there or can be pulled,
+   else built from Debian's packages (deploy/images). Then every service image from the one
+   Dockerfile (deploy/docker/service.Dockerfile) and the sandbox's, timed.
+3. Starts deploy/docker-compose.yml (profile sandbox) with two replicas of every service in
+   shared/shared/services.py, each gateway replica on its own loopback port.
+4. Checks, through both gateway replicas: readiness; sign-up, login, trending, a movie, a
+   favorite; a logout at one replica refused at the other at once; the catalog's scheduled
+   refresh running once per interval across both catalog replicas. Then, under steady traffic
+   from several users, kills one replica of each service with SIGKILL and starts it again,
+   and checks no acknowledged favorite is missing and no answer was a 5xx other than 503.
+5. Writes the figures into DEPLOYMENT.md and takes everything down.
+
+Traffic stays on this machine: loopback and the compose network the command made.
+Not yet here: running the whole tests/e2e suite against the stack (it starts its own
+processes), and counting events applied twice across replicas.
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared.services import SERVICES
+from tools.report import write_section
+from tools.stack import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+PROJECT = "mdcheck"
+LOCAL_BASE = "movie-discovery/python:3.11-bookworm"
+OFFICIAL = {
+    "BASE_IMAGE": ("python:3.11-slim", LOCAL_BASE, None),
+    "POSTGRES_IMAGE": ("postgres:15", "movie-discovery/postgres:bookworm", "postgres"),
+    "REDIS_IMAGE": ("redis:7", "movie-discovery/redis:bookworm", "redis"),
+    "RABBITMQ_IMAGE": ("rabbitmq:3.13-management", "movie-discovery/rabbitmq:bookworm", "rabbitmq"),
+}
+REPLICAS = 2
+PASSWORD = "a long compose-check passphrase"
+REFRESH_INTERVAL_S = 20
+
+
+def log(message: str) -> None:
+    print(f"compose-check: {message}", flush=True)
+
+
+def run(*argv: str, env: dict[str, str] | None = None, timeout_s: float = 1800) -> str:
+    result = subprocess.run(
+        list(argv),
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv[:4])} failed:\n{(result.stdout + result.stderr)[-3000:]}"
+        )
+    return result.stdout
+
+
+def answers(*argv: str) -> bool:
+    try:
+        return subprocess.run(list(argv), capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+# --- the engine and the tools ---------------------------------------------------------------
+@dataclass
+class Engine:
+    docker: str = "docker"
+    compose: list[str] = field(default_factory=list)
+    started: subprocess.Popen[bytes] | None = None
+
+    def ensure(self, work_dir: Path) -> None:
+        # A client that builds with BuildKit: Debian's 20.10 has it built in; a newer client
+        # needs the buildx plugin.
+        if Path("/usr/bin/docker").exists():
+            self.docker = "/usr/bin/docker"
+        if not answers(self.docker, "info"):
+            if shutil.which("dockerd") is None:
+                log("installing a Docker engine (Debian's docker.io)")
+                run("apt-get", "update", "-qq")
+                run("apt-get", "install", "-y", "-qq", "docker.io")
+                self.docker = "/usr/bin/docker"
+            log("starting dockerd (no iptables: builds use the host's network)")
+            self.started = subprocess.Popen(
+                ["dockerd", "--iptables=false"],
+                stdout=(work_dir / "dockerd.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 60
+            while not answers(self.docker, "info"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("dockerd did not answer within 60 s")
+                time.sleep(1)
+        if answers(self.docker, "compose", "version"):
+            self.compose = [self.docker, "compose"]
+        else:
+            if shutil.which("docker-compose") is None:
+                log("installing Compose (Debian's docker-compose)")
+                run("apt-get", "install", "-y", "-qq", "docker-compose")
+            self.compose = ["docker-compose"]
+
+    def stop(self) -> None:
+        if self.started is not None:
+            log("stopping the dockerd this command started")
+            self.started.send_signal(signal.SIGTERM)
+            try:
+                self.started.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.started.kill()
+
+
+# --- images ---------------------------------------------------------------------------------
+def has_image(engine: Engine, image: str) -> bool:
+    return answers(engine.docker, "image", "inspect", image)
+
+
+def choose_images(engine: Engine) -> tuple[dict[str, str], dict[str, float]]:
+    """The official image where it is there or can be pulled, else one from Debian's."""
+    chosen: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for variable, (official, local, dockerfile) in OFFICIAL.items():
+        if has_image(engine, official) or _pulls(engine, official):
+            chosen[variable] = official
+            continue
+        started = time.monotonic()
+        if dockerfile is None:
+            run("bash", str(DEPLOY / "images" / "build-base.sh"), env={"DOCKER": engine.docker})
+        else:
+            build(
+                engine,
+                local,
+                DEPLOY / "images" / f"{dockerfile}.Dockerfile",
+                {"BASE_IMAGE": LOCAL_BASE},
+            )
+        seconds[local] = time.monotonic() - started
+        chosen[variable] = local
+    return chosen, seconds
+
+
+def _pulls(engine: Engine, image: str) -> bool:
+    try:
+        return (
+            subprocess.run(
+                [engine.docker, "pull", "-q", image], capture_output=True, timeout=30
+            ).returncode
+            == 0
+        )
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def build(engine: Engine, tag: str, dockerfile: Path, args: dict[str, str]) -> None:
+    argv = [engine.docker, "build", "-q", "--network", "host", "-f", str(dockerfile), "-t", tag]
+    for name, value in args.items():
+        argv += ["--build-arg", f"{name}={value}"]
+    run(*argv, ".", env={"DOCKER_BUILDKIT": "1"})
+
+
+def build_services(engine: Engine, base: str) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for service in SERVICES:
+        started = time.monotonic()
+        build(
+            engine,
+            f"movie-discovery/{service.name}",
+            DEPLOY / "docker" / "service.Dockerfile",
+            {"SERVICE": service.name, "PORT": str(service.port), "BASE_IMAGE": base},
+        )
+        seconds[service.name] = time.monotonic() - started
+        log(f"built movie-discovery/{service.name} in {seconds[service.name]:.0f} s")
+    started = time.monotonic()
+    build(
+        engine,
+        "movie-discovery/tmdb-sandbox",
+        ROOT / "tools" / "tmdb_sandbox" / "Dockerfile",
+        {"BASE_IMAGE": base},
+    )
+    seconds["tmdb-sandbox"] = time.monotonic() - started
+    return seconds
+
+
+def image_size_mb(engine: Engine, image: str) -> float:
+    size = run(engine.docker, "image", "inspect", "-f", "{{.Size}}", image).strip()
+    return int(size) / 1e6
+
+
+# --- the stack ------------------------------------------------------------------------------
+class Stack:
+    def __init__(self, engine: Engine, images: dict[str, str]) -> None:
+        self.engine = engine
+        first_port = free_port()
+        self.env = {
+            **images,
+            "COMPOSE_PROJECT_NAME": PROJECT,
+            "POSTGRES_PASSWORD": secrets.token_hex(12),
+            "RABBITMQ_PASSWORD": secrets.token_hex(12),
+            "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(12),
+            # Published on loopback too (a port per replica from the range), as an operator
+            # would; the checks use each replica's own address on the compose network.
+            "GATEWAY_HOST_PORT": f"{first_port}-{first_port + REPLICAS + 7}",
+            **{
+                name: str(free_port())
+                for name in (
+                    "POSTGRES_HOST_PORT",
+                    "REDIS_HOST_PORT",
+                    "RABBITMQ_HOST_PORT",
+                    "RABBITMQ_UI_HOST_PORT",
+                    "PROMETHEUS_HOST_PORT",
+                    "GRAFANA_HOST_PORT",
+                )
+            },
+        }
+        self.env_file = DEPLOY / ".env"
+        self.saved_env_file = DEPLOY / ".env.before-compose-check"
+
+    def compose(self, *args: str, timeout_s: float = 600) -> str:
+        return run(
+            *self.engine.compose, "-f", str(DEPLOY / "docker-compose.yml"), "--profile", "sandbox",
+            *args, env=self.env, timeout_s=timeout_s,
+        )  # fmt: skip
+
+    def write_env_file(self) -> None:
+        """The services' settings: .env.example with fresh secrets and a quick refresh."""
+        if self.env_file.exists():
+            self.env_file.rename(self.saved_env_file)
+        text = (DEPLOY / ".env.example").read_text()
+        values = {
+            "JWT_SECRET": secrets.token_hex(32),
+            "INTERNAL_SECRET": secrets.token_hex(24),
+            "POSTGRES_PASSWORD": self.env["POSTGRES_PASSWORD"],
+            "RABBITMQ_PASSWORD": self.env["RABBITMQ_PASSWORD"],
+            "GRAFANA_ADMIN_PASSWORD": self.env["GRAFANA_ADMIN_PASSWORD"],
+            "CATALOG_REFRESH_INTERVAL_S": str(REFRESH_INTERVAL_S),
+            "COMPOSE_PROJECT_NAME": PROJECT,
+        }
+        lines = []
+        for line in text.splitlines():
+            name = line.split("=", 1)[0]
+            lines.append(f"{name}={values.pop(name)}" if name in values else line)
+        lines += [f"{name}={value}" for name, value in values.items()]
+        self.env_file.write_text("\n".join(lines) + "\n")
+
+    def restore_env_file(self) -> None:
+        self.env_file.unlink(missing_ok=True)
+        if self.saved_env_file.exists():
+            self.saved_env_file.rename(self.env_file)
+
+    def up(self) -> float:
+        """Start the stack tier by tier (infrastructure, then the services the others wait
+        for, then the rest, then the gateway), each tier healthy before the next: the order
+        the compose file's `depends_on` states, waited for here so that Compose v1 (which
+        gives up on a dependency still starting) can run it too. Returns the seconds taken."""
+        started = time.monotonic()
+        names = [s.name for s in SERVICES]
+        tiers = [
+            ["postgres", "redis", "redis-security", "rabbitmq", "tmdb-sandbox"],
+            ["auth", "catalog"],
+            [name for name in names if name not in ("auth", "catalog", "gateway")],
+            ["gateway"],
+        ]
+        for tier in tiers:
+            scale = [
+                arg for name in tier if name in names for arg in ("--scale", f"{name}={REPLICAS}")
+            ]
+            self.compose("up", "-d", "--no-build", "--no-deps", *scale, *tier)
+            self.wait_healthy(tier, timeout_s=240)
+        return time.monotonic() - started
+
+    def wait_healthy(self, services: list[str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = {
+                container: run(
+                    self.engine.docker, "inspect", "-f", "{{.State.Health.Status}}", container
+                ).strip()
+                for service in services
+                for container in self.containers(service)
+            }
+            if states and all(state == "healthy" for state in states.values()):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy within {timeout_s:.0f} s: {states}")
+            time.sleep(2)
+
+    def down(self) -> None:
+        try:
+            self.compose("down", "-v", "--remove-orphans", timeout_s=300)
+        except RuntimeError as exc:
+            log(f"could not take the stack down: {exc}")
+
+    def containers(self, service: str) -> list[str]:
+        out = run(
+            self.engine.docker, "ps", "-q",
+            "--filter", f"label=com.docker.compose.project={PROJECT}",
+            "--filter", f"label=com.docker.compose.service={service}",
+        )  # fmt: skip
+        return sorted(out.split())
+
+    def gateway_urls(self) -> list[str]:
+        """Each gateway replica at its address on the compose network, which this machine
+        reaches directly (the published port is one per host, not per replica)."""
+        urls = []
+        for container in self.containers("gateway"):
+            address = run(
+                self.engine.docker, "inspect", "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container,
+            ).split()[0]  # fmt: skip
+            urls.append(f"http://{address}:8000")
+        return urls
+
+    def logs(self, service: str) -> str:
+        return run(*self.engine.compose, "-f", str(DEPLOY / "docker-compose.yml"), "logs",
+                   "--no-color", service, env=self.env)  # fmt: skip
+
+
+def save_logs(stack: Stack, path: Path) -> None:
+    try:
+        states = run(stack.engine.docker, "ps", "-a", "--filter",
+                     f"label=com.docker.compose.project={PROJECT}",
+                     "--format", "{{.Names}} {{.Status}}")  # fmt: skip
+        containers = [line.split()[0] for line in states.splitlines()]
+        parts = [states]
+        for name in containers:
+            result = subprocess.run(
+                [stack.engine.docker, "logs", "--tail", "60", name],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            parts.append(f"--- {name}\n{result.stdout}{result.stderr}")
+        path.write_text("\n".join(parts))
+        log(f"the containers' logs: {path}")
+    except Exception as exc:
+        log(f"could not save the containers' logs: {exc}")
+
+
+def wait_ready(urls: list[str], timeout_s: float) -> float:
+    started = time.monotonic()
+    pending = set(urls)
+    while pending:
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"not ready within {timeout_s:.0f} s: {sorted(pending)}")
+        for url in list(pending):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=3).status_code == 200:
+                    pending.discard(url)
+            except httpx.HTTPError:
+                pass
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+# --- checks ---------------------------------------------------------------------------------
+def check_the_system(urls: list[str]) -> dict[str, Any]:
+    """A user's path through each replica, and a logout seen by the other at once."""
+    first, second = (httpx.Client(base_url=f"{url}/api/v1", timeout=30) for url in urls[:2])
+    email = f"check-{uuid.uuid4().hex[:8]}@example.com"
+    assert (
+        first.post("/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+    )
+    tokens = second.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    trending = first.get("/movies/trending").json()["results"]
+    movie_id = trending[0]["id"]
+    assert second.get(f"/movies/{movie_id}").status_code == 200
+    assert first.post("/favorites", json={"movie_id": movie_id}, headers=headers).status_code == 201
+    listed = second.get("/favorites", headers=headers).json()["results"]
+    assert [item["movie"]["id"] for item in listed] == [movie_id]
+    assert first.post("/auth/logout", headers=headers).status_code == 204
+    started = time.monotonic()
+    refused = second.get("/me", headers=headers).status_code
+    return {
+        "user path through both gateway replicas": "ok",
+        "logout at one replica, status at the other": refused,
+        "refused after s": round(time.monotonic() - started, 3),
+    }
+
+
+def refreshes_per_interval(stack: Stack, wait_s: float, since: float) -> dict[str, Any]:
+    """How many scheduled refreshes the catalog replicas ran together since the stack started
+    (`since`, a monotonic time), after waiting `wait_s` more."""
+    time.sleep(wait_s)
+    observed_s = time.monotonic() - since
+    lines = stack.logs("catalog").splitlines()
+    refreshed = [
+        line for line in lines if '"trending refreshed"' in line and '"window":"week"' in line
+    ]
+    return {
+        "catalog replicas": len(stack.containers("catalog")),
+        "interval s": REFRESH_INTERVAL_S,
+        "observed s": round(observed_s),
+        "week refreshes": len(refreshed),
+    }
+
+
+@dataclass
+class Traffic:
+    urls: list[str]
+    users: int = 4
+    statuses: list[int | None] = field(default_factory=list)
+    acknowledged: dict[str, set[int]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        for index in range(self.users):
+            thread = threading.Thread(target=self._drive, args=(index,))
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _drive(self, index: int) -> None:
+        url = self.urls[index % len(self.urls)]
+        client = httpx.Client(base_url=f"{url}/api/v1", timeout=20)
+        email = f"traffic-{index}-{uuid.uuid4().hex[:6]}@example.com"
+        client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+        client.headers["Authorization"] = f"Bearer {token['access_token']}"
+        mine: set[int] = set()
+        self.acknowledged[token["access_token"]] = mine
+        movie = 1
+        while not self.stopping.is_set():
+            for method, path, body in (
+                ("GET", "/movies/trending", None),
+                ("GET", "/favorites", None),
+                ("POST", "/favorites", {"movie_id": movie}),
+            ):
+                try:
+                    response = client.request(method, path, json=body)
+                    status: int | None = response.status_code
+                except httpx.HTTPError:
+                    status = None
+                with self.lock:
+                    self.statuses.append(status)
+                if method == "POST" and status in (200, 201):
+                    mine.add(movie)
+            movie = movie % 200 + 1
+            time.sleep(0.05)
+
+    def missing(self, url: str) -> int:
+        client = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+        missing = 0
+        for token, acknowledged in self.acknowledged.items():
+            found: set[int] = set()
+            page = 1
+            while True:
+                body = client.get(
+                    "/favorites",
+                    params={"page": page, "limit": 100},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()
+                found |= {item["movie"]["id"] for item in body["results"]}
+                if page >= body["total_pages"]:
+                    break
+                page += 1
+            missing += len(acknowledged - found)
+        return missing
+
+
+def kill_one_replica_of_each(stack: Stack, traffic: Traffic) -> list[dict[str, Any]]:
+    rows = []
+    for service in SERVICES:
+        victim = stack.containers(service.name)[0]
+        before = len(traffic.statuses)
+        started = time.monotonic()
+        run(stack.engine.docker, "kill", "-s", "KILL", victim)
+        time.sleep(3)
+        run(stack.engine.docker, "start", victim)
+        time.sleep(12)
+        with traffic.lock:
+            seen = traffic.statuses[before:]
+        rows.append(
+            {
+                "killed": service.name,
+                "requests": len(seen),
+                "5xx other than 503": sum(
+                    1 for s in seen if s is not None and s >= 500 and s != 503
+                ),
+                "503": sum(1 for s in seen if s == 503),
+                "no answer": sum(1 for s in seen if s is None),
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+        log(f"killed {service.name}: {rows[-1]}")
+    return rows
+
+
+# --- the run --------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-write", action="store_true", help="do not update DEPLOYMENT.md")
+    parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    args = parser.parse_args()
+    work_dir = ROOT / ".run" / "compose-check"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    engine = Engine()
+    figures: dict[str, Any] = {"started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M")}
+    stack: Stack | None = None
+    try:
+        engine.ensure(work_dir)
+        figures["compose"] = " ".join(Path(part).name for part in engine.compose)
+        images, infra_seconds = choose_images(engine)
+        figures["images"] = images
+        figures["infrastructure build s"] = {k: round(v) for k, v in infra_seconds.items()}
+        started = time.monotonic()
+        figures["service build s"] = {
+            k: round(v) for k, v in build_services(engine, images["BASE_IMAGE"]).items()
+        }
+        figures["all service images built in s"] = round(time.monotonic() - started)
+        figures["image MB"] = {
+            name: round(image_size_mb(engine, f"movie-discovery/{name}"))
+            for name in [s.name for s in SERVICES] + ["tmdb-sandbox"]
+        }
+        stack = Stack(engine, images)
+        stack.write_env_file()
+        started = time.monotonic()
+        figures["up to healthy s"] = round(stack.up())
+        urls = stack.gateway_urls()
+        if len(urls) != REPLICAS:
+            raise RuntimeError(f"expected {REPLICAS} gateway replicas, found {urls}")
+        wait_ready(urls, timeout_s=300)
+        figures["start to healthy s"] = round(time.monotonic() - started)
+        figures["replicas"] = {s.name: len(stack.containers(s.name)) for s in SERVICES}
+        figures["system"] = check_the_system(urls)
+        figures["refresh"] = refreshes_per_interval(stack, REFRESH_INTERVAL_S * 3, since=started)
+        traffic = Traffic(urls)
+        traffic.start()
+        try:
+            time.sleep(5)
+            figures["kills"] = kill_one_replica_of_each(stack, traffic)
+        finally:
+            traffic.stop()
+        wait_ready(stack.gateway_urls(), timeout_s=120)
+        figures["acknowledged favorites"] = sum(len(v) for v in traffic.acknowledged.values())
+        figures["acknowledged favorites missing"] = traffic.missing(stack.gateway_urls()[0])
+        log(f"figures: {figures}")
+    except BaseException:
+        if stack is not None:  # what the containers said, for the one reading the failure
+            save_logs(stack, work_dir / "stack.log")
+        raise
+    finally:
+        if stack is not None:
+            if not args.keep:
+                stack.down()
+            stack.restore_env_file()
+        if not args.keep:
+            engine.stop()
+    section = report(figures)
+    print(section)
+    if not args.no_write:
+        heading = "Containers and replicas (`make compose-check`)"
+        write_section(
+            ROOT / "DEPLOYMENT.md", "compose-check", section, heading=heading, title="Deployment"
+        )
+    if broken := problems(figures):
+        raise SystemExit("compose-check: " + "; ".join(broken))
+
+
+def problems(figures: dict[str, Any]) -> list[str]:
+    found = []
+    if figures["system"]["logout at one replica, status at the other"] != 401:
+        found.append("a logout was not refused at the other gateway replica")
+    if figures["acknowledged favorites missing"]:
+        found.append(f"{figures['acknowledged favorites missing']} acknowledged favorites missing")
+    for row in figures["kills"]:
+        if row["5xx other than 503"]:
+            found.append(
+                f"killing {row['killed']}: {row['5xx other than 503']} answers 5xx other than 503"
+            )
+    refresh = figures["refresh"]
+    most = refresh["observed s"] // refresh["interval s"] + 2  # a first one as each replica starts
+    if not 1 <= refresh["week refreshes"] <= most:
+        found.append(
+            f"{refresh['week refreshes']} refreshes in {refresh['observed s']} s (at most {most})"
+        )
+    return found
+
+
+def report(figures: dict[str, Any]) -> str:
+    lines = [
+        f"Command: `make compose-check` ({figures['started']} UTC, this machine: "
+        f"{os.cpu_count()} cores; {figures.get('compose', '?')}).",
+        "",
+    ]
+    if "image MB" not in figures:
+        return "\n".join([*lines, "The run did not get as far as the images."])
+    lines += ["| image | size MB | build s |", "|---|---|---|"]
+    for name, size in figures["image MB"].items():
+        lines.append(f"| movie-discovery/{name} | {size} | {figures['service build s'][name]} |")
+    lines += [
+        "",
+        "- Base and infrastructure images: "
+        + ", ".join(f"{k}={v}" for k, v in figures["images"].items())
+        + (
+            f"; built here in {figures['infrastructure build s']} s"
+            if figures["infrastructure build s"]
+            else ""
+        )
+        + ".",
+        f"- Every service image built in {figures['all service images built in s']} s.",
+    ]
+    if "start to healthy s" in figures:
+        lines += [
+            f"- Replicas: {figures['replicas']}; from `up` to every gateway replica ready: "
+            f"{figures['start to healthy s']} s.",
+            f"- {figures['system']}.",
+            f"- Scheduled refresh across the catalog replicas: {figures['refresh']}.",
+        ]
+    if "kills" in figures:
+        lines += [
+            "",
+            "| killed (one replica, SIGKILL, started again) | requests "
+            "| 5xx other than 503 | 503 | no answer |",
+            "|---|---|---|---|---|",
+        ]
+        for row in figures["kills"]:
+            lines.append(
+                f"| {row['killed']} | {row['requests']} | {row['5xx other than 503']} "
+                f"| {row['503']} | {row['no answer']} |"
+            )
+        lines += [
+            "",
+            f"- Acknowledged favorites: {figures['acknowledged favorites']}; missing afterwards: "
+            f"{figures['acknowledged favorites missing']}.",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
