@@ -155,6 +155,7 @@ def choose_images(engine: Engine) -> tuple[dict[str, str], dict[str, float]]:
                 {"BASE_IMAGE": LOCAL_BASE},
             )
         seconds[local] = time.monotonic() - started
+        log(f"{official} cannot be had here: built {local} in {seconds[local]:.0f} s")
         chosen[variable] = local
     return chosen, seconds
 
@@ -253,6 +254,9 @@ class Stack:
             "RABBITMQ_PASSWORD": self.env["RABBITMQ_PASSWORD"],
             "GRAFANA_ADMIN_PASSWORD": self.env["GRAFANA_ADMIN_PASSWORD"],
             "CATALOG_REFRESH_INTERVAL_S": str(REFRESH_INTERVAL_S),
+            # The traffic's few users make many requests each: not a rate-limit test.
+            "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "1000000",
+            "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "1000000",
             "COMPOSE_PROJECT_NAME": PROJECT,
         }
         lines = []
@@ -469,17 +473,30 @@ class Traffic:
             found: set[int] = set()
             page = 1
             while True:
-                body = client.get(
-                    "/favorites",
-                    params={"page": page, "limit": 100},
-                    headers={"Authorization": f"Bearer {token}"},
-                ).json()
+                body = _page(client, token, page)
                 found |= {item["movie"]["id"] for item in body["results"]}
                 if page >= body["total_pages"]:
                     break
                 page += 1
             missing += len(acknowledged - found)
         return missing
+
+
+def _page(client: httpx.Client, token: str, page: int) -> dict[str, Any]:
+    """One page of a user's favorites, waiting out a 503 or 429 for up to a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        response = client.get(
+            "/favorites",
+            params={"page": page, "limit": 100},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        if response.status_code not in (429, 503) or time.monotonic() > deadline:
+            raise RuntimeError(f"favorites page {page}: {response.status_code} {response.text}")
+        time.sleep(min(float(response.headers.get("retry-after", "1")), 5.0))
 
 
 def kill_one_replica_of_each(stack: Stack, traffic: Traffic) -> list[dict[str, Any]]:
@@ -617,7 +634,8 @@ def report(figures: dict[str, Any]) -> str:
         "- Base and infrastructure images: "
         + ", ".join(f"{k}={v}" for k, v in figures["images"].items())
         + (
-            f"; built here in {figures['infrastructure build s']} s"
+            "; built here: "
+            + ", ".join(f"{k} in {v} s" for k, v in figures["infrastructure build s"].items())
             if figures["infrastructure build s"]
             else ""
         )
