@@ -334,6 +334,24 @@ class Stack:
             urls.append(f"http://{address}:8000")
         return urls
 
+    def requests_per_replica(self) -> dict[str, list[int]]:
+        """Access-log lines of each replica of each service behind the gateway: whether the
+        gateway spreads its calls over the replicas."""
+        spread: dict[str, list[int]] = {}
+        for service in SERVICES:
+            if not service.behind_gateway:
+                continue
+            counts = []
+            for container in self.containers(service.name):
+                result = subprocess.run(
+                    [self.engine.docker, "logs", container],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                text = result.stdout + result.stderr
+                counts.append(text.count('"logger":"access"'))
+            spread[service.name] = counts
+        return spread
+
     def logs(self, service: str) -> str:
         return run(*self.engine.compose, "-f", str(DEPLOY / "docker-compose.yml"), "logs",
                    "--no-color", service, env=self.env)  # fmt: skip
@@ -573,6 +591,7 @@ def main() -> None:
         finally:
             traffic.stop()
         wait_ready(stack.gateway_urls(), timeout_s=120)
+        figures["requests per replica"] = stack.requests_per_replica()
         figures["acknowledged favorites"] = sum(len(v) for v in traffic.acknowledged.values())
         figures["acknowledged favorites missing"] = traffic.missing(stack.gateway_urls()[0])
         log(f"figures: {figures}")
@@ -665,6 +684,9 @@ def report(figures: dict[str, Any]) -> str:
             "",
             f"- Acknowledged favorites: {figures['acknowledged favorites']}; missing afterwards: "
             f"{figures['acknowledged favorites missing']}.",
+            "- Requests each replica logged (a replica killed and started again logs anew): "
+            + "; ".join(f"{k} {v}" for k, v in figures.get("requests per replica", {}).items())
+            + ".",
         ]
     return "\n".join(lines)
 
