@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
-from shared.bus import EventBus, Subscription
+from shared.bus import EventBus
 from shared.config import DatabaseSettings, PlatformSettings
 from shared.db import make_engine, ping
 from shared.events import IntegrationEvent
@@ -85,11 +85,10 @@ def build_runtime(
     settings: PlatformSettings,
     *,
     publishes: Iterable[type[IntegrationEvent]] = (),
-    subscriptions: list[Subscription] | None = None,
-    with_bus: bool = True,
 ) -> Runtime:
     """Wire a service's dependencies from its settings; nothing connects until `start`.
-    `publishes` names the events the service emits, so their counters exist from the start."""
+    `publishes` names the events the service emits, so their counters exist from the start;
+    the service subscribes its handlers to `runtime.bus` itself."""
     declare_event_metrics(publishes=[e.event_type for e in publishes], queue=None, consumes=())
     engine = None
     if isinstance(settings, DatabaseSettings):
@@ -98,20 +97,16 @@ def build_runtime(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         )
-    bus = None
-    if with_bus:
-        bus = EventBus(
-            amqp_url=settings.amqp_url,
-            namespace=settings.bus_namespace,
-            producer=settings.service_name,
-            max_retries=settings.bus_max_retries,
-            retry_delay_ms=settings.bus_retry_delay_ms,
-            queue_expires_ms=settings.bus_queue_expires_ms,
-        )
-        for subscription in subscriptions or []:
-            bus.subscribe(subscription)
+    bus = EventBus(
+        amqp_url=settings.amqp_url,
+        namespace=settings.bus_namespace,
+        producer=settings.service_name,
+        max_retries=settings.bus_max_retries,
+        retry_delay_ms=settings.bus_retry_delay_ms,
+        queue_expires_ms=settings.bus_queue_expires_ms,
+    )
     relay = None
-    if engine is not None and bus is not None and isinstance(settings, DatabaseSettings):
+    if engine is not None and isinstance(settings, DatabaseSettings):
         relay = OutboxRelay(
             engine=engine,
             bus=bus,

@@ -1,4 +1,4 @@
-"""Accounts and sessions through the gateway (API.md "Auth and profile")."""
+"""Accounts and sessions through the gateway."""
 
 import statistics
 import time

@@ -1,4 +1,4 @@
-"""Favorites through the gateway (API.md "Favorites"), and their events reaching consumers."""
+"""Favorites through the gateway, and their events reaching consumers."""
 
 import concurrent.futures
 import re

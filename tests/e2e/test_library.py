@@ -1,4 +1,4 @@
-"""Ratings, reviews and watch history through the gateway (API.md)."""
+"""Ratings, reviews and watch history through the gateway."""
 
 import time
 from collections.abc import Callable

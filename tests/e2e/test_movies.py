@@ -1,4 +1,4 @@
-"""Movies through the gateway (API.md "Movies"), on the TMDb sandbox, faults included."""
+"""Movies through the gateway, on the TMDb sandbox, faults included."""
 
 import time
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""Notifications through the gateway (API.md), produced by a real trending refresh."""
+"""Notifications through the gateway, produced by a real trending refresh."""
 
 import json
 import threading

@@ -1,4 +1,4 @@
-"""Recommendations through the gateway (API.md "Recommendations")."""
+"""Recommendations through the gateway."""
 
 import time
 from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""Auth and profile routes (API.md "Auth and profile"); logic lives in service.py."""
+"""Auth and profile routes (tags `auth`, `profile` in the OpenAPI); logic lives in service.py."""
 
 import logging
 from typing import Annotated

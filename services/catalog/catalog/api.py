@@ -1,4 +1,4 @@
-"""Movie routes (API.md "Movies"); every answer carries X-Cache: HIT, MISS or STALE."""
+"""Movie routes (tag `movies` in the OpenAPI); every answer carries X-Cache: HIT, MISS or STALE."""
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable

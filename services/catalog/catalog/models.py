@@ -1,4 +1,4 @@
-"""TMDb payloads (validated before anything is cached) and the public shapes (API.md "Movies")."""
+"""TMDb payloads (validated before anything is cached) and the public shapes of movies."""
 
 from datetime import date
 

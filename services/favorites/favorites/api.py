@@ -1,4 +1,4 @@
-"""Favorites routes (API.md "Favorites"); a user only ever sees and changes their own."""
+"""Favorites routes; a user only ever sees and changes their own."""
 
 import math
 from typing import Annotated

@@ -1,4 +1,4 @@
-"""Ratings, reviews and watch history routes (API.md "Ratings, reviews, watch history")."""
+"""Ratings, reviews and watch history routes."""
 
 import math
 import uuid

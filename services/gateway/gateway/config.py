@@ -26,8 +26,9 @@ class GatewaySettings(PlatformSettings):
     stream_recheck_s: float = 5.0
     readiness_timeout_s: float = 2.0
     openapi_cache_s: float = 60.0
-    # Anonymous catalog reads are kept this long at the gateway (0 turns it off); nothing in it
-    # outlives the catalog's own one-second copy, so freshness guarantees are unchanged.
+    # Anonymous catalog reads are kept this long at the gateway (0 turns it off). It stacks on
+    # the catalog's own one-second copy, so an anonymous answer can be up to about two seconds
+    # older than the catalog's cache (signed-in requests always go through).
     micro_cache_ttl_s: float = 1.0
     micro_cache_entries: int = 5000
 

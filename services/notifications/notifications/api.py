@@ -1,4 +1,4 @@
-"""Notification routes (API.md "Notifications"), the live stream included."""
+"""Notification routes, the live stream included."""
 
 import asyncio
 import contextlib

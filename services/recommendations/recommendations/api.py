@@ -1,4 +1,4 @@
-"""Recommendations routes (API.md "Recommendations")."""
+"""Recommendations routes."""
 
 from typing import Annotated
 
