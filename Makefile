@@ -63,13 +63,13 @@ eval: venv sandbox-data
 	@$(PYTHON) -m tools.evaluate_recommendations $(ARGS)
 
 lint: venv
-	@$(UV) run --frozen ruff check shared services tools tests
-	@$(UV) run --frozen ruff format --check shared services tools tests
-	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/favorites/favorites services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox tools/*.py
+	@$(UV) run --frozen ruff check shared services tools tests testsupport
+	@$(UV) run --frozen ruff format --check shared services tools tests testsupport
+	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/favorites/favorites services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox tools/*.py testsupport
 
 format: venv
-	@$(UV) run --frozen ruff format shared services tools tests
-	@$(UV) run --frozen ruff check --fix shared services tools tests
+	@$(UV) run --frozen ruff format shared services tools tests testsupport
+	@$(UV) run --frozen ruff check --fix shared services tools tests testsupport
 
 clean:
 	rm -rf .venv .pytest_cache .ruff_cache .mypy_cache

@@ -1,3 +1,3 @@
-"""Fixtures for every test: the real PostgreSQL, Redis and RabbitMQ (see shared/testing.py)."""
+"""Fixtures for every test: the real PostgreSQL, Redis and RabbitMQ (see testsupport/infra.py)."""
 
-pytest_plugins = ["shared.testing"]
+pytest_plugins = ["testsupport.infra"]

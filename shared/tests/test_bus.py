@@ -10,7 +10,7 @@ import pytest
 
 from shared.bus import EventBus, Subscription, dead_letter_queue_name
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent, wrap
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 def _favorite() -> FavoriteAdded:

@@ -14,7 +14,7 @@ from shared.db import make_engine
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent
 from shared.inbox import record_once
 from shared.outbox import OutboxRelay, add_event
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 @pytest.fixture(scope="module")

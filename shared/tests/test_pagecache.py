@@ -8,7 +8,7 @@ from shared.fastpath import CachedUserPageFastPath
 from shared.middleware import Receive, Scope, Send
 from shared.pagecache import UserPageCache
 from shared.redis import make_redis
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 SECRET = "fast-path-test-secret-0123456789"
 

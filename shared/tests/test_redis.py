@@ -3,7 +3,7 @@
 import asyncio
 
 from shared.redis import make_redis
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 async def test_connections_dropped_by_the_server_are_retried(infra: Infra) -> None:

@@ -15,7 +15,7 @@ from catalog.service import Catalog, MovieNotFound, movie_key, trending_key, wit
 from catalog.tmdb import TmdbUnavailable
 from services.catalog.tests.support import ScriptedTmdb, movie_json, page_json, unique_id
 from shared.redis import make_redis
-from shared.testing import TcpProxy
+from testsupport.infra import TcpProxy
 
 MakeCatalog = Callable[..., Catalog]
 

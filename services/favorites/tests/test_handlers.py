@@ -10,7 +10,7 @@ from favorites.handlers import subscription
 from shared.events import CatalogMovieUpdated, wrap
 from shared.pagecache import page_field
 from shared.redis import make_redis
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 async def test_a_movie_update_drops_every_cached_page(

@@ -6,7 +6,7 @@ import uuid
 
 from gateway.ratelimit import RateLimiter
 from shared.redis import make_redis
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 async def test_one_replica_is_exact(infra: Infra) -> None:

@@ -17,7 +17,7 @@ from shared.security import (
     RevocationCopyIncomplete,
     revoked_session_key,
 )
-from shared.testing import Infra
+from testsupport.infra import Infra
 
 
 def _principal() -> Principal:

@@ -20,7 +20,7 @@ from shared.bus.dlq import list_dead_letters, replay, resolve_queue
 from shared.events import EventEnvelope, FavoriteAdded, FavoriteRemoved, IntegrationEvent, wrap
 from shared.outbox import OutboxRelay
 from shared.redis import make_redis
-from shared.testing import Infra, TcpProxy
+from testsupport.infra import Infra, TcpProxy
 
 pytestmark = pytest.mark.usefixtures("clean_recommendations_db")
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from shared.migrations import drop_database, upgrade
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_REDIS_DB = 13
 
 
