@@ -105,36 +105,37 @@ def restart_postgres() -> None:
     _wait("PostgreSQL", _answers(["pg_isready", "-h", "127.0.0.1", "-q"]))
 
 
-def restart_redis() -> None:
-    subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
-    _wait("Redis to stop", lambda: not _answers(["redis-cli", "ping"])())
-    os.makedirs("/var/lib/redis", exist_ok=True)
-    os.makedirs("/var/log/redis", exist_ok=True)
+def _restart_redis(port: str, data_dir: str, logfile: str, *options: str) -> None:
+    """Shut a Redis down without saving and start it again as this machine does (no
+    persistence): everything it held is gone."""
+    cli = ["redis-cli", "-p", port]
+    subprocess.run([*cli, "shutdown", "nosave"], capture_output=True)
+    _wait(f"Redis :{port} to stop", lambda: not _answers([*cli, "ping"])())
+    os.makedirs(data_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(logfile), exist_ok=True)
     _run(
-        "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-        "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-        "--logfile", "/var/log/redis/ci.log",
+        "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", port,
+        "--save", "", "--appendonly", "no", "--dir", data_dir, "--logfile", logfile, *options,
     )  # fmt: skip
-    _wait("Redis", _answers(["redis-cli", "ping"]))
+    _wait(f"Redis :{port}", _answers([*cli, "ping"]))
+
+
+def restart_redis() -> None:
+    _restart_redis("6379", "/var/lib/redis", "/var/log/redis/ci.log")
 
 
 SECURITY_REDIS_PORT = "6380"
 
 
 def restart_security_redis() -> None:
-    """As tools/ensure-infra.sh starts it: no persistence, so everything in it is lost."""
-    cli = ["redis-cli", "-p", SECURITY_REDIS_PORT]
-    subprocess.run([*cli, "shutdown", "nosave"], capture_output=True)
-    _wait("the security Redis to stop", lambda: not _answers([*cli, "ping"])())
-    os.makedirs("/var/lib/redis-security", exist_ok=True)
-    os.makedirs("/var/log/redis", exist_ok=True)
-    _run(
-        "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
-        "--port", SECURITY_REDIS_PORT, "--save", "", "--appendonly", "no",
-        "--maxmemory-policy", "noeviction", "--dir", "/var/lib/redis-security",
-        "--logfile", "/var/log/redis/security.log",
-    )  # fmt: skip
-    _wait("the security Redis", _answers([*cli, "ping"]))
+    """As tools/ensure-infra.sh starts it."""
+    _restart_redis(
+        SECURITY_REDIS_PORT,
+        "/var/lib/redis-security",
+        "/var/log/redis/security.log",
+        "--maxmemory-policy",
+        "noeviction",
+    )
 
 
 def flush_security_redis() -> None:

@@ -1,6 +1,7 @@
 """The Redis clients every service uses, with short timeouts so an outage fails fast."""
 
 import logging
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
@@ -11,26 +12,25 @@ from redis.retry import Retry as SyncRetry
 logger = logging.getLogger(__name__)
 
 
+# Short timeouts so an outage fails fast; one reconnect for a connection the server dropped.
+_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 1.0,
+    "socket_timeout": 2.0,
+    "health_check_interval": 15,
+}
+
+
+def _backoff() -> ExponentialBackoff:
+    return ExponentialBackoff(cap=0.2, base=0.02)
+
+
 def make_redis(url: str) -> Redis:
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
-        max_connections=200,
-    )
+    return Redis.from_url(url, **_TIMEOUTS, retry=Retry(_backoff(), retries=1), max_connections=200)
 
 
 def make_sync_redis(url: str) -> SyncRedis:
     """The blocking client, for code that already runs in a worker thread (service functions)."""
-    return SyncRedis.from_url(
-        url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        health_check_interval=15,
-        retry=SyncRetry(ExponentialBackoff(cap=0.2, base=0.02), retries=1),
-    )
+    return SyncRedis.from_url(url, **_TIMEOUTS, retry=SyncRetry(_backoff(), retries=1))
 
 
 async def warn_if_evicting(redis: Redis) -> str | None:

@@ -85,6 +85,7 @@ def build_runtime(
     settings: PlatformSettings,
     *,
     publishes: Iterable[type[IntegrationEvent]] = (),
+    needs_security_redis: bool = False,
 ) -> Runtime:
     """Wire a service's dependencies from its settings; nothing connects until `start`.
     `publishes` names the events the service emits, so their counters exist from the start;
@@ -120,4 +121,5 @@ def build_runtime(
         engine=engine,
         bus=bus,
         relay=relay,
+        needs_security_redis=needs_security_redis,
     )

@@ -120,7 +120,7 @@ async def _login(
 @router.post(
     "/auth/login",
     response_model=TokenPair,
-    responses=problem_responses(401, 413, 422, 429),
+    responses=problem_responses(401, 413, 422, 429, 503),
     tags=["auth"],
     summary="Log in with email and password",
 )
@@ -146,7 +146,7 @@ async def login(
 @router.post(
     "/auth/token",
     response_model=TokenPair,
-    responses=problem_responses(401, 413, 422, 429),
+    responses=problem_responses(401, 413, 422, 429, 503),
     tags=["auth"],
     summary="Log in with the OAuth2 password form (username = email)",
 )
@@ -174,7 +174,7 @@ async def token(
 @router.post(
     "/auth/refresh",
     response_model=TokenPair,
-    responses=problem_responses(401, 413, 422),
+    responses=problem_responses(401, 413, 422, 503),
     tags=["auth"],
     summary="Trade a refresh token for a new pair; the old one is spent",
 )
@@ -206,7 +206,7 @@ async def refresh(
 @router.post(
     "/auth/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401),
+    responses=problem_responses(401, 503),
     tags=["auth"],
     summary="End this login: its access and refresh tokens stop working at once",
 )
@@ -251,7 +251,7 @@ async def patch_me(
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 413, 422, 429),
+    responses=problem_responses(401, 413, 422, 429, 503),
     tags=["profile"],
     summary="Change the password; every other login ends",
 )

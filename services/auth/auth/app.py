@@ -17,8 +17,7 @@ from shared.runtime import Runtime, build_runtime
 
 
 def create_app(app_settings: AuthSettings = settings) -> FastAPI:
-    runtime = build_runtime(app_settings, publishes=PUBLISHES)
-    runtime.needs_security_redis = True
+    runtime = build_runtime(app_settings, publishes=PUBLISHES, needs_security_redis=True)
     app = create_service_app(
         runtime,
         title="Auth service",

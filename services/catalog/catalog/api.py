@@ -273,6 +273,7 @@ async def movies_batch(
         user_id = viewer if isinstance(viewer, uuid.UUID) else None
         if not await allows_adult(runtime.redis, user_id):
             hidden = list(found["adult_ids"])
-            found["results"] = [m for m in found["results"] if m["id"] not in set(hidden)]
+            left_out = set(hidden)
+            found["results"] = [m for m in found["results"] if m["id"] not in left_out]
     found["hidden"] = hidden
     return Response(orjson.dumps(found), media_type="application/json")
