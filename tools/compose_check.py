@@ -11,23 +11,28 @@ service, and check it works as one system.
    shared/shared/services.py, each gateway replica on its own loopback port.
 4. Checks, through both gateway replicas: readiness; sign-up, login, trending, a movie, a
    favorite; a logout at one replica refused at the other at once; the catalog's scheduled
-   refresh running once per interval across both catalog replicas. Then, under steady traffic
-   from several users, kills one replica of each service with SIGKILL and starts it again,
-   and checks no acknowledged favorite is missing and no answer was a 5xx other than 503.
-5. Writes the figures into DEPLOYMENT.md and takes everything down.
+   refresh running once per interval across both catalog replicas.
+5. Runs the tests/e2e suite against the stack (E2E_STACK: a description of its replicas),
+   leaving out the few tests that need a process only the local run starts.
+6. Under steady traffic from several users through both gateway replicas (reads, favorites,
+   ratings, logins, logouts; tools/replica_traffic.py), kills one replica of each service
+   with SIGKILL and starts it again, and checks: no answer a 5xx other than 503, no
+   acknowledged write missing, every logout refused at every gateway replica within a
+   second, events applied exactly once (community ratings and taste profiles against the
+   library's database), and every replica of every service reached by the gateway.
+7. Writes the figures into DEPLOYMENT.md and takes everything down.
 
 Traffic stays on this machine: loopback and the compose network the command made.
-Not yet here: running the whole tests/e2e suite against the stack (it starts its own
-processes), and counting events applied twice across replicas.
 """
 
 import argparse
+import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
-import threading
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +42,9 @@ from typing import Any
 
 import httpx
 
-from shared.services import SERVICES
+from shared.services import SANDBOX_PORT, SERVICES
+from tests.e2e.settings import STACK_SETTINGS
+from tools.replica_traffic import Traffic, settled_event_checks
 from tools.report import write_section
 from tools.stack import free_port
 
@@ -226,6 +233,7 @@ class Stack:
                 for name in (
                     "POSTGRES_HOST_PORT",
                     "REDIS_HOST_PORT",
+                    "SECURITY_REDIS_HOST_PORT",
                     "RABBITMQ_HOST_PORT",
                     "RABBITMQ_UI_HOST_PORT",
                     "PROMETHEUS_HOST_PORT",
@@ -253,12 +261,13 @@ class Stack:
             "POSTGRES_PASSWORD": self.env["POSTGRES_PASSWORD"],
             "RABBITMQ_PASSWORD": self.env["RABBITMQ_PASSWORD"],
             "GRAFANA_ADMIN_PASSWORD": self.env["GRAFANA_ADMIN_PASSWORD"],
+            # What the e2e suite expects of a stack (high rate limits among them: the
+            # traffic's few users make many requests each, this is not a rate-limit test).
+            **STACK_SETTINGS,
             "CATALOG_REFRESH_INTERVAL_S": str(REFRESH_INTERVAL_S),
-            # The traffic's few users make many requests each: not a rate-limit test.
-            "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "1000000",
-            "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "1000000",
             "COMPOSE_PROJECT_NAME": PROJECT,
         }
+        self.settings = values.copy()
         lines = []
         for line in text.splitlines():
             name = line.split("=", 1)[0]
@@ -352,9 +361,59 @@ class Stack:
             spread[service.name] = counts
         return spread
 
-    def logs(self, service: str) -> str:
-        return run(*self.engine.compose, "-f", str(DEPLOY / "docker-compose.yml"), "logs",
-                   "--no-color", service, env=self.env)  # fmt: skip
+    def addresses(self, service: str) -> list[str]:
+        return [
+            run(
+                self.engine.docker, "inspect", "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container,
+            ).split()[0]
+            for container in self.containers(service)
+        ]  # fmt: skip
+
+    def database_url(self, service: str) -> str:
+        """A service's database on the stack's PostgreSQL, through its loopback port."""
+        return (
+            f"postgresql+psycopg2://movies:{self.env['POSTGRES_PASSWORD']}@127.0.0.1:"
+            f"{self.env['POSTGRES_HOST_PORT']}/movies_{service}"
+        )
+
+    def describe(self, gateway_urls: list[str]) -> dict[str, Any]:
+        """The stack as tests/e2e reads it (tools/stack.py, RunningStack)."""
+        urls = {
+            service.name: [f"http://{ip}:{service.port}" for ip in self.addresses(service.name)]
+            for service in SERVICES
+        }
+        urls["gateway"] = gateway_urls
+        urls["sandbox"] = [f"http://{ip}:{SANDBOX_PORT}" for ip in self.addresses("tmdb-sandbox")]
+        security = self.containers("redis-security")[0]
+        return {
+            "urls": urls,
+            "env": {
+                **self.settings,
+                "BUS_NAMESPACE": "movies",
+                "REDIS_URL": f"redis://127.0.0.1:{self.env['REDIS_HOST_PORT']}/0",
+                "SECURITY_REDIS_URL": f"redis://127.0.0.1:{self.env['SECURITY_REDIS_HOST_PORT']}/0",
+            },
+            "logs": {
+                service.name: [
+                    [self.engine.docker, "logs", container]
+                    for container in self.containers(service.name)
+                ]
+                for service in SERVICES
+            },
+            "restart_security_redis": [
+                "sh", "-c", f"{self.engine.docker} kill -s KILL {security}; "
+                f"{self.engine.docker} start {security}",
+            ],
+        }  # fmt: skip
+
+    def container_logs(self, container: str, since: datetime) -> str:
+        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = subprocess.run(
+            [self.engine.docker, "logs", "--since", since_text, container],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        return result.stdout + result.stderr
 
 
 def save_logs(stack: Stack, path: Path) -> None:
@@ -418,14 +477,16 @@ def check_the_system(urls: list[str]) -> dict[str, Any]:
     }
 
 
-def refreshes_per_interval(stack: Stack, wait_s: float, since: float) -> dict[str, Any]:
-    """How many scheduled refreshes the catalog replicas ran together since the stack started
-    (`since`, a monotonic time), after waiting `wait_s` more."""
-    time.sleep(wait_s)
-    observed_s = time.monotonic() - since
-    lines = stack.logs("catalog").splitlines()
+def scheduled_refreshes(stack: Stack, since: datetime, observed_s: float) -> dict[str, Any]:
+    """How many scheduled refreshes the catalog replicas ran together since `since` (asked-for
+    ones, as the e2e suite makes, are logged with another trigger)."""
     refreshed = [
-        line for line in lines if '"trending refreshed"' in line and '"window":"week"' in line
+        line
+        for container in stack.containers("catalog")
+        for line in stack.container_logs(container, since=since).splitlines()
+        if '"trending refreshed"' in line
+        and '"window":"week"' in line
+        and '"trigger":"schedule"' in line
     ]
     return {
         "catalog replicas": len(stack.containers("catalog")),
@@ -435,109 +496,29 @@ def refreshes_per_interval(stack: Stack, wait_s: float, since: float) -> dict[st
     }
 
 
-@dataclass
-class Traffic:
-    urls: list[str]
-    users: int = 4
-    statuses: list[int | None] = field(default_factory=list)
-    acknowledged: dict[str, set[int]] = field(default_factory=dict)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    threads: list[threading.Thread] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> None:
-        for index in range(self.users):
-            thread = threading.Thread(target=self._drive, args=(index,))
-            thread.start()
-            self.threads.append(thread)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join()
-
-    def _drive(self, index: int) -> None:
-        url = self.urls[index % len(self.urls)]
-        client = httpx.Client(base_url=f"{url}/api/v1", timeout=20)
-        email = f"traffic-{index}-{uuid.uuid4().hex[:6]}@example.com"
-        client.post("/auth/register", json={"email": email, "password": PASSWORD})
-        token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-        client.headers["Authorization"] = f"Bearer {token['access_token']}"
-        mine: set[int] = set()
-        self.acknowledged[token["access_token"]] = mine
-        movie = 1
-        while not self.stopping.is_set():
-            for method, path, body in (
-                ("GET", "/movies/trending", None),
-                ("GET", "/favorites", None),
-                ("POST", "/favorites", {"movie_id": movie}),
-            ):
-                try:
-                    response = client.request(method, path, json=body)
-                    status: int | None = response.status_code
-                except httpx.HTTPError:
-                    status = None
-                with self.lock:
-                    self.statuses.append(status)
-                if method == "POST" and status in (200, 201):
-                    mine.add(movie)
-            movie = movie % 200 + 1
-            time.sleep(0.05)
-
-    def missing(self, url: str) -> int:
-        client = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
-        missing = 0
-        for token, acknowledged in self.acknowledged.items():
-            found: set[int] = set()
-            page = 1
-            while True:
-                body = _page(client, token, page)
-                found |= {item["movie"]["id"] for item in body["results"]}
-                if page >= body["total_pages"]:
-                    break
-                page += 1
-            missing += len(acknowledged - found)
-        return missing
-
-
-def _page(client: httpx.Client, token: str, page: int) -> dict[str, Any]:
-    """One page of a user's favorites, waiting out a 503 or 429 for up to a minute."""
-    deadline = time.monotonic() + 60
-    while True:
-        response = client.get(
-            "/favorites",
-            params={"page": page, "limit": 100},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        if response.status_code not in (429, 503) or time.monotonic() > deadline:
-            raise RuntimeError(f"favorites page {page}: {response.status_code} {response.text}")
-        time.sleep(min(float(response.headers.get("retry-after", "1")), 5.0))
-
-
 def kill_one_replica_of_each(stack: Stack, traffic: Traffic) -> list[dict[str, Any]]:
     rows = []
     for service in SERVICES:
         victim = stack.containers(service.name)[0]
-        before = len(traffic.statuses)
+        before = traffic.count()
         started = time.monotonic()
         run(stack.engine.docker, "kill", "-s", "KILL", victim)
         time.sleep(3)
         run(stack.engine.docker, "start", victim)
+        if service.name == "gateway":  # started again, perhaps at another address
+            wait_ready(stack.gateway_urls(), timeout_s=120)
+            traffic.retarget(stack.gateway_urls())
         time.sleep(12)
-        with traffic.lock:
-            seen = traffic.statuses[before:]
+        seen = traffic.since(before)
         rows.append(
             {
                 "killed": service.name,
                 "requests": len(seen),
                 "5xx other than 503": sum(
-                    1 for s in seen if s is not None and s >= 500 and s != 503
+                    1 for o in seen if o.status is not None and o.status >= 500 and o.status != 503
                 ),
-                "503": sum(1 for s in seen if s == 503),
-                "no answer": sum(1 for s in seen if s is None),
+                "503": sum(1 for o in seen if o.status == 503),
+                "no answer": sum(1 for o in seen if o.status is None),
                 "seconds": round(time.monotonic() - started, 1),
             }
         )
@@ -545,11 +526,35 @@ def kill_one_replica_of_each(stack: Stack, traffic: Traffic) -> list[dict[str, A
     return rows
 
 
+def run_e2e_suite(stack: Stack, urls: list[str], work_dir: Path) -> dict[str, Any]:
+    """tests/e2e against the running stack (tests/e2e/conftest.py, E2E_STACK): the suite's
+    own users and checks, through the first gateway replica, with every service replicated."""
+    description = work_dir / "stack.json"
+    description.write_text(json.dumps(stack.describe(urls), indent=2))
+    report_file = work_dir / "e2e.txt"
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/e2e", "-q", "-p", "no:cacheprovider",
+         "-o", "addopts=--import-mode=importlib --strict-markers"],
+        cwd=ROOT, env={**os.environ, "E2E_STACK": str(description)},
+        capture_output=True, text=True, timeout=1500, check=False,
+    )  # fmt: skip
+    report_file.write_text(result.stdout + result.stderr)
+    tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    log(f"e2e suite against the stack: {tail} ({report_file})")
+    return {
+        "passed": result.returncode == 0,
+        "summary": tail.strip("= "),
+        "seconds": round(time.monotonic() - started),
+    }
+
+
 # --- the run --------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update DEPLOYMENT.md")
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
+    parser.add_argument("--no-e2e", action="store_true", help="leave out the tests/e2e run")
     args = parser.parse_args()
     work_dir = ROOT / ".run" / "compose-check"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -582,7 +587,11 @@ def main() -> None:
         figures["start to healthy s"] = round(time.monotonic() - started)
         figures["replicas"] = {s.name: len(stack.containers(s.name)) for s in SERVICES}
         figures["system"] = check_the_system(urls)
-        figures["refresh"] = refreshes_per_interval(stack, REFRESH_INTERVAL_S * 3, since=started)
+        if not args.no_e2e:
+            figures["e2e"] = run_e2e_suite(stack, urls, work_dir)
+        # The scheduled refreshes are counted while the traffic runs and replicas are killed
+        # and started again (the e2e suite flushes the cache Redis, which holds the lease).
+        traffic_started, traffic_since = time.monotonic(), datetime.now(UTC)
         traffic = Traffic(urls)
         traffic.start()
         try:
@@ -590,10 +599,14 @@ def main() -> None:
             figures["kills"] = kill_one_replica_of_each(stack, traffic)
         finally:
             traffic.stop()
+        figures["refresh"] = scheduled_refreshes(
+            stack, traffic_since, time.monotonic() - traffic_started
+        )
         wait_ready(stack.gateway_urls(), timeout_s=120)
+        traffic.retarget(stack.gateway_urls())
         figures["requests per replica"] = stack.requests_per_replica()
-        figures["acknowledged favorites"] = sum(len(v) for v in traffic.acknowledged.values())
-        figures["acknowledged favorites missing"] = traffic.missing(stack.gateway_urls()[0])
+        figures["traffic"] = traffic.summary()
+        figures["events"] = settled_event_checks(stack.database_url)
         log(f"figures: {figures}")
     except BaseException:
         if stack is not None:  # what the containers said, for the one reading the failure
@@ -621,8 +634,25 @@ def problems(figures: dict[str, Any]) -> list[str]:
     found = []
     if figures["system"]["logout at one replica, status at the other"] != 401:
         found.append("a logout was not refused at the other gateway replica")
-    if figures["acknowledged favorites missing"]:
-        found.append(f"{figures['acknowledged favorites missing']} acknowledged favorites missing")
+    if "e2e" in figures and not figures["e2e"]["passed"]:
+        found.append(f"the e2e suite failed against the stack: {figures['e2e']['summary']}")
+    traffic = figures["traffic"]
+    for what in (
+        "missing favorites",
+        "missing ratings",
+        "logged-out tokens accepted",
+        "logouts not refused everywhere within 1 s",
+    ):
+        if traffic[what]:
+            found.append(f"{what}: {traffic[what]}")
+    if not traffic["logouts"]:
+        found.append("the traffic logged out no one")
+    for what, count in figures["events"].items():
+        if what != "events published" and count:
+            found.append(f"{what}: {count}")
+    for service, counts in figures["requests per replica"].items():
+        if len(counts) != REPLICAS or not all(counts):
+            found.append(f"the gateway did not reach every {service} replica: {counts}")
     for row in figures["kills"]:
         if row["5xx other than 503"]:
             found.append(
@@ -668,6 +698,12 @@ def report(figures: dict[str, Any]) -> str:
             f"- {figures['system']}.",
             f"- Scheduled refresh across the catalog replicas: {figures['refresh']}.",
         ]
+    if "e2e" in figures:
+        e2e = figures["e2e"]
+        lines.append(
+            f"- tests/e2e against the stack (E2E_STACK, through a gateway replica): "
+            f"{e2e['summary']} in {e2e['seconds']} s ({'passed' if e2e['passed'] else 'FAILED'})."
+        )
     if "kills" in figures:
         lines += [
             "",
@@ -680,10 +716,17 @@ def report(figures: dict[str, Any]) -> str:
                 f"| {row['killed']} | {row['requests']} | {row['5xx other than 503']} "
                 f"| {row['503']} | {row['no answer']} |"
             )
+        traffic = figures["traffic"]
         lines += [
             "",
-            f"- Acknowledged favorites: {figures['acknowledged favorites']}; missing afterwards: "
-            f"{figures['acknowledged favorites missing']}.",
+            f"- Acknowledged writes and reads: {traffic['acknowledged']}; missing afterwards: "
+            f"{traffic['missing favorites']} favorites, {traffic['missing ratings']} ratings.",
+            f"- Logouts: {traffic['logouts']}; a logged-out token accepted "
+            f"{traffic['logged-out tokens accepted']} times; not refused at every gateway "
+            f"replica within 1 s: {traffic['logouts not refused everywhere within 1 s']} "
+            f"(slowest {traffic['slowest refusal s']} s).",
+            f"- Events exactly once (the consumers' state against the library's database): "
+            f"{figures['events']}.",
             "- Requests each replica logged (a replica killed and started again logs anew): "
             + "; ".join(f"{k} {v}" for k, v in figures.get("requests per replica", {}).items())
             + ".",

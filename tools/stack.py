@@ -1,9 +1,13 @@
-"""Start the whole system as real processes on chosen ports, for e2e tests and benchmarks.
+"""Start the whole system as real processes on chosen ports, for e2e tests and benchmarks,
+or describe one that runs elsewhere (the compose stack of `make compose-check`).
 
-The same commands `make run` uses (tools/supervise.py), with each process's output in its
-own log file; `Stack.stop()` ends them all.
+`Stack` starts the same commands `make run` uses (tools/supervise.py), with each process's
+output in its own log file; `Stack.stop()` ends them all. `RunningStack` reads a description
+file (`E2E_STACK`) naming each service's replicas, the settings tests need and how to read
+the logs; it offers the same reading methods, so the e2e suite runs against either.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -92,6 +96,23 @@ class Stack:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def urls(self, name: str) -> list[str]:
+        return [self.url(name)]
+
+    def gateway_replicas(self) -> list[str]:
+        """Two gateways of this stack: the main one and the rate-limited one (the same code
+        and the same Redis, so a second replica as far as shared state goes)."""
+        return [self.url(name) for name in ("gateway", "gateway-limited") if name in self.ports]
+
+    def metrics(self, name: str) -> str:
+        return metrics_of(self.urls(name))
+
+    def log_text(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text()
+
+    def log_texts(self) -> dict[str, str]:
+        return {path.stem: path.read_text() for path in sorted(self.log_dir.glob("*.log"))}
+
     def start(self, name: str, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
         log = (self.log_dir / f"{name}.log").open("wb")
         self._logs.append(log)
@@ -168,3 +189,77 @@ def start_stack(
         stack.stop()
         raise
     return stack
+
+
+def metrics_of(urls: Iterable[str]) -> str:
+    """Every replica's /metrics, one after the other: a counter summed over the lines that
+    name it is the whole service's."""
+    return "\n".join(httpx.get(f"{url}/metrics", timeout=10).text for url in urls)
+
+
+@dataclass
+class ContainerRedis:
+    """The security Redis of a running stack, restarted as a crash (SIGKILL, then started)
+    with the command its description names."""
+
+    url: str
+    restart_command: list[str]
+
+    def restart(self) -> None:
+        subprocess.run(self.restart_command, check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        host, port = self.url.split("//", 1)[1].split("/", 1)[0].split(":")
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex((host, int(port))) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"the security Redis at {self.url} did not come back")
+
+
+@dataclass
+class RunningStack:
+    """A stack started by someone else, as its description file tells it:
+    `{"urls": {service: [replica URL, ...]}, "env": {...}, "logs": {service: [argv, ...]},
+    "restart_security_redis": argv}`. The gateway's replicas are `urls["gateway"]`."""
+
+    replicas: dict[str, list[str]]
+    env: dict[str, str]
+    log_commands: dict[str, list[list[str]]]
+    restart_security_redis: list[str]
+
+    @classmethod
+    def load(cls, path: Path) -> "RunningStack":
+        described = json.loads(path.read_text())
+        return cls(
+            replicas=described["urls"],
+            env=described["env"],
+            log_commands=described["logs"],
+            restart_security_redis=described["restart_security_redis"],
+        )
+
+    def url(self, name: str) -> str:
+        return self.replicas[name][0]
+
+    def urls(self, name: str) -> list[str]:
+        return self.replicas[name]
+
+    def gateway_replicas(self) -> list[str]:
+        return self.replicas["gateway"]
+
+    def metrics(self, name: str) -> str:
+        return metrics_of(self.urls(name))
+
+    def log_text(self, name: str) -> str:
+        """What every replica of the service has logged so far, one after the other."""
+        parts = []
+        for argv in self.log_commands[name]:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            parts.append(done.stdout + done.stderr)
+        return "\n".join(parts)
+
+    def log_texts(self) -> dict[str, str]:
+        return {name: self.log_text(name) for name in self.log_commands}
+
+    def security_redis(self) -> ContainerRedis:
+        return ContainerRedis(self.env["SECURITY_REDIS_URL"], self.restart_security_redis)

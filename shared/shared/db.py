@@ -21,7 +21,9 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
-    """An engine with pre-ping (survives a database restart) and a bounded pool."""
+    """An engine with pre-ping (survives a database restart) and a bounded pool. The client
+    speaks UTF-8 whatever the server's default: a cluster initialised without a locale
+    (SQL_ASCII) would otherwise refuse every non-ASCII email or name."""
     return create_engine(
         url,
         pool_pre_ping=True,
@@ -29,6 +31,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         max_overflow=max_overflow,
         pool_timeout=5,
         pool_recycle=1800,
+        client_encoding="utf8",
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=10000"},
     )
 

@@ -7,10 +7,14 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 logger = logging.getLogger(__name__)
+MIGRATION_LOCK = 0x6D6F7669  # the advisory lock replicas migrate under, per database
+# Two replicas creating one database: the loser sees either (PostgreSQL's catalog index).
+DUPLICATE_DATABASE, UNIQUE_VIOLATION = "42P04", "23505"
 
 
 def run_env() -> None:
@@ -48,14 +52,22 @@ def ensure_database(database_url: str) -> bool:
     maintenance = create_engine(
         url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
     )
+    created = False
     with maintenance.connect() as connection:
         exists = connection.execute(
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
         ).first()
         if not exists:
-            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+            try:
+                connection.execute(
+                    text(f"CREATE DATABASE \"{url.database}\" ENCODING 'UTF8' TEMPLATE template0")
+                )
+                created = True
+            except DBAPIError as exc:  # another replica created it first
+                if getattr(exc.orig, "pgcode", None) not in (DUPLICATE_DATABASE, UNIQUE_VIOLATION):
+                    raise
     maintenance.dispose()
-    return not exists
+    return created
 
 
 def drop_database(database_url: str) -> None:
@@ -69,9 +81,20 @@ def drop_database(database_url: str) -> None:
 
 
 def upgrade(service_dir: Path, database_url: str) -> None:
-    """Create the service's database if missing and bring it to the newest migration."""
+    """Create the service's database if missing and bring it to the newest migration. Every
+    replica of a service may run this as it starts: one at a time (an advisory lock in the
+    service's database), the later ones finding nothing left to do."""
     ensure_database(database_url)
-    command.upgrade(alembic_config(service_dir, database_url), "head")
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(service_dir, database_url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,26 +3,47 @@
 Each test session gets fresh databases, its own Redis database and bus namespace, and free
 ports, so a stack started by `make run` is left alone. A second gateway with a low rate
 limit serves the rate-limit tests.
+
+With `E2E_STACK` naming a description file (tools/stack.py, `RunningStack`), the suite runs
+against a stack that is already running instead, such as `make compose-check`'s containers
+with two replicas of every service. Tests marked `own_processes` need a process only the
+local run starts (a gateway with a low rate limit) and are deselected there.
 """
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
 from tests.e2e.helpers import PASSWORD
-from tools.stack import RedisProcess, Stack, start_stack
+from tests.e2e.settings import STACK_SETTINGS
+from tools.stack import ContainerRedis, RedisProcess, RunningStack, Stack, start_stack
+
+RUNNING = os.environ.get("E2E_STACK")
 
 DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
-TMDB_KEY = "e2e-tmdb-key-0f3a9c"
-ADULT_MOVIE = 1681  # the sandbox marks it adult
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not RUNNING:
+        return
+    local_only = [item for item in items if item.get_closest_marker("own_processes")]
+    if local_only:
+        config.hook.pytest_deselected(items=local_only)
+        items[:] = [item for item in items if item not in local_only]
 
 
 @pytest.fixture(scope="session")
-def security_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+def security_redis(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisProcess | ContainerRedis]:
     """The stack's own security Redis, which tests may restart and flush."""
+    if RUNNING:
+        yield request.getfixturevalue("running_stack").security_redis()
+        return
     server = RedisProcess(tmp_path_factory.mktemp("security-redis"))
     server.start()
     yield server
@@ -30,7 +51,25 @@ def security_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPr
 
 
 @pytest.fixture(scope="session")
-def stack(
+def running_stack() -> RunningStack:
+    assert RUNNING, "E2E_STACK names no running stack"
+    return RunningStack.load(Path(RUNNING))
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack | RunningStack]:
+    if RUNNING:
+        yield request.getfixturevalue("running_stack")
+        return
+    yield from _local_stack(
+        request.getfixturevalue("make_database"),
+        request.getfixturevalue("platform_env"),
+        request.getfixturevalue("security_redis"),
+        request.getfixturevalue("tmp_path_factory"),
+    )
+
+
+def _local_stack(
     make_database: Callable[[str], str],
     platform_env: dict[str, str],
     security_redis: RedisProcess,
@@ -40,16 +79,7 @@ def stack(
         **platform_env,
         "SECURITY_REDIS_URL": security_redis.url,
         **{f"{name.upper()}_DATABASE_URL": make_database(name) for name in DATABASES},
-        "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000",
-        "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000",
-        "AUTH_LOGIN_FAILURES_PER_IP": "100000",
-        "CATALOG_TMDB_READ_TIMEOUT_S": "1",
-        "GATEWAY_STREAM_RECHECK_S": "1",
-        "CATALOG_TMDB_BREAKER_COOLDOWN_S": "1",
-        # A keyed TMDb (the sandbox requires this key), so tests can see the key never leaks.
-        "TMDB_API_KEY": TMDB_KEY,
-        "SANDBOX_API_KEY": TMDB_KEY,
-        "SANDBOX_ADULT_IDS": f"[{ADULT_MOVIE}]",
+        **STACK_SETTINGS,
     }
     redis.Redis.from_url(platform_env["REDIS_URL"]).flushdb()
     limited = {"GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "5", "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "8"}

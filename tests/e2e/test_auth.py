@@ -208,9 +208,10 @@ def test_logout_ends_the_token_on_the_next_request(
     headers = {"Authorization": user["authorization"]}
     assert api.post("/auth/logout", headers=headers).status_code == 204
     assert_problem(api.get("/me", headers=headers), 401)
-    # Another gateway replica refuses it too (the denylist is shared).
-    with httpx.Client(base_url=f"{stack.url('gateway-limited')}/api/v1") as replica:
-        assert_problem(replica.get("/me", headers=headers), 401)
+    # Every other gateway replica refuses it too (the revocation copy is shared).
+    for url in stack.gateway_replicas():
+        with httpx.Client(base_url=f"{url}/api/v1") as replica:
+            assert_problem(replica.get("/me", headers=headers), 401)
     assert_problem(api.post("/auth/refresh", json={"refresh_token": user["refresh_token"]}), 401)
     # Only that login ended.
     assert (

@@ -3,6 +3,7 @@
 import time
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import PASSWORD, assert_problem
@@ -21,17 +22,19 @@ def test_request_id_reaches_the_service_logs(api: httpx.Client, stack: Stack) ->
         json={"email": "nobody@example.com", "password": PASSWORD},
         headers={"X-Request-ID": "follow-me-42"},
     )
-    log = stack.log_dir / "auth.log"
     deadline = time.monotonic() + 5  # access lines are written in batches, within 50 ms
-    while '"request_id":"follow-me-42"' not in log.read_text() and time.monotonic() < deadline:
+    while (
+        '"request_id":"follow-me-42"' not in stack.log_text("auth") and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    assert '"request_id":"follow-me-42"' in log.read_text()
+    assert '"request_id":"follow-me-42"' in stack.log_text("auth")
 
 
 def test_unknown_route_is_404_problem(api: httpx.Client) -> None:
     assert_problem(api.get("/nothing-here"), 404)
 
 
+@pytest.mark.own_processes
 def test_rate_limit_answers_429_with_retry_after(stack: Stack) -> None:
     with httpx.Client(base_url=f"{stack.url('gateway-limited')}/api/v1") as client:
         # This gateway allows 5 requests a minute per address; other tests may have used some.
@@ -151,6 +154,7 @@ def _anonymous_statuses(url: str, forwarded_for: list[str]) -> list[int]:
         ]
 
 
+@pytest.mark.own_processes
 def test_a_client_cannot_choose_its_address_with_x_forwarded_for(stack: Stack) -> None:
     """Straight to the gateway, X-Forwarded-For is ignored: a new address in each request
     still counts against the connection's own (5 a minute on this gateway)."""
@@ -162,6 +166,7 @@ def test_a_client_cannot_choose_its_address_with_x_forwarded_for(stack: Stack) -
     assert 429 in statuses, statuses
 
 
+@pytest.mark.own_processes
 def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(stack: Stack) -> None:
     """With FORWARDED_ALLOW_IPS naming the ingress, the address it forwards is the client's."""
     if time.time() % 60 > 50:

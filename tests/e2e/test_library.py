@@ -282,7 +282,7 @@ def test_history_unknown_movie_and_no_token(api: httpx.Client, new_user: NewUser
 def test_adult_titles_stay_hidden_from_users_who_did_not_allow_them(
     api: httpx.Client, new_user: NewUser
 ) -> None:
-    from tests.e2e.conftest import ADULT_MOVIE
+    from tests.e2e.settings import ADULT_MOVIE
 
     user = _auth(new_user())
     for path in (f"/movies/{ADULT_MOVIE}", f"/movies/{ADULT_MOVIE}/similar"):

@@ -137,9 +137,8 @@ def test_notifications_need_a_token(api: httpx.Client) -> None:
 
 
 def _open_streams(stack: Stack) -> float:
-    metrics = httpx.get(f"{stack.url('notifications')}/metrics").text
-    line = next(x for x in metrics.splitlines() if x.startswith("notifications_open_streams "))
-    return float(line.split()[1])
+    lines = stack.metrics("notifications").splitlines()  # every replica's
+    return sum(float(x.split()[1]) for x in lines if x.startswith("notifications_open_streams "))
 
 
 def test_a_closed_stream_lets_go_of_its_upstream(

@@ -239,7 +239,7 @@ async def discover_list(
 async def refresh_now(request: Request, runtime: RuntimeDep) -> Response:
     """Run the scheduled refresh now (operators, tests): the same code, the same events."""
     _internal_only(request, runtime)
-    events = await request.app.state.refresher.refresh_once()
+    events = await request.app.state.refresher.refresh_once(trigger="request")
     new = {
         event.window: event.new_movie_ids
         for event in events

@@ -62,7 +62,7 @@ class TrendingRefresher:
         while True:
             try:
                 if await self._take_lease():
-                    await self.refresh_once()
+                    await self.refresh_once(trigger="schedule")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -79,11 +79,13 @@ class TrendingRefresher:
             return False
         return bool(taken)
 
-    async def refresh_once(self) -> list[IntegrationEvent]:
+    async def refresh_once(self, *, trigger: str) -> list[IntegrationEvent]:
+        """Refresh every window and the genres; `trigger` ("schedule" or "request") is logged,
+        so the scheduled refreshes of all replicas can be counted apart from asked-for ones."""
         events: list[IntegrationEvent] = []
         for window in WINDOWS:
             try:
-                events.extend(await self._refresh_window(window))
+                events.extend(await self._refresh_window(window, trigger))
             except TmdbError as exc:
                 logger.warning("trending %s not refreshed: %s", window, exc)
         try:
@@ -94,7 +96,7 @@ class TrendingRefresher:
             logger.warning("genres not refreshed: %s", exc)
         return events
 
-    async def _refresh_window(self, window: str) -> list[IntegrationEvent]:
+    async def _refresh_window(self, window: str, trigger: str) -> list[IntegrationEvent]:
         entry = await self.catalog.refetch(
             trending_key(window, 1),
             self.settings.trending_ttl_s,
@@ -104,7 +106,12 @@ class TrendingRefresher:
         events = await asyncio.to_thread(self._record, window, movies)
         logger.info(
             "trending refreshed",
-            extra={"window": window, "movies": len(movies), "events": len(events)},
+            extra={
+                "window": window,
+                "movies": len(movies),
+                "events": len(events),
+                "trigger": trigger,
+            },
         )
         return events
 

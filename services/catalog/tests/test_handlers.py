@@ -62,7 +62,7 @@ async def test_refresh_announces_trending_and_new_titles(
     refresher = TrendingRefresher(
         catalog=catalog, redis=redis, engine=engine, settings=catalog_settings
     )
-    first = await refresher.refresh_once()
+    first = await refresher.refresh_once(trigger="request")
     assert [e.event_type for e in first] == ["catalog.trending.refreshed"] * 2
     assert all(e.new_movie_ids == [] for e in first)  # nothing to compare with yet
     await redis.flushdb()  # the last snapshot is the database's: a cache flush loses nothing
@@ -72,7 +72,7 @@ async def test_refresh_announces_trending_and_new_titles(
     ) as admin:
         day = (await admin.get("/__admin/clock")).json()["day"]
         await admin.post("/__admin/clock", json={"day": day + 20})
-        second = await refresher.refresh_once()
+        second = await refresher.refresh_once(trigger="request")
         await admin.post("/__admin/clock", json={"day": day})
     refreshed = [e for e in second if e.event_type == "catalog.trending.refreshed"]
     day_event = next(e for e in refreshed if e.window == "day")
@@ -137,7 +137,7 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
         refresher = TrendingRefresher(
             catalog=catalog, redis=redis, engine=engine, settings=catalog_settings
         )
-        await refresher.refresh_once()
+        await refresher.refresh_once(trigger="request")
         deadline = time.monotonic() + 10
         while await redis.get(trending_key("week", 2)) is not None:
             assert time.monotonic() < deadline, "page 2 was not invalidated"
