@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import aio_pika
 import pytest
 
-from shared.bus import EventBus, Subscription, dead_letter_queue_name
+from shared.bus import EventBus, Topology
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent, wrap
+from testsupport.bus import subscription_of
 from testsupport.infra import Infra
 
 
@@ -46,7 +47,7 @@ async def _dead_letters(
     connection = await aio_pika.connect(infra.amqp_url)
     try:
         channel = await connection.channel()
-        queue = await channel.get_queue(dead_letter_queue_name(bus.namespace, name))
+        queue = await channel.get_queue(Topology(bus.namespace).dead_letter_queue(name))
         messages = []
         for _ in range(100):
             message = await queue.get(no_ack=True, fail=False)
@@ -68,7 +69,7 @@ async def test_published_event_reaches_typed_handler(make_bus: Callable[..., Eve
         await received.put((event, envelope))
 
     bus = make_bus()
-    bus.subscribe(Subscription(name="consumer", handlers={"favorite.added": on_added}))
+    bus.subscribe(subscription_of("consumer", FavoriteAdded, on_added))
     bus.start()
     await bus.wait_ready(15)
     sent = wrap(_favorite(), producer="tests")
@@ -90,7 +91,7 @@ async def test_failing_handler_is_retried_then_succeeds(make_bus: Callable[..., 
         done.set()
 
     bus = make_bus()
-    bus.subscribe(Subscription(name="flaky", handlers={"favorite.added": flaky}))
+    bus.subscribe(subscription_of("flaky", FavoriteAdded, flaky))
     bus.start()
     await bus.wait_ready(15)
     await bus.publish(wrap(_favorite(), producer="tests"))
@@ -109,7 +110,7 @@ async def test_always_failing_handler_ends_in_dead_letter_queue(
         raise ValueError("bug in handler")
 
     bus = make_bus()
-    bus.subscribe(Subscription(name="broken", handlers={"favorite.added": broken}))
+    bus.subscribe(subscription_of("broken", FavoriteAdded, broken))
     bus.start()
     await bus.wait_ready(15)
     sent = wrap(_favorite(), producer="tests")
@@ -130,7 +131,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
         await handled.put(envelope.event_id)
 
     bus = make_bus()
-    bus.subscribe(Subscription(name="strict", handlers={"favorite.added": on_added}))
+    bus.subscribe(subscription_of("strict", FavoriteAdded, on_added))
     bus.start()
     await bus.wait_ready(15)
     good = wrap(_favorite(), producer="tests")

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from shared.bus import EventBus, Subscription
+from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent
 from shared.inbox import record_once
 from shared.outbox import OutboxRelay, add_event
+from testsupport.bus import subscription_of
 from testsupport.infra import Infra
 
 
@@ -44,7 +45,7 @@ async def collecting_bus(infra: Infra) -> AsyncIterator[tuple[EventBus, list[uui
         producer="tests",
         queue_expires_ms=60_000,
     )
-    bus.subscribe(Subscription(name="collector", handlers={"favorite.added": collect}))
+    bus.subscribe(subscription_of("collector", FavoriteAdded, collect))
     bus.start()
     await bus.wait_ready(15)
     yield bus, received

@@ -17,7 +17,6 @@ from shared.events import (
     CatalogMovieUpdated,
     CatalogTrendingRefreshed,
     EventEnvelope,
-    IntegrationEvent,
     RatingRemoved,
     RatingSet,
     UserPreferencesChanged,
@@ -37,6 +36,8 @@ def subscription(
     mirror: CommunityMirror,
     viewers: AdultViewers,
 ) -> Subscription:
+    subscription = Subscription(CONSUMER)
+
     async def apply_rating(
         envelope: EventEnvelope, movie_id: int, sum_delta: float, count_delta: int
     ) -> None:
@@ -57,25 +58,25 @@ def subscription(
                 # The mirror is a copy: a reader falls back to the database and mirrors it again.
                 await cache.delete(community_key(movie_id))
 
-    async def on_rating_set(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, RatingSet)
+    @subscription.on(RatingSet)
+    async def on_rating_set(event: RatingSet, envelope: EventEnvelope) -> None:
         if event.previous_score is None:
             await apply_rating(envelope, event.movie_id, event.score, 1)
         else:
             await apply_rating(envelope, event.movie_id, event.score - event.previous_score, 0)
 
-    async def on_rating_removed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, RatingRemoved)
+    @subscription.on(RatingRemoved)
+    async def on_rating_removed(event: RatingRemoved, envelope: EventEnvelope) -> None:
         await apply_rating(envelope, event.movie_id, -event.score, -1)
 
-    async def on_trending_refreshed(event: IntegrationEvent, _: EventEnvelope) -> None:
-        assert isinstance(event, CatalogTrendingRefreshed)
+    @subscription.on(CatalogTrendingRefreshed)
+    async def on_trending_refreshed(event: CatalogTrendingRefreshed, _: EventEnvelope) -> None:
         # Page 1 was just replaced; later pages were cut from the old list and are dropped.
         await cache.delete(*(trending_key(event.window, page) for page in range(2, MAX_PAGE + 1)))
         logger.info("trending pages dropped after refresh", extra={"window": event.window})
 
-    async def on_movie_updated(event: IntegrationEvent, _: EventEnvelope) -> None:
-        assert isinstance(event, CatalogMovieUpdated)
+    @subscription.on(CatalogMovieUpdated)
+    async def on_movie_updated(event: CatalogMovieUpdated, _: EventEnvelope) -> None:
         movie_id = event.movie_id
         await cache.delete(
             movie_key(movie_id),
@@ -86,8 +87,10 @@ def subscription(
             ),
         )
 
-    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserPreferencesChanged)
+    @subscription.on(UserPreferencesChanged)
+    async def on_preferences_changed(
+        event: UserPreferencesChanged, envelope: EventEnvelope
+    ) -> None:
         try:
             await handle_once(
                 engine,
@@ -103,13 +106,4 @@ def subscription(
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
 
-    return Subscription(
-        name=CONSUMER,
-        handlers={
-            CatalogTrendingRefreshed.event_type: on_trending_refreshed,
-            CatalogMovieUpdated.event_type: on_movie_updated,
-            UserPreferencesChanged.event_type: on_preferences_changed,
-            RatingSet.event_type: on_rating_set,
-            RatingRemoved.event_type: on_rating_removed,
-        },
-    )
+    return subscription

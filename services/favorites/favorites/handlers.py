@@ -13,7 +13,6 @@ from shared.bus import Subscription
 from shared.events import (
     CatalogMovieUpdated,
     EventEnvelope,
-    IntegrationEvent,
     UserPreferencesChanged,
     UserRegistered,
 )
@@ -39,8 +38,10 @@ def _remember(session: Session, *, user_id: object, display_name: str, at: datet
 
 
 def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
-    async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserRegistered)
+    subscription = Subscription(CONSUMER)
+
+    @subscription.on(UserRegistered)
+    async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None:
         await handle_once(
             engine,
             consumer=CONSUMER,
@@ -50,8 +51,10 @@ def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
             ),
         )
 
-    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserPreferencesChanged)
+    @subscription.on(UserPreferencesChanged)
+    async def on_preferences_changed(
+        event: UserPreferencesChanged, envelope: EventEnvelope
+    ) -> None:
         # Pages may show or hide adult titles by the new preference. Idempotent by nature; a
         # Redis failure raises, so the event is retried.
         await pages.drop(event.user_id)
@@ -67,17 +70,10 @@ def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
             ),
         )
 
-    async def on_movie_updated(event: IntegrationEvent, _: EventEnvelope) -> None:
+    @subscription.on(CatalogMovieUpdated)
+    async def on_movie_updated(event: CatalogMovieUpdated, _: EventEnvelope) -> None:
         # Idempotent by nature: dropping twice drops nothing more. A Redis failure raises,
         # so the event is retried rather than lost.
-        assert isinstance(event, CatalogMovieUpdated)
         await pages.drop_all()
 
-    return Subscription(
-        name=CONSUMER,
-        handlers={
-            UserRegistered.event_type: on_registered,
-            UserPreferencesChanged.event_type: on_preferences_changed,
-            CatalogMovieUpdated.event_type: on_movie_updated,
-        },
-    )
+    return subscription

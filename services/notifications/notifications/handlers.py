@@ -17,7 +17,6 @@ from shared.catalog_client import CatalogClient
 from shared.events import (
     CatalogTrendingRefreshed,
     EventEnvelope,
-    IntegrationEvent,
     RecommendationsUpdated,
     UserPreferencesChanged,
     UserRegistered,
@@ -30,6 +29,8 @@ CONSUMER = "notifications"
 def subscription(
     *, engine: Engine, redis: Redis, catalog: CatalogClient, settings: NotificationsSettings
 ) -> Subscription:
+    subscription = Subscription(CONSUMER)
+
     async def deliver(
         envelope: EventEnvelope, write: Callable[[Session], list[service.Delivered]]
     ) -> None:
@@ -42,8 +43,8 @@ def subscription(
         with contextlib.suppress(RedisError):
             await live.publish(redis, written)
 
-    async def on_registered(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserRegistered)
+    @subscription.on(UserRegistered)
+    async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None:
 
         def subscribe(session: Session) -> list[service.Delivered]:
             service.subscribe(session, user_id=event.user_id, at=envelope.occurred_at)
@@ -51,8 +52,10 @@ def subscription(
 
         await deliver(envelope, subscribe)
 
-    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserPreferencesChanged)
+    @subscription.on(UserPreferencesChanged)
+    async def on_preferences_changed(
+        event: UserPreferencesChanged, envelope: EventEnvelope
+    ) -> None:
         await handle_once(
             engine,
             consumer=CONSUMER,
@@ -62,8 +65,10 @@ def subscription(
             ),
         )
 
-    async def on_trending_refreshed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, CatalogTrendingRefreshed)
+    @subscription.on(CatalogTrendingRefreshed)
+    async def on_trending_refreshed(
+        event: CatalogTrendingRefreshed, envelope: EventEnvelope
+    ) -> None:
         if event.window != settings.trending_window or not event.new_movie_ids:
             return
         movies = await _movies(catalog, event.new_movie_ids)
@@ -85,8 +90,10 @@ def subscription(
 
         await deliver(envelope, fan_out)
 
-    async def on_recommendations_updated(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, RecommendationsUpdated)
+    @subscription.on(RecommendationsUpdated)
+    async def on_recommendations_updated(
+        event: RecommendationsUpdated, envelope: EventEnvelope
+    ) -> None:
         movies = await _movies(catalog, event.new_movie_ids)
         await deliver(
             envelope,
@@ -99,15 +106,7 @@ def subscription(
             ),
         )
 
-    return Subscription(
-        name=CONSUMER,
-        handlers={
-            UserRegistered.event_type: on_registered,
-            UserPreferencesChanged.event_type: on_preferences_changed,
-            CatalogTrendingRefreshed.event_type: on_trending_refreshed,
-            RecommendationsUpdated.event_type: on_recommendations_updated,
-        },
-    )
+    return subscription
 
 
 async def _movies(catalog: CatalogClient, movie_ids: list[int]) -> list[dict]:  # type: ignore[type-arg]

@@ -5,17 +5,17 @@ from fastapi import FastAPI
 from recommendations.api import router
 from recommendations.cache import RecommendationCache
 from recommendations.config import RecommendationsSettings, settings
+from recommendations.events import PUBLISHES
 from recommendations.handlers import subscription
 from recommendations.service import Recommender
 from shared.app import API_PREFIX, create_service_app
 from shared.catalog_client import CatalogClient, attach_catalog_client
-from shared.events import RecommendationsUpdated
 from shared.fastpath import CachedUserPageFastPath
 from shared.runtime import build_runtime
 
 
 def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
-    runtime = build_runtime(app_settings, publishes=(RecommendationsUpdated,))
+    runtime = build_runtime(app_settings, publishes=PUBLISHES)
     catalog = attach_catalog_client(
         runtime,
         base_url=app_settings.catalog_url,

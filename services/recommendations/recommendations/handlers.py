@@ -4,6 +4,7 @@ and anything that makes a user's cached recommendations old."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -21,7 +22,6 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
-    IntegrationEvent,
     RatingRemoved,
     RatingSet,
     UserPreferencesChanged,
@@ -41,7 +41,20 @@ class SignalChange:
     score: float | None = None
 
 
-def signal_change(event: IntegrationEvent) -> SignalChange:
+SignalEvent: TypeAlias = (
+    FavoriteAdded | FavoriteRemoved | RatingSet | RatingRemoved | HistoryAdded | HistoryRemoved
+)
+SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = (
+    FavoriteAdded,
+    FavoriteRemoved,
+    RatingSet,
+    RatingRemoved,
+    HistoryAdded,
+    HistoryRemoved,
+)
+
+
+def signal_change(event: SignalEvent) -> SignalChange:
     """What a favorite, rating or history event changes in the taste profile."""
     match event:
         case FavoriteAdded() | FavoriteRemoved():
@@ -76,29 +89,18 @@ def signal_change(event: IntegrationEvent) -> SignalChange:
     raise TypeError(f"not a taste signal: {event.event_type}")
 
 
-SIGNAL_EVENTS = tuple(
-    cls.event_type
-    for cls in (
-        FavoriteAdded,
-        FavoriteRemoved,
-        RatingSet,
-        RatingRemoved,
-        HistoryAdded,
-        HistoryRemoved,
-    )
-)
-
-
 def subscription(
     *, engine: Engine, cache: RecommendationCache, recommender: Recommender | None = None
 ) -> Subscription:
+    subscription = Subscription(CONSUMER)
+
     async def drop(user_id: uuid.UUID) -> None:
         try:
             await cache.drop(user_id)
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
 
-    async def on_signal(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+    async def on_signal(event: SignalEvent, envelope: EventEnvelope) -> None:
         """Favorites, ratings and viewings all become taste signals the same way."""
         change = signal_change(event)
 
@@ -124,8 +126,13 @@ def subscription(
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         await drop(change.user_id)
 
-    async def on_preferences_changed(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        assert isinstance(event, UserPreferencesChanged)
+    for signal_event in SIGNAL_EVENTS:
+        subscription.on(signal_event)(on_signal)
+
+    @subscription.on(UserPreferencesChanged)
+    async def on_preferences_changed(
+        event: UserPreferencesChanged, envelope: EventEnvelope
+    ) -> None:
         genres = [int(g) for g in event.preferences.get("genres", []) if isinstance(g, int)]
 
         def effect(session: Session) -> None:
@@ -140,8 +147,8 @@ def subscription(
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         await drop(event.user_id)
 
-    async def on_trending_refreshed(event: IntegrationEvent, _: EventEnvelope) -> None:
-        assert isinstance(event, CatalogTrendingRefreshed)
+    @subscription.on(CatalogTrendingRefreshed)
+    async def on_trending_refreshed(event: CatalogTrendingRefreshed, _: EventEnvelope) -> None:
         try:
             await cache.drop_all()
         except RedisError as exc:
@@ -149,11 +156,4 @@ def subscription(
         if recommender is not None and event.window == "week":
             await top_picks.refresh(engine, recommender)
 
-    return Subscription(
-        name=CONSUMER,
-        handlers={
-            **{event_type: on_signal for event_type in SIGNAL_EVENTS},
-            UserPreferencesChanged.event_type: on_preferences_changed,
-            CatalogTrendingRefreshed.event_type: on_trending_refreshed,
-        },
-    )
+    return subscription

@@ -16,10 +16,11 @@ from recommendations import profile
 from recommendations.cache import RecommendationCache
 from recommendations.handlers import subscription as make_subscription
 from shared.bus import EventBus, Subscription
-from shared.bus.dlq import list_dead_letters, replay, resolve_queue
+from shared.bus.dlq import list_dead_letters, replay
 from shared.events import EventEnvelope, FavoriteAdded, FavoriteRemoved, IntegrationEvent, wrap
 from shared.outbox import OutboxRelay
 from shared.redis import make_redis
+from testsupport.bus import subscription_of
 from testsupport.infra import Infra, TcpProxy
 
 pytestmark = pytest.mark.usefixtures("clean_recommendations_db")
@@ -125,9 +126,7 @@ async def test_crash_before_ack_is_redelivered_and_applied_once(
             raise RuntimeError("process died before the ack")  # ...but never acknowledged
 
     bus = make_bus()
-    bus.subscribe(
-        Subscription(name="recommendations", handlers={"favorite.added": crash_after_commit})
-    )
+    bus.subscribe(subscription_of("recommendations", FavoriteAdded, crash_after_commit))
     bus.start()
     await bus.wait_ready(15)
     user = uuid.uuid4()
@@ -153,7 +152,7 @@ async def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     event = FavoriteAdded(user_id=user, movie_id=4, at=datetime.now(UTC))
     await bus.publish(wrap(event, producer="favorites"))
     await _until(lambda: _favorites(recommendations_engine, user) == [4])
-    dead_letter_queue, _ = resolve_queue("recommendations", bus.namespace)
+    dead_letter_queue, _ = bus.topology.resolve("recommendations")
     letters = await list_dead_letters(infra.amqp_url, dead_letter_queue)
     assert [letter.message_id for letter in letters] == ["poison-1"]
     assert letters[0].error.startswith("malformed")
@@ -171,7 +170,7 @@ async def test_dead_letters_can_be_replayed(
         await real.handlers[envelope.type](event, envelope)
 
     bus = make_bus()
-    bus.subscribe(Subscription(name="recommendations", handlers={"favorite.added": until_fixed}))
+    bus.subscribe(subscription_of("recommendations", FavoriteAdded, until_fixed))
     bus.start()
     await bus.wait_ready(15)
     user = uuid.uuid4()
@@ -179,7 +178,7 @@ async def test_dead_letters_can_be_replayed(
         FavoriteAdded(user_id=user, movie_id=5, at=datetime.now(UTC)), producer="favorites"
     )
     await bus.publish(envelope)
-    dead_letter_queue, consumer_queue = resolve_queue("recommendations", bus.namespace)
+    dead_letter_queue, consumer_queue = bus.topology.resolve("recommendations")
     letters: list = []  # type: ignore[type-arg]
 
     async def dead_lettered() -> None:

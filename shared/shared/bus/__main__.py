@@ -16,7 +16,8 @@ import sys
 
 from aiormq.exceptions import AMQPConnectionError, ChannelNotFoundEntity
 
-from shared.bus.dlq import list_dead_letters, replay, resolve_queue
+from shared.bus.dlq import list_dead_letters, replay
+from shared.bus.topology import Topology
 from shared.config import PlatformSettings
 
 
@@ -54,7 +55,7 @@ def _run(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
 
     settings = PlatformSettings()
-    dead_letter_queue, consumer_queue = resolve_queue(args.queue, settings.bus_namespace)
+    dead_letter_queue, consumer_queue = Topology(settings.bus_namespace).resolve(args.queue)
     if args.command == "list":
         letters = asyncio.run(list_dead_letters(settings.amqp_url, dead_letter_queue, args.limit))
         for letter in letters:

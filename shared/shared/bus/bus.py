@@ -5,9 +5,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import (
@@ -18,8 +17,9 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
+from shared.bus.topology import Topology
 from shared.context import correlation_id_var
-from shared.events import EVENT_TYPES, EventEnvelope, IntegrationEvent
+from shared.events import EventEnvelope, IntegrationEvent
 from shared.metrics import (
     EVENTS_CONSUMED,
     EVENTS_CONSUMER_LAG,
@@ -31,7 +31,8 @@ from shared.metrics import (
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[IntegrationEvent, EventEnvelope], Awaitable[None]]
+E = TypeVar("E", bound=IntegrationEvent)
+Handler = Callable[[E, EventEnvelope], Awaitable[None]]
 RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
@@ -46,22 +47,39 @@ class MalformedEvent(Exception):
     """The message can never be handled: it goes straight to the dead-letter queue."""
 
 
-@dataclass
 class Subscription:
-    """One consuming service's queue and its handlers, keyed by event type (= routing key)."""
+    """One consuming service's queue and its handlers. A handler declares the event class it
+    takes, and the routing key comes from that class:
 
-    name: str
-    handlers: dict[str, Handler]
-    prefetch: int = 32
-    transient_errors: tuple[type[Exception], ...] = field(default=(TransientError,))
+        subscription = Subscription("favorites")
 
+        @subscription.on(UserRegistered)
+        async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None: ...
 
-def queue_name(namespace: str, name: str) -> str:
-    return f"{namespace}.{name}"
+    The bus parses each message into the class its type names before calling the handler."""
 
+    def __init__(
+        self,
+        name: str,
+        *,
+        prefetch: int = 32,
+        transient_errors: tuple[type[Exception], ...] = (TransientError,),
+    ) -> None:
+        self.name = name
+        self.prefetch = prefetch
+        self.transient_errors = transient_errors
+        self.events: dict[str, type[IntegrationEvent]] = {}
+        self.handlers: dict[str, Handler[Any]] = {}
 
-def dead_letter_queue_name(namespace: str, name: str) -> str:
-    return f"{namespace}.{name}.dlq"
+    def on(self, event: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        def register(handler: Handler[E]) -> Handler[E]:
+            if event.event_type in self.handlers:
+                raise ValueError(f"{self.name} handles {event.event_type} twice")
+            self.events[event.event_type] = event
+            self.handlers[event.event_type] = handler
+            return handler
+
+        return register
 
 
 class EventBus:
@@ -82,9 +100,7 @@ class EventBus:
         self.producer = producer
         self.max_retries = max_retries
         self.retry_delay_ms = retry_delay_ms
-        self.queue_expires_ms = queue_expires_ms
-        self.exchange_name = f"{namespace}.events"
-        self.dead_letter_exchange_name = f"{namespace}.dead-letter"
+        self.topology = Topology(namespace, retry_delay_ms, queue_expires_ms)
         self._subscriptions: list[Subscription] = []
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -98,7 +114,7 @@ class EventBus:
         self._subscriptions.append(subscription)
         declare_event_metrics(
             publishes=(),
-            queue=queue_name(self.namespace, subscription.name),
+            queue=self.topology.queue(subscription.name),
             consumes=subscription.handlers,
         )
 
@@ -154,12 +170,7 @@ class EventBus:
         )
         try:
             channel = await connection.channel(publisher_confirms=True)
-            self._exchange = await channel.declare_exchange(
-                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            self._dead_letter_exchange = await channel.declare_exchange(
-                self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
-            )
+            self._exchange, self._dead_letter_exchange = await self._declare_exchanges(channel)
             for subscription in self._subscriptions:
                 await self._start_consumer(connection, subscription)
         except BaseException:
@@ -167,7 +178,18 @@ class EventBus:
             raise
         self._connection, self._channel = connection, channel
         self._ready.set()
-        logger.info("connected to the broker", extra={"exchange": self.exchange_name})
+        logger.info("connected to the broker", extra={"exchange": self.topology.exchange})
+
+    async def _declare_exchanges(
+        self, channel: AbstractChannel
+    ) -> tuple[AbstractExchange, AbstractExchange]:
+        events = await channel.declare_exchange(
+            self.topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        dead_letters = await channel.declare_exchange(
+            self.topology.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        return events, dead_letters
 
     # --- publishing -------------------------------------------------------------------------
     async def publish(self, envelope: EventEnvelope) -> None:
@@ -200,42 +222,23 @@ class EventBus:
     async def _start_consumer(
         self, connection: AbstractRobustConnection, subscription: Subscription
     ) -> None:
-        name = queue_name(self.namespace, subscription.name)
+        topology, consumer_name = self.topology, subscription.name
+        name = topology.queue(consumer_name)
         channel = await connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=subscription.prefetch)
-        exchange = await channel.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        dead_letter_exchange = await channel.declare_exchange(
-            self.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        expiry = {"x-expires": self.queue_expires_ms} if self.queue_expires_ms else {}
+        exchange, dead_letter_exchange = await self._declare_exchanges(channel)
         queue = await channel.declare_queue(
-            name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": self.dead_letter_exchange_name,
-                "x-dead-letter-routing-key": name,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-                **expiry,
-            },
+            name, durable=True, arguments=topology.queue_arguments(consumer_name)
         )
         retry_queue = await channel.declare_queue(
-            f"{name}.retry",
+            topology.retry_queue(consumer_name),
             durable=True,
-            arguments={
-                "x-message-ttl": self.retry_delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": name,
-                **expiry,
-            },
+            arguments=topology.retry_queue_arguments(consumer_name),
         )
         dead_letter_queue = await channel.declare_queue(
-            dead_letter_queue_name(self.namespace, subscription.name),
+            topology.dead_letter_queue(consumer_name),
             durable=True,
-            arguments={"x-queue-type": "quorum", **expiry},
+            arguments=topology.dead_letter_queue_arguments(),
         )
         await dead_letter_queue.bind(dead_letter_exchange, routing_key=name)
         for event_type in subscription.handlers:
@@ -303,11 +306,9 @@ class _Consumer:
             envelope = EventEnvelope.model_validate_json(message.body)
         except ValidationError as exc:
             raise MalformedEvent(f"not an event envelope: {_short(exc)}") from exc
-        if envelope.type not in self.subscription.handlers:
-            raise MalformedEvent(f"no handler for event type {envelope.type!r}")
-        model = EVENT_TYPES.get(envelope.type)
+        model = self.subscription.events.get(envelope.type)
         if model is None:
-            raise MalformedEvent(f"unknown event type {envelope.type!r}")
+            raise MalformedEvent(f"no handler for event type {envelope.type!r}")
         if envelope.version > model.version:
             raise MalformedEvent(
                 f"{envelope.type} version {envelope.version} is newer than {model.version}"

@@ -13,8 +13,6 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.bus.bus import ERROR_HEADER, RETRY_COUNT_HEADER
 
-DLQ_SUFFIX = ".dlq"
-
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -41,14 +39,6 @@ class DeadLetter:
             "headers": self.headers,
             "body": body,
         }
-
-
-def resolve_queue(name: str, namespace: str) -> tuple[str, str]:
-    """(dead-letter queue, the consumer queue it belongs to) from a short or full name."""
-    dead_letter = name if name.endswith(DLQ_SUFFIX) else f"{name}{DLQ_SUFFIX}"
-    if not dead_letter.startswith(f"{namespace}."):
-        dead_letter = f"{namespace}.{dead_letter}"
-    return dead_letter, dead_letter.removesuffix(DLQ_SUFFIX)
 
 
 def _dead_letter(message: AbstractIncomingMessage) -> DeadLetter:

@@ -1,0 +1,5 @@
+"""What the recommendations service publishes (through its outbox)."""
+
+from shared.events import RecommendationsUpdated
+
+PUBLISHES = (RecommendationsUpdated,)
