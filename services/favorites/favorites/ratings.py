@@ -19,7 +19,9 @@ def rate(session: Session, *, user_id: uuid.UUID, movie_id: int, score: float) -
     A first rating is decided by one INSERT ... ON CONFLICT DO NOTHING, so of concurrent first
     ratings exactly one announces "no previous score" (a SELECT ... FOR UPDATE locks nothing
     while there is no row, which let each of them count the user once more in the community
-    rating). A change locks the row, so concurrent changes each carry the score just before.
+    rating). A change locks the row, so concurrent changes each carry the score just before,
+    and takes its time once it holds the lock: the events' times follow the order the changes
+    were committed in, which is how the consumers (the taste profile) tell the newest score.
     """
     rated_at = utcnow()
     inserted = session.execute(
@@ -38,6 +40,7 @@ def rate(session: Session, *, user_id: uuid.UUID, movie_id: int, score: float) -
         if previous is None:  # removed between the two statements: decide again
             session.rollback()
             return rate(session, user_id=user_id, movie_id=movie_id, score=score)
+        rated_at = utcnow()
         session.execute(
             update(Rating)
             .where(col(Rating.user_id) == user_id, col(Rating.movie_id) == movie_id)

@@ -1,6 +1,8 @@
 """Ratings, reviews and watch history on the real PostgreSQL, with their events."""
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -88,3 +90,36 @@ def test_history_keeps_the_latest_viewing(favorites_engine: Engine) -> None:
         "history.added",
         "history.removed",
     ]
+
+
+def test_a_rating_change_waiting_for_another_is_dated_after_it(favorites_engine: Engine) -> None:
+    """Two changes of one rating at once: the one that commits last carries the later time
+    (it used to take its time before waiting for the row, so the taste profile, which keeps
+    the newest, could keep the score the library had already replaced)."""
+    user = uuid.uuid4()
+    with Session(favorites_engine) as session:
+        ratings.rate(session, user_id=user, movie_id=6, score=5.0)
+    holder = favorites_engine.connect()
+    transaction = holder.begin()
+    holder.execute(
+        text("SELECT 1 FROM rating WHERE user_id = :u AND movie_id = 6 FOR UPDATE"), {"u": user}
+    )
+    waiting = threading.Thread(target=_rate, args=(favorites_engine, user, 8.0))
+    waiting.start()
+    time.sleep(0.3)  # the change above is now waiting for the row
+    holder.execute(
+        text("UPDATE rating SET score = 6.0, rated_at = now() WHERE user_id = :u AND movie_id = 6"),
+        {"u": user},
+    )
+    held_until = datetime.now(UTC)
+    transaction.commit()
+    holder.close()
+    waiting.join()
+    last = _events(favorites_engine)[-1][1]
+    assert last["score"] == 8.0 and last["previous_score"] == 6.0
+    assert datetime.fromisoformat(last["at"]) >= held_until
+
+
+def _rate(engine: Engine, user: uuid.UUID, score: float) -> None:
+    with Session(engine) as session:
+        ratings.rate(session, user_id=user, movie_id=6, score=score)
