@@ -135,26 +135,30 @@ class User:
 
     def _log_out_and_in(self) -> list[Outcome]:
         """Log out at one replica, then ask every replica with the old token until each
-        refuses it (401); any 200 is a logout some replica did not see."""
+        refuses it (401); any 200 is a logout some replica did not see. A replica that does
+        not answer at all (the one just killed) accepts nothing and is counted apart."""
         old = {"Authorization": f"Bearer {self.token}"}
         outcome = self._call("logout", "POST", "/auth/logout")
         outcomes = [outcome]
         if outcome.status == 204:
             ended = time.monotonic()
-            accepted = 0
+            accepted = unreachable = 0
             pending = list(self.clients)
             while pending and time.monotonic() - ended < 5:
                 for client in list(pending):
                     try:
                         status = client.get("/me", headers=old).status_code
-                    except httpx.HTTPError:
+                    except httpx.TransportError:
+                        unreachable += 1
+                        pending.remove(client)
                         continue
                     accepted += status == 200
                     if status == 401:
                         pending.remove(client)
             self.logouts.append(
                 {"refused everywhere after s": time.monotonic() - ended,
-                 "accepted": accepted, "replicas still accepting": len(pending)}
+                 "accepted": accepted, "replicas still accepting": len(pending),
+                 "replicas not answering": unreachable}
             )  # fmt: skip
         self.token = ""
         outcomes.append(self._log_in())
@@ -277,6 +281,9 @@ class Traffic:
             "missing ratings": sum(m["ratings"] for m in missing),
             "logouts": len(logouts),
             "logged-out tokens accepted": sum(entry["accepted"] for entry in logouts),
+            "checks at a replica not answering": sum(
+                entry["replicas not answering"] for entry in logouts
+            ),
             "logouts not refused everywhere within 1 s": sum(
                 1
                 for entry in logouts

@@ -1,15 +1,17 @@
 """The catalog's internal endpoints, for the services that need movie data.
 
 Calls carry the internal shared secret (the catalog refuses these routes otherwise) and the
-request id, so one user action can be followed into the catalog's logs.
+request id, so one user action can be followed into the catalog's logs. Answers come back as
+the contract's models (shared/catalog_models.py).
 """
 
 import logging
 from typing import Any, TypeVar
 
 import aiohttp
-import orjson
+from pydantic import BaseModel, ValidationError
 
+from shared.catalog_models import MovieBatch, MovieList, RelatedLists
 from shared.context import request_id_var
 from shared.errors import DependencyUnavailable
 from shared.runtime import Runtime
@@ -17,6 +19,7 @@ from shared.security import INTERNAL_TOKEN_HEADER
 
 logger = logging.getLogger(__name__)
 ClientT = TypeVar("ClientT", bound="CatalogClient")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class CatalogClient:
@@ -42,7 +45,7 @@ class CatalogClient:
         if self._session is not None:
             await self._session.close()
 
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get(self, path: str, params: dict[str, Any], model: type[ModelT]) -> ModelT:
         try:
             async with self._client().get(
                 f"{self.base_url}{path}",
@@ -50,38 +53,45 @@ class CatalogClient:
                 headers={"x-request-id": request_id_var.get() or ""},
             ) as response:
                 response.raise_for_status()
-                result: dict[str, Any] = await response.json(loads=orjson.loads)
+                body = await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             logger.warning("catalog unavailable: %s", type(exc).__name__)
             raise DependencyUnavailable("The movie catalog") from exc
-        return result
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:  # a catalog of another version, or a broken proxy
+            logger.error("catalog answered %s outside its contract: %s", path, exc.errors()[:3])
+            raise DependencyUnavailable("The movie catalog") from exc
 
-    async def movies(self, movie_ids: list[int], *, viewer: str | None = None) -> dict[str, Any]:
-        """{"results": [MovieSummary...], "missing", "unavailable", "adult_ids", "hidden"} in
-        one call. With `viewer` (a user id, or "anonymous"), adult titles that viewer has not
-        allowed are in "hidden" rather than "results"."""
+    async def movies(self, movie_ids: list[int], *, viewer: str | None = None) -> MovieBatch:
+        """Many movies in one call. With `viewer` (a user id, or "anonymous"), adult titles
+        that viewer has not allowed are in `hidden` rather than `results`."""
         if not movie_ids:
-            return {"results": [], "missing": [], "unavailable": [], "adult_ids": [], "hidden": []}
+            return MovieBatch(results=[], missing=[], unavailable=[], adult_ids=[], hidden=[])
         params = {"ids": ",".join(map(str, movie_ids))}
         if viewer is not None:
             params["viewer"] = viewer
-        return await self._get("/internal/movies", params)
+        return await self._get("/internal/movies", params, MovieBatch)
 
-    async def related(self, movie_ids: list[int], *, pages: int) -> dict[str, Any]:
-        """TMDb's recommendations for many movies: {"lists": {id: [...]}, "adult_ids": [...]}."""
+    async def related(self, movie_ids: list[int], *, pages: int) -> RelatedLists:
+        """TMDb's recommendations for many movies, by movie."""
         if not movie_ids:
-            return {"lists": {}, "adult_ids": []}
+            return RelatedLists(lists={}, adult_ids=[])
         return await self._get(
-            "/internal/related", {"ids": ",".join(map(str, movie_ids)), "pages": pages}
+            "/internal/related",
+            {"ids": ",".join(map(str, movie_ids)), "pages": pages},
+            RelatedLists,
         )
 
-    async def trending(self, *, pages: int) -> dict[str, Any]:
-        return await self._get("/internal/trending", {"window": "week", "pages": pages})
+    async def trending(self, *, pages: int) -> MovieList:
+        return await self._get("/internal/trending", {"window": "week", "pages": pages}, MovieList)
 
-    async def discover(self, genre_ids: list[int]) -> dict[str, Any]:
+    async def discover(self, genre_ids: list[int]) -> MovieList:
         if not genre_ids:
-            return {"results": [], "adult_ids": []}
-        return await self._get("/internal/discover", {"genre_ids": ",".join(map(str, genre_ids))})
+            return MovieList(results=[], adult_ids=[])
+        return await self._get(
+            "/internal/discover", {"genre_ids": ",".join(map(str, genre_ids))}, MovieList
+        )
 
 
 def attach_catalog_client(

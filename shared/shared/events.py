@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.catalog_models import MovieBrief
 from shared.context import current_correlation_id
 
 
@@ -145,6 +146,11 @@ class RecommendationsUpdated(IntegrationEvent):
     event_type: ClassVar[str] = "recommendations.updated"
     user_id: uuid.UUID
     new_movie_ids: list[int] = Field(description="Titles that entered the user's top picks")
+    new_movies: list[MovieBrief] = Field(
+        default_factory=list,
+        description="Those titles' names and genres, so a consumer need not ask the catalog "
+        "(empty in events from before it was carried)",
+    )
     at: datetime
 
 
@@ -154,6 +160,10 @@ class CatalogTrendingRefreshed(IntegrationEvent):
     window: str = Field(description="day or week")
     movie_ids: list[int] = Field(description="The first page of trending after the refresh")
     new_movie_ids: list[int] = Field(description="Titles not on the previous first page")
+    new_movies: list[MovieBrief] = Field(
+        default_factory=list,
+        description="Those titles' names and genres (empty in events from before it was carried)",
+    )
     refreshed_at: datetime
 
 

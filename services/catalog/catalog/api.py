@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from catalog.community import CommunityMirror, community_key, with_community
 from catalog.deps import CatalogDep, PageQuery
-from catalog.models import Genre, MovieBatch, MovieDetail, MoviePage
+from catalog.models import Genre, MovieBatch, MovieDetail, MovieList, MoviePage, RelatedLists
 from catalog.preferences import allows_adult
 from catalog.service import MovieNotFound, Served, without_adult
 from catalog.tmdb import TmdbUnavailable
@@ -184,7 +184,7 @@ IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$"
 Pages = Annotated[int, Query(ge=1, le=5)]
 
 
-@internal_router.get("/related")
+@internal_router.get("/related", response_model=RelatedLists)
 async def related(
     request: Request,
     catalog: CatalogDep,
@@ -202,7 +202,7 @@ async def related(
     )
 
 
-@internal_router.get("/trending")
+@internal_router.get("/trending", response_model=MovieList)
 async def trending_list(
     request: Request,
     catalog: CatalogDep,
@@ -218,7 +218,7 @@ async def trending_list(
     return Response(orjson.dumps(found), media_type="application/json")
 
 
-@internal_router.get("/discover")
+@internal_router.get("/discover", response_model=MovieList)
 async def discover_list(
     request: Request,
     catalog: CatalogDep,

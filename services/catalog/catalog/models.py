@@ -1,8 +1,10 @@
-"""TMDb payloads (validated before anything is cached) and the public shapes of movies."""
+"""TMDb payloads (validated before anything is cached) and the public shapes of movies; the
+summary, the page and the internal routes' shapes are the shared contract
+(shared/catalog_models.py)."""
 
-from datetime import date
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from shared.catalog_models import MovieBatch, MovieList, MovieSummary, Page, RelatedLists
 
 
 # --- what TMDb sends ------------------------------------------------------------------------
@@ -63,28 +65,6 @@ class Genre(BaseModel):
     name: str
 
 
-class MovieSummary(BaseModel):
-    id: int
-    title: str
-    overview: str
-    release_date: date | None = Field(description="YYYY-MM-DD, or null when unknown")
-    genre_ids: list[int]
-    vote_average: float
-    vote_count: int
-    popularity: float
-    poster_url: str | None = Field(description="Absolute image URL, or null")
-
-    @field_validator("release_date", mode="before")
-    @classmethod
-    def _empty_date_is_null(cls, value: object) -> object:
-        if value in ("", None):
-            return None
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            return None
-
-
 class CommunityRating(BaseModel):
     average: float | None = Field(description="Mean score of this system's users, or null")
     count: int
@@ -100,16 +80,22 @@ class MovieDetail(MovieSummary):
     community_rating: CommunityRating
 
 
-class MoviePage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[MovieSummary]
+class MoviePage(Page[MovieSummary]):
+    pass
 
 
-class MovieBatch(BaseModel):
-    results: list[MovieSummary]
-    missing: list[int] = Field(description="Ids TMDb does not know")
-    unavailable: list[int] = Field(description="Ids TMDb could not be asked about now")
-    adult_ids: list[int] = Field(description="Adult titles among the results")
-    hidden: list[int] = Field(description="Adult titles left out for the viewer")
+__all__ = [
+    "CommunityRating",
+    "Genre",
+    "MovieBatch",
+    "MovieDetail",
+    "MovieList",
+    "MoviePage",
+    "MovieSummary",
+    "RelatedLists",
+    "TmdbGenre",
+    "TmdbGenreList",
+    "TmdbMovie",
+    "TmdbMovieDetail",
+    "TmdbPage",
+]

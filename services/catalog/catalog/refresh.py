@@ -29,6 +29,7 @@ from catalog.config import CatalogSettings
 from catalog.events import PRODUCER
 from catalog.service import Catalog, trending_key
 from catalog.tmdb import TmdbError
+from shared.catalog_models import MovieBrief
 from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed, IntegrationEvent
 from shared.outbox import add_event
 
@@ -135,9 +136,14 @@ class TrendingRefresher:
                 for movie_id, digest in digests.items()
                 if movie_id in known and known[movie_id] != digest
             ]
+            by_id = {movie["id"]: movie for movie in movies}
             events: list[IntegrationEvent] = [
                 CatalogTrendingRefreshed(
-                    window=window, movie_ids=movie_ids, new_movie_ids=new_ids, refreshed_at=now
+                    window=window,
+                    movie_ids=movie_ids,
+                    new_movie_ids=new_ids,
+                    new_movies=[MovieBrief.model_validate(by_id[m]) for m in new_ids],
+                    refreshed_at=now,
                 ),
                 *(CatalogMovieUpdated(movie_id=movie_id, updated_at=now) for movie_id in changed),
             ]

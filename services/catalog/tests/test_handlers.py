@@ -77,6 +77,9 @@ async def test_refresh_announces_trending_and_new_titles(
     refreshed = [e for e in second if e.event_type == "catalog.trending.refreshed"]
     day_event = next(e for e in refreshed if e.window == "day")
     assert day_event.new_movie_ids and set(day_event.new_movie_ids) <= set(day_event.movie_ids)
+    # what notifications shows travels with the event: it need not ask the catalog back
+    assert [m.id for m in day_event.new_movies] == day_event.new_movie_ids
+    assert all(m.title for m in day_event.new_movies)
     assert any(e.event_type == "catalog.movie.updated" for e in second)
     assert _outbox_types(engine).count("catalog.trending.refreshed") == 4
 

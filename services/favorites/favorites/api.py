@@ -1,6 +1,5 @@
 """Favorites routes; a user only ever sees and changes their own."""
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -15,6 +14,7 @@ from favorites.models import (
     FavoriteWithMovie,
 )
 from shared.app import API_PREFIX
+from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 
@@ -47,10 +47,11 @@ async def list_favorites(
         [row.movie_id for row in rows], viewer=principal.user_id
     )
     body = (
-        FavoritesPage(
+        paginate(
+            FavoritesPage,
+            total=total,
             page=page,
-            total_pages=math.ceil(total / limit),
-            total_results=total,
+            limit=limit,
             results=[
                 FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at)
                 for row in rows

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from favorites.api import router
 from favorites.cache import FAVORITES_PATH, FavoritePages
-from favorites.catalog_client import CatalogClient
+from favorites.catalog_client import LibraryCatalogClient
 from favorites.config import FavoritesSettings, settings
 from favorites.events import PUBLISHES
 from favorites.handlers import subscription
@@ -21,7 +21,7 @@ def create_app(app_settings: FavoritesSettings = settings) -> FastAPI:
         runtime,
         base_url=app_settings.catalog_url,
         timeout_s=app_settings.catalog_timeout_s,
-        client_class=CatalogClient,
+        client_class=LibraryCatalogClient,
     )
     pages = FavoritePages(runtime.redis, ttl_s=app_settings.page_cache_ttl_s)
     assert runtime.engine is not None and runtime.bus is not None

@@ -1,25 +1,27 @@
-"""The catalog as the favorites service sees it: does a movie exist, summaries for a page.
+"""The catalog as the library sees it: does a movie exist, summaries for a page.
 
 Every call is made for a viewer (a user id, or anonymous for public pages): an adult title
 the viewer has not allowed is, for them, a movie that does not exist."""
 
 import uuid
 
-from favorites.models import MovieSummary
-from shared.catalog_client import CatalogClient as InternalCatalogClient
+from shared.catalog_client import CatalogClient
+from shared.catalog_models import MovieSummary
 from shared.errors import DependencyUnavailable, ProblemError
 
 
-class CatalogClient(InternalCatalogClient):
+class LibraryCatalogClient(CatalogClient):
+    """The shared client, with the lookups the library's routes make for a viewer."""
+
     async def require(self, movie_id: int, *, viewer: uuid.UUID | None) -> MovieSummary:
         """The movie's summary; 404 when the catalog does not know it (or hides it from the
         viewer), 503 when it is down."""
         known = await self.movies([movie_id], viewer=_viewer(viewer))
-        if movie_id in known["unavailable"]:
+        if movie_id in known.unavailable:
             raise DependencyUnavailable("The movie catalog")
-        if not known["results"]:
+        if not known.results:
             raise ProblemError(404, "No movie with this id")
-        return MovieSummary.model_validate(known["results"][0])
+        return known.results[0]
 
     async def summaries(
         self, movie_ids: list[int], *, viewer: uuid.UUID
@@ -33,10 +35,10 @@ class CatalogClient(InternalCatalogClient):
     ) -> tuple[dict[int, MovieSummary], bool]:
         """As `summaries`, and whether every movie was described (no placeholder)."""
         found = await self.movies(movie_ids, viewer=_viewer(viewer))
-        by_id = {movie["id"]: MovieSummary.model_validate(movie) for movie in found["results"]}
-        hidden = set(found.get("hidden", ()))
+        by_id = {movie.id: movie for movie in found.results}
+        hidden = set(found.hidden)
         summaries = {
-            movie_id: by_id.get(movie_id) or _placeholder(movie_id)
+            movie_id: by_id.get(movie_id) or MovieSummary.placeholder(movie_id)
             for movie_id in movie_ids
             if movie_id not in hidden
         }
@@ -45,17 +47,3 @@ class CatalogClient(InternalCatalogClient):
 
 def _viewer(user_id: uuid.UUID | None) -> str:
     return str(user_id) if user_id is not None else "anonymous"
-
-
-def _placeholder(movie_id: int) -> MovieSummary:
-    return MovieSummary(
-        id=movie_id,
-        title="",
-        overview="",
-        release_date=None,
-        genre_ids=[],
-        vote_average=0.0,
-        vote_count=0,
-        popularity=0.0,
-        poster_url=None,
-    )

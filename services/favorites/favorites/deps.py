@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from favorites.cache import FavoritePages
-from favorites.catalog_client import CatalogClient
+from favorites.catalog_client import LibraryCatalogClient
 
 
-async def get_catalog(request: Request) -> CatalogClient:
-    client: CatalogClient = request.app.state.catalog
+async def get_catalog(request: Request) -> LibraryCatalogClient:
+    client: LibraryCatalogClient = request.app.state.catalog
     return client
 
 
@@ -18,7 +18,7 @@ async def get_pages(request: Request) -> FavoritePages:
     return pages
 
 
-CatalogDep = Annotated[CatalogClient, Depends(get_catalog)]
+CatalogDep = Annotated[LibraryCatalogClient, Depends(get_catalog)]
 PagesDep = Annotated[FavoritePages, Depends(get_pages)]
 PageQuery = Annotated[int, Query(ge=1, le=500, description="Page number, 1 to 500")]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]

@@ -1,6 +1,5 @@
 """Ratings, reviews and watch history routes."""
 
-import math
 import uuid
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from favorites.models import (
     ReviewUpdate,
 )
 from shared.app import API_PREFIX
+from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, OptionalPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 
@@ -95,10 +95,11 @@ async def my_ratings(
     rows, total = await run_in_threadpool(
         ratings.page, session, user_id=principal.user_id, page=page, limit=limit
     )
-    return RatingsPage(
+    return paginate(
+        RatingsPage,
+        total=total,
         page=page,
-        total_pages=math.ceil(total / limit),
-        total_results=total,
+        limit=limit,
         results=[
             RatingPublic(movie_id=r.movie_id, score=float(r.score), rated_at=r.rated_at)
             for r in rows
@@ -158,10 +159,11 @@ async def movie_reviews(
     rows, total = await run_in_threadpool(
         reviews.page, session, movie_id=movie_id, page=page, limit=limit
     )
-    return ReviewsPage(
+    return paginate(
+        ReviewsPage,
+        total=total,
         page=page,
-        total_pages=math.ceil(total / limit),
-        total_results=total,
+        limit=limit,
         results=[_review(r) for r in rows],
     )
 
@@ -249,10 +251,11 @@ async def my_history(
         history.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
-    return HistoryPage(
+    return paginate(
+        HistoryPage,
+        total=total,
         page=page,
-        total_pages=math.ceil(total / limit),
-        total_results=total,
+        limit=limit,
         results=[
             HistoryWithMovie(movie=movies[row.movie_id], watched_at=row.watched_at)
             for row in rows

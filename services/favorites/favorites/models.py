@@ -9,6 +9,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Column, DateTime, Index, Integer, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from shared.catalog_models import MovieSummary, Page
 from shared.db import utcnow
 
 
@@ -21,12 +22,6 @@ def _json_integer(value: object) -> object:
             raise ValueError("Input should be a whole number")
         return int(value)
     return value
-
-
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("Text must not contain NUL characters")
-    return text
 
 
 # The constraints come first so the JSON Schema states them (exclusiveMinimum, maximum).
@@ -54,30 +49,13 @@ class FavoritePublic(BaseModel):
     added_at: datetime
 
 
-class MovieSummary(BaseModel):
-    """The catalog's MovieSummary, as the catalog returns it."""
-
-    id: int
-    title: str
-    overview: str
-    release_date: str | None
-    genre_ids: list[int]
-    vote_average: float
-    vote_count: int
-    popularity: float
-    poster_url: str | None
-
-
 class FavoriteWithMovie(BaseModel):
     movie: MovieSummary
     added_at: datetime
 
 
-class FavoritesPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[FavoriteWithMovie]
+class FavoritesPage(Page[FavoriteWithMovie]):
+    pass
 
 
 # --- ratings --------------------------------------------------------------------------------
@@ -107,11 +85,8 @@ class RatingPublic(BaseModel):
     rated_at: datetime
 
 
-class RatingsPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[RatingPublic]
+class RatingsPage(Page[RatingPublic]):
+    pass
 
 
 # --- reviews --------------------------------------------------------------------------------
@@ -138,11 +113,14 @@ class Review(SQLModel, table=True):
     )
 
 
+# Some text that is not all space, and no NUL (PostgreSQL cannot store it): the pattern
+# states both in the schema, so a client (or a fuzzer) knows what is refused.
 ReviewBody = Annotated[
     str,
     Strict(),
-    PydanticField(min_length=1, max_length=REVIEW_MAX_CHARACTERS, pattern=r"\S"),
-    AfterValidator(_no_nul),
+    PydanticField(
+        min_length=1, max_length=REVIEW_MAX_CHARACTERS, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$"
+    ),
 ]
 
 
@@ -173,11 +151,8 @@ class ReviewPublic(BaseModel):
     updated_at: datetime
 
 
-class ReviewsPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[ReviewPublic]
+class ReviewsPage(Page[ReviewPublic]):
+    pass
 
 
 class UserDirectoryEntry(SQLModel, table=True):
@@ -235,8 +210,5 @@ class HistoryWithMovie(BaseModel):
     watched_at: datetime
 
 
-class HistoryPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[HistoryWithMovie]
+class HistoryPage(Page[HistoryWithMovie]):
+    pass

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -16,6 +15,7 @@ from starlette.responses import StreamingResponse
 from notifications import live, service
 from notifications.models import NotificationPublic, NotificationsPage
 from shared.app import API_PREFIX
+from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.parsing import ascii_int
@@ -45,10 +45,11 @@ async def list_notifications(
     rows, total = await run_in_threadpool(
         service.page, session, user_id=principal.user_id, unread_only=unread, page=page, limit=limit
     )
-    return NotificationsPage(
+    return paginate(
+        NotificationsPage,
+        total=total,
         page=page,
-        total_pages=math.ceil(total / limit),
-        total_results=total,
+        limit=limit,
         results=[_public(r) for r in rows],
     )
 

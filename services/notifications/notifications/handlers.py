@@ -3,6 +3,7 @@ trending (the catalog's refreshes) and in users' recommendations."""
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -14,6 +15,7 @@ from notifications.config import NotificationsSettings
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.catalog_client import CatalogClient
+from shared.catalog_models import MovieBrief
 from shared.events import (
     CatalogTrendingRefreshed,
     EventEnvelope,
@@ -71,7 +73,7 @@ def subscription(
     ) -> None:
         if event.window != settings.trending_window or not event.new_movie_ids:
             return
-        movies = await _movies(catalog, event.new_movie_ids)
+        movies = await _movies(catalog, event.new_movie_ids, event.new_movies)
 
         def fan_out(session: Session) -> list[service.Delivered]:
             service.remember_refresh(
@@ -94,7 +96,7 @@ def subscription(
     async def on_recommendations_updated(
         event: RecommendationsUpdated, envelope: EventEnvelope
     ) -> None:
-        movies = await _movies(catalog, event.new_movie_ids)
+        movies = await _movies(catalog, event.new_movie_ids, event.new_movies)
         await deliver(
             envelope,
             lambda s: service.notify_recommendations(
@@ -109,11 +111,17 @@ def subscription(
     return subscription
 
 
-async def _movies(catalog: CatalogClient, movie_ids: list[int]) -> list[dict]:  # type: ignore[type-arg]
-    """Titles and genres of the movies, in the given order; the catalog being down is retried."""
-    try:
-        found = await catalog.movies(movie_ids[:100])
-    except Exception as exc:
-        raise TransientError("catalog unavailable") from exc
-    by_id = {movie["id"]: movie for movie in found["results"]}
+async def _movies(
+    catalog: CatalogClient, movie_ids: list[int], briefs: list[MovieBrief]
+) -> list[dict[str, Any]]:
+    """Titles and genres of the movies, in the given order: as the event carries them, or
+    (an event from before they carried them) from the catalog, whose being down is retried."""
+    if briefs:
+        by_id = {brief.id: brief.model_dump() for brief in briefs}
+    else:
+        try:
+            found = await catalog.movies(movie_ids[:100])
+        except Exception as exc:
+            raise TransientError("catalog unavailable") from exc
+        by_id = {movie.id: movie.model_dump(mode="json") for movie in found.results}
     return [by_id[movie_id] for movie_id in movie_ids if movie_id in by_id]

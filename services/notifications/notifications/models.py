@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
+from shared.catalog_models import Page
 from shared.db import utcnow
 
 TRENDING_NEW = "trending.new"
@@ -93,8 +94,5 @@ class NotificationPublic(BaseModel):
     read_at: datetime | None
 
 
-class NotificationsPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[NotificationPublic]
+class NotificationsPage(Page[NotificationPublic]):
+    pass

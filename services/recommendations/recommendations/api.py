@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from recommendations.service import Recommender
 from shared.app import API_PREFIX
+from shared.catalog_models import Page
 from shared.deps import CurrentPrincipal
 from shared.errors import problem_responses
 
@@ -28,11 +29,8 @@ class RecommendedMovie(BaseModel):
     reasons: list[str] = Field(min_length=1, description='e.g. "Because you liked Heat"')
 
 
-class RecommendationsPage(BaseModel):
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[RecommendedMovie]
+class RecommendationsPage(Page[RecommendedMovie]):
+    pass
 
 
 async def get_recommender(request: Request) -> Recommender:

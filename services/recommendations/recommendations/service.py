@@ -2,7 +2,6 @@
 in parallel, rank them with the engine, cache the result. No HTTP handlers here."""
 
 import asyncio
-import math
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from recommendations.engine import (
     score_candidates,
 )
 from shared.catalog_client import CatalogClient
+from shared.catalog_models import MovieSummary, RelatedLists, page_count
 
 MAX_RESULTS = 100
 
@@ -55,7 +55,7 @@ class Recommender:
         body = orjson.dumps(
             {
                 "page": page,
-                "total_pages": math.ceil(len(ranked) / limit),
+                "total_pages": page_count(len(ranked), limit),
                 "total_results": len(ranked),
                 "results": ranked[(page - 1) * limit : page * limit],
             }
@@ -75,33 +75,39 @@ class Recommender:
             self.catalog.trending(pages=self.trending_pages),
             self.catalog.discover(profile.preferred_genres),
         )
-        trending_movies = trending["results"]
+        trending_movies = _plain(trending.results)
         if not seeds and profile.preferred_genres:
             # A new user: trending, narrowed to the genres they said they like.
             liked = set(profile.preferred_genres)
-            trending_movies = [m for m in trending_movies if liked & set(m.get("genre_ids") or [])]
+            trending_movies = [m for m in trending_movies if liked & set(m["genre_ids"])]
         scored = score_candidates(
             profile,
             seeds=seeds,
-            seed_movies={movie["id"]: movie for movie in seed_movies["results"]},
-            related={int(movie_id): movies for movie_id, movies in related["lists"].items()},
+            seed_movies={movie["id"]: movie for movie in _plain(seed_movies.results)},
+            related=_plain_lists(related),
             trending=trending_movies,
-            genre_picks=genre_picks["results"],
-            adult_ids=frozenset(
-                related["adult_ids"] + trending["adult_ids"] + genre_picks["adult_ids"]
-            ),
+            genre_picks=_plain(genre_picks.results),
+            adult_ids=frozenset(related.adult_ids + trending.adult_ids + genre_picks.adult_ids),
         )
         if seeds:
             head = [int(item.movie["id"]) for item in scored[: Weights().rerank_top]]
             neighbours = await self.catalog.related(head, pages=self.related_pages)
-            scored = rerank(
-                profile, scored, {int(m): movies for m, movies in neighbours["lists"].items()}
-            )
+            scored = rerank(profile, scored, _plain_lists(neighbours))
         return [_public(item) for item in finalize(scored, limit=MAX_RESULTS)]
 
     def _load(self, user_id: uuid.UUID) -> Profile:
         with Session(self.engine) as session:
             return profiles.load(session, user_id=user_id)
+
+
+def _plain(movies: list[MovieSummary]) -> list[dict[str, Any]]:
+    """The engine ranks plain mappings (the offline evaluation feeds it MovieLens rows), in
+    the shape the public answer has."""
+    return [movie.model_dump(mode="json") for movie in movies]
+
+
+def _plain_lists(related: RelatedLists) -> dict[int, list[dict[str, Any]]]:
+    return {movie_id: _plain(movies) for movie_id, movies in related.lists.items()}
 
 
 def _public(item: Scored) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import Engine, select, union
 from sqlalchemy.dialects.postgresql import insert
@@ -11,6 +12,7 @@ from sqlmodel import Session, col
 
 from recommendations.models import TastePreference, TasteSignal, TopPick
 from recommendations.service import Recommender
+from shared.catalog_models import MovieBrief
 from shared.db import utcnow
 from shared.errors import DependencyUnavailable
 from shared.events import RecommendationsUpdated
@@ -35,8 +37,9 @@ def known_users(engine: Engine) -> list[uuid.UUID]:
         )
 
 
-def record(session: Session, *, user_id: uuid.UUID, movie_ids: list[int]) -> list[int]:
+def record(session: Session, *, user_id: uuid.UUID, movies: list[dict[str, Any]]) -> list[int]:
     """Store the new top picks; returns titles new since the last ones (none the first time)."""
+    movie_ids = [int(movie["id"]) for movie in movies]
     previous = session.get(TopPick, user_id, with_for_update=True)
     statement = insert(TopPick).values(user_id=user_id, movie_ids=movie_ids, updated_at=utcnow())
     session.execute(
@@ -49,10 +52,16 @@ def record(session: Session, *, user_id: uuid.UUID, movie_ids: list[int]) -> lis
         )
     )
     new = [] if previous is None else [m for m in movie_ids if m not in set(previous.movie_ids)]
+    fresh = set(new)
     if new:
         add_event(
             session,
-            RecommendationsUpdated(user_id=user_id, new_movie_ids=new, at=utcnow()),
+            RecommendationsUpdated(
+                user_id=user_id,
+                new_movie_ids=new,
+                new_movies=[MovieBrief.model_validate(m) for m in movies if m["id"] in fresh],
+                at=utcnow(),
+            ),
             producer=PRODUCER,
         )
     session.commit()
@@ -73,11 +82,11 @@ async def refresh(engine: Engine, recommender: Recommender) -> int:
             except DependencyUnavailable:
                 logger.warning("top picks skipped for a user: catalog unavailable")
                 return
-            top = [int(item["id"]) for item in ranked[:TOP_N]]
+            top = ranked[:TOP_N]
 
             def store() -> list[int]:
                 with Session(engine) as session:
-                    return record(session, user_id=user_id, movie_ids=top)
+                    return record(session, user_id=user_id, movies=top)
 
             if await asyncio.to_thread(store):
                 announced += 1

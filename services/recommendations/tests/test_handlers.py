@@ -1,6 +1,7 @@
 """The favorite.* consumer on the real RabbitMQ and PostgreSQL: nothing lost, nothing twice."""
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -362,12 +363,17 @@ def test_top_picks_announce_only_new_titles(recommendations_engine: Engine) -> N
     from recommendations import top_picks
 
     user = uuid.uuid4()
+
+    def movies(*ids: int) -> list[dict[str, object]]:
+        return [{"id": i, "title": f"Title {i}", "genre_ids": [18]} for i in ids]
+
     with Session(recommendations_engine) as session:
-        assert (
-            top_picks.record(session, user_id=user, movie_ids=[1, 2, 3]) == []
-        )  # first: a baseline
-        assert top_picks.record(session, user_id=user, movie_ids=[2, 3, 4]) == [4]
-        assert top_picks.record(session, user_id=user, movie_ids=[2, 3, 4]) == []
+        assert top_picks.record(session, user_id=user, movies=movies(1, 2, 3)) == []  # baseline
+        assert top_picks.record(session, user_id=user, movies=movies(2, 3, 4)) == [4]
+        assert top_picks.record(session, user_id=user, movies=movies(2, 3, 4)) == []
     with recommendations_engine.connect() as connection:
-        types = [r[0] for r in connection.execute(text("SELECT type FROM outbox_event"))]
-    assert types == ["recommendations.updated"]
+        rows = list(connection.execute(text("SELECT type, content FROM outbox_event")))
+    assert [row[0] for row in rows] == ["recommendations.updated"]
+    # the event carries what notifications shows, so it need not ask the catalog
+    data = json.loads(bytes(rows[0][1]))["data"]
+    assert data["new_movies"] == [{"id": 4, "title": "Title 4", "genre_ids": [18]}]
