@@ -65,7 +65,7 @@ eval: venv sandbox-data
 lint: venv
 	@$(UV) run --frozen ruff check shared services tools tests testsupport
 	@$(UV) run --frozen ruff format --check shared services tools tests testsupport
-	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/favorites/favorites services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox tools/*.py testsupport
+	@$(UV) run --frozen mypy shared/shared services/auth/auth services/catalog/catalog services/library/library services/gateway/gateway services/recommendations/recommendations services/notifications/notifications tools/tmdb_sandbox/tmdb_sandbox tools/*.py testsupport
 
 format: venv
 	@$(UV) run --frozen ruff format shared services tools tests testsupport

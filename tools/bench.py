@@ -171,7 +171,7 @@ class Bench:
     def seed_many_favorites(self, user_id: str, count: int) -> None:
         """Favorites written straight to the database (the sandbox knows only 1,682 movies);
         the newest page holds real, cached movies so page 1 costs what it does in use."""
-        engine = make_engine(self.database_urls["favorites"])
+        engine = make_engine(self.database_urls["library"])
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -227,7 +227,7 @@ class Bench:
         return result
 
     def event_throughput(self, stack: Stack, count: int = 5000) -> dict[str, float]:
-        favorites = make_engine(self.database_urls["favorites"])
+        favorites = make_engine(self.database_urls["library"])
         recommendations = make_engine(self.database_urls["recommendations"])
 
         def inbox() -> int:
@@ -252,7 +252,7 @@ class Bench:
                     FavoriteAdded(
                         user_id=uuid.uuid4(), movie_id=1 + i % 1682, at=datetime.now(UTC)
                     ),
-                    producer="favorites",
+                    producer="library",
                 )
             started = time.perf_counter()
             session.commit()

@@ -426,7 +426,7 @@ def events_never_consumed(system: System) -> dict[str, int]:
     published = {
         row[0]
         for row in _rows(
-            system.database_urls["favorites"],
+            system.database_urls["library"],
             "SELECT event_id FROM outbox_event WHERE type LIKE 'favorite.%'",
         )
     }

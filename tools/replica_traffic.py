@@ -315,7 +315,7 @@ def event_checks(database_url: Callable[[str], str]) -> dict[str, int]:
     """What the consumers hold against the library's database (the truth), as counts of
     disagreements; `database_url(service)` gives each service's database."""
     library, catalog, recommendations = (
-        database_url(name) for name in ("favorites", "catalog", "recommendations")
+        database_url(name) for name in ("library", "catalog", "recommendations")
     )
     by_movie = "SELECT movie_id, sum(score), count(*) FROM rating GROUP BY movie_id"
     ratings = {(m, Decimal(total), int(n)) for m, total, n in _rows(library, by_movie)}

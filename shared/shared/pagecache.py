@@ -22,7 +22,7 @@ from shared.parsing import ascii_int
 
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
-FAVORITES_PAGES = "favorites:v1"  # GET /api/v1/favorites, owned by the favorites service
+FAVORITES_PAGES = "favorites:v1"  # GET /api/v1/favorites, owned by the library service
 
 # KEYS: hash, user generation, global generation; ARGV: stamp, user gen, global gen, ttl,
 # field, value.

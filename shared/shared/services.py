@@ -31,7 +31,7 @@ class ServiceInfo:
 SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("auth", 8001, database=True),
     ServiceInfo("catalog", 8002, database=True),
-    ServiceInfo("favorites", 8003, database=True, catalog_client=True),
+    ServiceInfo("library", 8003, database=True, catalog_client=True),
     ServiceInfo("recommendations", 8004, database=True, catalog_client=True),
     ServiceInfo("notifications", 8005, database=True, catalog_client=True),
     ServiceInfo("gateway", 8000, behind_gateway=False),

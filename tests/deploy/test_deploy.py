@@ -17,8 +17,8 @@ from prometheus_client import REGISTRY
 
 from auth.config import AuthSettings
 from catalog.config import CatalogSettings
-from favorites.config import FavoritesSettings
 from gateway.config import GatewaySettings
+from library.config import LibrarySettings
 from notifications.config import NotificationsSettings
 from recommendations.config import RecommendationsSettings
 from shared.config import PlatformSettings
@@ -26,7 +26,7 @@ from shared.config import PlatformSettings
 # Importing the apps registers every metric the services expose.
 import auth.app  # noqa: F401  isort: skip
 import catalog.app  # noqa: F401  isort: skip
-import favorites.app  # noqa: F401  isort: skip
+import library.app  # noqa: F401  isort: skip
 import gateway.app  # noqa: F401  isort: skip
 import notifications.app  # noqa: F401  isort: skip
 import recommendations.app  # noqa: F401  isort: skip
@@ -38,7 +38,7 @@ DEPLOY = ROOT / "deploy"
 SETTINGS: dict[str, type[PlatformSettings]] = {
     "auth": AuthSettings,
     "catalog": CatalogSettings,
-    "favorites": FavoritesSettings,
+    "library": LibrarySettings,
     "gateway": GatewaySettings,
     "notifications": NotificationsSettings,
     "recommendations": RecommendationsSettings,
@@ -159,7 +159,7 @@ def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> No
     shared_env = services["auth"]["environment"]
     for name in WITH_DATABASE:
         assert shared_env[f"{name.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/movies_{name}")
-    for name in ("favorites", "recommendations", "notifications"):
+    for name in ("library", "recommendations", "notifications"):
         assert shared_env[f"{name.upper()}_CATALOG_URL"] == f"http://catalog:{_port('catalog')}"
     assert shared_env["ENVIRONMENT"] == "production"
     assert services["gateway"]["ports"] == ["127.0.0.1:${GATEWAY_HOST_PORT:-8000}:8000"]

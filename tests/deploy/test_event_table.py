@@ -7,8 +7,8 @@ from pathlib import Path
 from auth.events import PUBLISHES as AUTH_PUBLISHES
 from catalog.events import PUBLISHES as CATALOG_PUBLISHES
 from catalog.handlers import subscription as catalog_subscription
-from favorites.events import PUBLISHES as FAVORITES_PUBLISHES
-from favorites.handlers import subscription as favorites_subscription
+from library.events import PUBLISHES as LIBRARY_PUBLISHES
+from library.handlers import subscription as library_subscription
 from notifications.handlers import subscription as notifications_subscription
 from recommendations.events import PUBLISHES as RECOMMENDATIONS_PUBLISHES
 from recommendations.handlers import subscription as recommendations_subscription
@@ -19,7 +19,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 PUBLISHED = {
     "auth": AUTH_PUBLISHES,
     "catalog": CATALOG_PUBLISHES,
-    "favorites": FAVORITES_PUBLISHES,
+    "library": LIBRARY_PUBLISHES,
     "recommendations": RECOMMENDATIONS_PUBLISHES,
     "notifications": (),
 }
@@ -37,7 +37,7 @@ def _subscriptions() -> dict[str, Subscription]:
             mirror=nothing,
             viewers=nothing,  # type: ignore[arg-type]
         ),
-        "favorites": favorites_subscription(engine=nothing, pages=nothing),  # type: ignore[arg-type]
+        "library": library_subscription(engine=nothing, pages=nothing),  # type: ignore[arg-type]
         "recommendations": recommendations_subscription(engine=nothing, cache=nothing),  # type: ignore[arg-type]
         "notifications": notifications_subscription(
             engine=nothing,

@@ -24,7 +24,7 @@ from tools.stack import ContainerRedis, RedisProcess, RunningStack, Stack, start
 
 RUNNING = os.environ.get("E2E_STACK")
 
-DATABASES = ("auth", "catalog", "favorites", "recommendations", "notifications")
+DATABASES = ("auth", "catalog", "library", "recommendations", "notifications")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -59,7 +59,7 @@ def test_a_cached_page_is_never_served_to_a_revoked_token(
     def reached_favorites(request_id: str, within_s: float) -> bool:
         deadline = time.monotonic() + within_s  # access lines are written within 50 ms
         while time.monotonic() < deadline:
-            if f'"request_id":"{request_id}"' in stack.log_text("favorites"):
+            if f'"request_id":"{request_id}"' in stack.log_text("library"):
                 return True
             time.sleep(0.05)
         return False
@@ -69,7 +69,7 @@ def test_a_cached_page_is_never_served_to_a_revoked_token(
     assert reached_favorites(first.headers["x-request-id"], within_s=5)  # computed, cached
     again = api.get("/favorites", headers=headers)
     assert again.content == first.content
-    # the cached page came from the gateway: the favorites service never saw this request
+    # the cached page came from the gateway: the library service never saw this request
     assert not reached_favorites(again.headers["x-request-id"], within_s=0.5)
     assert api.post("/auth/logout", headers=headers).status_code == 204
     assert_problem(api.get("/favorites", headers=headers), 401)
@@ -171,8 +171,8 @@ def test_events_flow_through_outbox_to_the_consumer(
         time.sleep(0.1)
     # The relay records confirms (and recounts its backlog) just after the consumer may be done;
     # every replica's backlog is empty (the sum of non-negative figures is 0).
-    while _metric(stack.metrics("favorites"), "outbox_pending_events ") != 0:
+    while _metric(stack.metrics("library"), "outbox_pending_events ") != 0:
         assert time.monotonic() < deadline + 5, "the outbox did not drain"
         time.sleep(0.1)
-    favorites_metrics = stack.metrics("favorites")
+    favorites_metrics = stack.metrics("library")
     assert _metric(favorites_metrics, 'events_published_total{type="favorite.added"}') >= 1

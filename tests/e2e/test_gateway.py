@@ -57,7 +57,7 @@ def test_readiness_names_every_service(stack: Stack) -> None:
         "security_redis": "ok",
         "auth": "ok",
         "catalog": "ok",
-        "favorites": "ok",
+        "library": "ok",
         "recommendations": "ok",
         "notifications": "ok",
     }
@@ -65,7 +65,7 @@ def test_readiness_names_every_service(stack: Stack) -> None:
 
 
 def test_every_service_has_health_readiness_and_metrics(stack: Stack) -> None:
-    services = ("auth", "catalog", "favorites", "recommendations", "notifications", "gateway")
+    services = ("auth", "catalog", "library", "recommendations", "notifications", "gateway")
     for name, url in ((name, stack.url(name)) for name in services):
         assert httpx.get(f"{url}/healthz").status_code == 200, name
         assert httpx.get(f"{url}/readyz").status_code == 200, name

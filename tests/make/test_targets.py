@@ -102,15 +102,15 @@ def test_make_run_serves_the_system_and_stops_on_sigterm() -> None:
         **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
         **{
             f"GATEWAY_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
-            for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
+            for name in ("auth", "catalog", "library", "recommendations", "notifications")
         },
         **{
             f"{name.upper()}_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}"
-            for name in ("favorites", "recommendations", "notifications")
+            for name in ("library", "recommendations", "notifications")
         },
         **{
             f"{name.upper()}_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:5432/smoke_{name}"
-            for name in ("auth", "catalog", "favorites", "recommendations", "notifications")
+            for name in ("auth", "catalog", "library", "recommendations", "notifications")
         },
         "REDIS_URL": "redis://127.0.0.1:6379/10",
         "SECURITY_REDIS_URL": "redis://127.0.0.1:6380/10",
@@ -153,6 +153,6 @@ def test_make_run_serves_the_system_and_stops_on_sigterm() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
-        for name in ("auth", "catalog", "favorites", "recommendations", "notifications"):
+        for name in ("auth", "catalog", "library", "recommendations", "notifications"):
             drop_database(f"postgresql+psycopg2://postgres@127.0.0.1:5432/smoke_{name}")
     assert b"stopping every service" in output

@@ -206,7 +206,7 @@ async def test_community_rating_follows_rating_events_once(
         RatingSet(user_id=bob, movie_id=9, score=6.0, at=now),
         RatingSet(user_id=alice, movie_id=9, score=10.0, previous_score=8.0, at=now),
     ]
-    envelopes = [wrap(event, producer="favorites") for event in events]
+    envelopes = [wrap(event, producer="library") for event in events]
     for event, envelope in zip(events, envelopes, strict=True):
         await handlers[event.event_type](event, envelope)
     await handlers[events[0].event_type](events[0], envelopes[0])  # redelivered: no effect
@@ -214,7 +214,7 @@ async def test_community_rating_follows_rating_events_once(
         await mirror.resolve(9, await redis.get(community_key(9))) == b'{"average":8.0,"count":2}'
     )
     removed = RatingRemoved(user_id=bob, movie_id=9, score=6.0, at=now)
-    await handlers[removed.event_type](removed, wrap(removed, producer="favorites"))
+    await handlers[removed.event_type](removed, wrap(removed, producer="library"))
     assert (
         await mirror.resolve(9, await redis.get(community_key(9))) == b'{"average":10.0,"count":1}'
     )

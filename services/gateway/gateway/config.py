@@ -13,7 +13,7 @@ class GatewaySettings(PlatformSettings):
     port: int = 8000
     auth_url: str = "http://127.0.0.1:8001"
     catalog_url: str = "http://127.0.0.1:8002"
-    favorites_url: str = "http://127.0.0.1:8003"
+    library_url: str = "http://127.0.0.1:8003"
     recommendations_url: str = "http://127.0.0.1:8004"
     notifications_url: str = "http://127.0.0.1:8005"
     # Requests per minute; authenticated callers are counted by user, others by client IP.

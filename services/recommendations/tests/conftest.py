@@ -33,11 +33,11 @@ def clean_recommendations_db(recommendations_engine: Engine) -> None:
 
 @pytest.fixture
 def favorites_engine_factory(make_database):  # type: ignore[no-untyped-def]
-    """The favorites service's database, for tests where favorites produce the events."""
+    """The library's database, for tests where its writes produce the events."""
     engines: list[Engine] = []
 
     def make() -> Engine:
-        engine = make_engine(make_database("favorites"))
+        engine = make_engine(make_database("library"))
         with engine.begin() as connection:
             connection.execute(text("TRUNCATE favorite, outbox_event"))
         engines.append(engine)

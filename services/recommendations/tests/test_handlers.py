@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from favorites import service as favorites_service
+from library.favorites import service as favorites_service
 from recommendations import profile
 from recommendations.cache import RecommendationCache
 from recommendations.handlers import subscription as make_subscription
@@ -90,7 +90,7 @@ async def test_the_same_event_twice_is_applied_once(
 ) -> None:
     user = uuid.uuid4()
     added = FavoriteAdded(user_id=user, movie_id=1, at=datetime.now(UTC))
-    envelope = wrap(added, producer="favorites")
+    envelope = wrap(added, producer="library")
     await _handle(recommendations_engine, added, envelope, cache)
     await _handle(recommendations_engine, added, envelope, cache)
     assert _favorites(recommendations_engine, user) == [1]
@@ -105,12 +105,10 @@ async def test_events_out_of_order_end_in_the_right_state(
     removed = FavoriteRemoved(user_id=user, movie_id=2, at=now + timedelta(seconds=1))
     readded = FavoriteAdded(user_id=user, movie_id=2, at=now + timedelta(seconds=2))
     for event in (removed, readded, added):  # delivered out of order
-        await _handle(recommendations_engine, event, wrap(event, producer="favorites"), cache)
+        await _handle(recommendations_engine, event, wrap(event, producer="library"), cache)
     assert _favorites(recommendations_engine, user) == [2]
     late_remove = FavoriteRemoved(user_id=user, movie_id=2, at=now + timedelta(seconds=3))
-    await _handle(
-        recommendations_engine, late_remove, wrap(late_remove, producer="favorites"), cache
-    )
+    await _handle(recommendations_engine, late_remove, wrap(late_remove, producer="library"), cache)
     assert _favorites(recommendations_engine, user) == []
 
 
@@ -132,7 +130,7 @@ async def test_crash_before_ack_is_redelivered_and_applied_once(
     await bus.wait_ready(15)
     user = uuid.uuid4()
     event = FavoriteAdded(user_id=user, movie_id=3, at=datetime.now(UTC))
-    await bus.publish(wrap(event, producer="favorites"))
+    await bus.publish(wrap(event, producer="library"))
     await _until(lambda: bool(crashes) and _favorites(recommendations_engine, user) == [3])
     await asyncio.sleep(0.5)  # the redelivery has come and gone
     assert _applied(recommendations_engine) == 1
@@ -151,7 +149,7 @@ async def test_poison_message_is_dead_lettered_and_the_queue_keeps_flowing(
     )
     user = uuid.uuid4()
     event = FavoriteAdded(user_id=user, movie_id=4, at=datetime.now(UTC))
-    await bus.publish(wrap(event, producer="favorites"))
+    await bus.publish(wrap(event, producer="library"))
     await _until(lambda: _favorites(recommendations_engine, user) == [4])
     dead_letter_queue, _ = bus.topology.resolve("recommendations")
     letters = await list_dead_letters(infra.amqp_url, dead_letter_queue)
@@ -176,7 +174,7 @@ async def test_dead_letters_can_be_replayed(
     await bus.wait_ready(15)
     user = uuid.uuid4()
     envelope = wrap(
-        FavoriteAdded(user_id=user, movie_id=5, at=datetime.now(UTC)), producer="favorites"
+        FavoriteAdded(user_id=user, movie_id=5, at=datetime.now(UTC)), producer="library"
     )
     await bus.publish(envelope)
     dead_letter_queue, consumer_queue = bus.topology.resolve("recommendations")
@@ -296,7 +294,7 @@ async def test_preferences_and_favorites_drop_the_cached_recommendations(
         user, await cache.get(user, "1:20"), ranked=b"[]", page_field="1:20", page=b"{}"
     )
     added = FavoriteAdded(user_id=user, movie_id=8, at=datetime.now(UTC))
-    await _handle(recommendations_engine, added, wrap(added, producer="favorites"), cache)
+    await _handle(recommendations_engine, added, wrap(added, producer="library"), cache)
     assert (await cache.get(user, "1:20")).page is None
 
 
@@ -349,7 +347,7 @@ async def test_ratings_and_history_feed_the_profile(
         HistoryAdded(user_id=user, movie_id=4, watched_at=now),
         HistoryRemoved(user_id=user, movie_id=4, at=now + timedelta(seconds=1)),
     ):
-        await _handle(recommendations_engine, event, wrap(event, producer="favorites"), cache)
+        await _handle(recommendations_engine, event, wrap(event, producer="library"), cache)
     with Session(recommendations_engine) as session:
         loaded = profiles.load(session, user_id=user)
     assert {(s.movie_id, s.kind, s.score) for s in loaded.signals} == {

@@ -51,7 +51,7 @@ class Subscription:
     """One consuming service's queue and its handlers. A handler declares the event class it
     takes, and the routing key comes from that class:
 
-        subscription = Subscription("favorites")
+        subscription = Subscription("library")
 
         @subscription.on(UserRegistered)
         async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None: ...

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from favorites import service
+from library.favorites import service
 
 pytestmark = pytest.mark.usefixtures("clean_favorites_db")
 

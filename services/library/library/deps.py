@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
-from favorites.cache import FavoritePages
-from favorites.catalog_client import LibraryCatalogClient
+from library.cache import FavoritePages
+from library.catalog_client import LibraryCatalogClient
 
 
 async def get_catalog(request: Request) -> LibraryCatalogClient:
@@ -22,3 +22,4 @@ CatalogDep = Annotated[LibraryCatalogClient, Depends(get_catalog)]
 PagesDep = Annotated[FavoritePages, Depends(get_pages)]
 PageQuery = Annotated[int, Query(ge=1, le=500, description="Page number, 1 to 500")]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size, 1 to 100")]
+MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from favorites import history, ratings, reviews
-from favorites.models import ReviewUpdate, UserDirectoryEntry
+from library.history import service as history
+from library.ratings import service as ratings
+from library.reviews import service as reviews
+from library.reviews.models import ReviewUpdate, UserDirectoryEntry
 
 pytestmark = pytest.mark.usefixtures("clean_favorites_db")
 

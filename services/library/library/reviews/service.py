@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from favorites.events import PRODUCER
-from favorites.models import Review, ReviewUpdate, UserDirectoryEntry
+from library.events import PRODUCER
+from library.reviews.models import Review, ReviewUpdate, UserDirectoryEntry
 from shared.db import utcnow
 from shared.events import ReviewCreated, ReviewDeleted
 from shared.outbox import add_event

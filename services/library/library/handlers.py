@@ -1,4 +1,4 @@
-"""What the favorites service consumes: users' display names, for review authors, and movie
+"""What the library consumes: users' display names, for review authors, and movie
 updates, which drop the cached pages of favorites that show the old data."""
 
 from datetime import datetime
@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from favorites.cache import FavoritePages
-from favorites.models import UserDirectoryEntry
+from library.cache import FavoritePages
+from library.reviews.models import UserDirectoryEntry
 from shared.bus import Subscription
 from shared.events import (
     CatalogMovieUpdated,
@@ -18,7 +18,7 @@ from shared.events import (
 )
 from shared.inbox import handle_once
 
-CONSUMER = "favorites"
+CONSUMER = "library"
 
 
 def _remember(session: Session, *, user_id: object, display_name: str, at: datetime) -> None:

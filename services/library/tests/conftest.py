@@ -5,17 +5,17 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from favorites.config import FavoritesSettings
+from library.config import LibrarySettings
 from shared.db import make_engine
 
 
 @pytest.fixture(scope="session")
-def favorites_settings(make_database, platform_settings) -> FavoritesSettings:  # type: ignore[no-untyped-def]
-    return FavoritesSettings(database_url=make_database("favorites"), **platform_settings)
+def favorites_settings(make_database, platform_settings) -> LibrarySettings:  # type: ignore[no-untyped-def]
+    return LibrarySettings(database_url=make_database("library"), **platform_settings)
 
 
 @pytest.fixture(scope="session")
-def favorites_engine(favorites_settings: FavoritesSettings) -> Iterator[Engine]:
+def favorites_engine(favorites_settings: LibrarySettings) -> Iterator[Engine]:
     engine = make_engine(favorites_settings.database_url, pool_size=25)
     yield engine
     engine.dispose()

@@ -6,8 +6,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from favorites.events import PRODUCER
-from favorites.models import Rating
+from library.events import PRODUCER
+from library.ratings.models import Rating
 from shared.db import utcnow
 from shared.events import RatingRemoved, RatingSet
 from shared.outbox import add_event

@@ -1,21 +1,24 @@
-"""The favorites service application."""
+"""The library service application: favorites, ratings, reviews and watch history, one
+package each (models, service, api), over one database, one outbox and one catalog client."""
 
 from fastapi import FastAPI
 
-from favorites.api import router
-from favorites.cache import FAVORITES_PATH, FavoritePages
-from favorites.catalog_client import LibraryCatalogClient
-from favorites.config import FavoritesSettings, settings
-from favorites.events import PUBLISHES
-from favorites.handlers import subscription
-from favorites.library_api import router as library_router
+from library.cache import FAVORITES_PATH, FavoritePages
+from library.catalog_client import LibraryCatalogClient
+from library.config import LibrarySettings, settings
+from library.events import PUBLISHES
+from library.favorites.api import router as favorites_router
+from library.handlers import subscription
+from library.history.api import router as history_router
+from library.ratings.api import router as ratings_router
+from library.reviews.api import router as reviews_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
 from shared.fastpath import CachedUserPageFastPath
 from shared.runtime import build_runtime
 
 
-def create_app(app_settings: FavoritesSettings = settings) -> FastAPI:
+def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
     runtime = build_runtime(app_settings, publishes=PUBLISHES)
     catalog = attach_catalog_client(
         runtime,
@@ -29,9 +32,9 @@ def create_app(app_settings: FavoritesSettings = settings) -> FastAPI:
 
     app = create_service_app(
         runtime,
-        title="Favorites service",
-        description="Each user's favorite movies.",
-        routers=[router, library_router],
+        title="Library service",
+        description="What each user keeps of movies: favorites, ratings, reviews, watch history.",
+        routers=[favorites_router, ratings_router, reviews_router, history_router],
         inner_middleware=[
             (
                 CachedUserPageFastPath,

@@ -1,12 +1,12 @@
-"""What the favorites service does with the events it consumes."""
+"""What the library service does with the events it consumes."""
 
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from favorites.cache import FavoritePages
-from favorites.handlers import subscription
+from library.cache import FavoritePages
+from library.handlers import subscription
 from shared.events import CatalogMovieUpdated, wrap
 from shared.pagecache import page_field
 from shared.redis import make_redis

@@ -8,8 +8,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from favorites.events import PRODUCER
-from favorites.models import Favorite
+from library.events import PRODUCER
+from library.favorites.models import Favorite
 from shared.db import utcnow
 from shared.events import FavoriteAdded, FavoriteRemoved
 from shared.outbox import add_event

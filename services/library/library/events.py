@@ -1,4 +1,4 @@
-"""What the favorites service publishes (through its outbox)."""
+"""What the library publishes (through its outbox)."""
 
 from shared.events import (
     FavoriteAdded,
@@ -11,7 +11,7 @@ from shared.events import (
     ReviewDeleted,
 )
 
-PRODUCER = "favorites"
+PRODUCER = "library"
 PUBLISHES = (
     FavoriteAdded,
     FavoriteRemoved,

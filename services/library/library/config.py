@@ -1,18 +1,16 @@
-"""Favorites service settings (env prefix FAVORITES_)."""
+"""Library service settings (env prefix LIBRARY_)."""
 
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import DatabaseSettings
 
 
-class FavoritesSettings(DatabaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="FAVORITES_", extra="ignore", populate_by_name=True
-    )
+class LibrarySettings(DatabaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIBRARY_", extra="ignore", populate_by_name=True)
 
-    service_name: str = "favorites"
+    service_name: str = "library"
     port: int = 8003
-    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_favorites"
+    database_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/movies_library"
     catalog_url: str = "http://127.0.0.1:8002"
     catalog_timeout_s: float = 8.0
     # The service every write goes through: a pool as large as the concurrency it sees, so
@@ -25,4 +23,4 @@ class FavoritesSettings(DatabaseSettings):
     page_cache_ttl_s: int = 300
 
 
-settings = FavoritesSettings()
+settings = LibrarySettings()

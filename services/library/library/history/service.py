@@ -7,8 +7,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from favorites.events import PRODUCER
-from favorites.models import WatchEntry
+from library.events import PRODUCER
+from library.history.models import WatchEntry
 from shared.db import utcnow
 from shared.events import HistoryAdded, HistoryRemoved
 from shared.outbox import add_event

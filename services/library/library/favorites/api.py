@@ -1,25 +1,17 @@
 """Favorites routes; a user only ever sees and changes their own."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from favorites import service
-from favorites.deps import CatalogDep, LimitQuery, PageQuery, PagesDep
-from favorites.models import (
-    FavoriteIn,
-    FavoritePublic,
-    FavoritesPage,
-    FavoriteWithMovie,
-)
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep
+from library.favorites import service
+from library.favorites.models import FavoriteIn, FavoritePublic, FavoritesPage, FavoriteWithMovie
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["favorites"])
-MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]
 NOT_A_FAVORITE = "This movie is not one of your favorites"
 
 

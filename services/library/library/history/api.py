@@ -1,0 +1,84 @@
+"""Watch history routes: record, list and remove what a user watched."""
+
+from fastapi import APIRouter, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
+from library.history import service as history
+from library.history.models import HistoryIn, HistoryPage, HistoryPublic, HistoryWithMovie
+from shared.app import API_PREFIX
+from shared.catalog_models import paginate
+from shared.deps import CurrentPrincipal, SessionDep
+from shared.errors import ProblemError, problem_responses
+
+router = APIRouter(prefix=API_PREFIX)
+
+
+@router.post(
+    "/me/history",
+    response_model=HistoryPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["history"],
+    responses=problem_responses(401, 404, 413, 422, 503),
+    summary="Record that you watched a movie",
+)
+async def add_to_history(
+    body: HistoryIn, principal: CurrentPrincipal, session: SessionDep, catalog: CatalogDep
+) -> HistoryPublic:
+    await catalog.require(body.movie_id, viewer=principal.user_id)
+    entry = await run_in_threadpool(
+        history.add,
+        session,
+        user_id=principal.user_id,
+        movie_id=body.movie_id,
+        watched_at=body.watched_at,
+    )
+    return HistoryPublic(movie_id=entry.movie_id, watched_at=entry.watched_at)
+
+
+@router.get(
+    "/me/history",
+    response_model=HistoryPage,
+    tags=["history"],
+    responses=problem_responses(401, 422, 503),
+    summary="What you watched, most recent first",
+)
+async def my_history(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+    page: PageQuery = 1,
+    limit: LimitQuery = 20,
+) -> HistoryPage:
+    rows, total = await run_in_threadpool(
+        history.page, session, user_id=principal.user_id, page=page, limit=limit
+    )
+    movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
+    return paginate(
+        HistoryPage,
+        total=total,
+        page=page,
+        limit=limit,
+        results=[
+            HistoryWithMovie(movie=movies[row.movie_id], watched_at=row.watched_at)
+            for row in rows
+            if row.movie_id in movies  # not hidden from this viewer
+        ],
+    )
+
+
+@router.delete(
+    "/me/history/{movie_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["history"],
+    responses=problem_responses(401, 404, 422),
+    summary="Remove a movie from your history",
+)
+async def remove_from_history(
+    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    if not await run_in_threadpool(
+        history.remove, session, user_id=principal.user_id, movie_id=movie_id
+    ):
+        raise ProblemError(404, "This movie is not in your history")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

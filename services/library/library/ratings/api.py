@@ -1,0 +1,75 @@
+"""Rating routes: set, remove and list a user's ratings."""
+
+from fastapi import APIRouter, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
+from library.ratings import service as ratings
+from library.ratings.models import RatingIn, RatingPublic, RatingsPage
+from shared.app import API_PREFIX
+from shared.catalog_models import paginate
+from shared.deps import CurrentPrincipal, SessionDep
+from shared.errors import ProblemError, problem_responses
+
+router = APIRouter(prefix=API_PREFIX)
+
+
+@router.put(
+    "/movies/{movie_id}/rating",
+    response_model=RatingPublic,
+    tags=["ratings"],
+    responses=problem_responses(401, 404, 413, 422, 503),
+    summary="Rate a movie (0.5 to 10, steps of 0.5)",
+)
+async def rate(
+    movie_id: MovieId,
+    body: RatingIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+) -> RatingPublic:
+    await catalog.require(movie_id, viewer=principal.user_id)
+    rating = await run_in_threadpool(
+        ratings.rate, session, user_id=principal.user_id, movie_id=movie_id, score=body.score
+    )
+    return RatingPublic(movie_id=movie_id, score=float(rating.score), rated_at=rating.rated_at)
+
+
+@router.delete(
+    "/movies/{movie_id}/rating",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["ratings"],
+    responses=problem_responses(401, 404, 422),
+    summary="Remove your rating",
+)
+async def unrate(movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    if not await run_in_threadpool(
+        ratings.unrate, session, user_id=principal.user_id, movie_id=movie_id
+    ):
+        raise ProblemError(404, "You have not rated this movie")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/me/ratings",
+    response_model=RatingsPage,
+    tags=["ratings"],
+    responses=problem_responses(401, 422),
+    summary="Your ratings, newest first",
+)
+async def my_ratings(
+    principal: CurrentPrincipal, session: SessionDep, page: PageQuery = 1, limit: LimitQuery = 20
+) -> RatingsPage:
+    rows, total = await run_in_threadpool(
+        ratings.page, session, user_id=principal.user_id, page=page, limit=limit
+    )
+    return paginate(
+        RatingsPage,
+        total=total,
+        page=page,
+        limit=limit,
+        results=[
+            RatingPublic(movie_id=r.movie_id, score=float(r.score), rated_at=r.rated_at)
+            for r in rows
+        ],
+    )
