@@ -744,8 +744,9 @@ def report(figures: dict[str, Any]) -> str:
             f"- Logouts: {traffic['logouts']}; a logged-out token accepted "
             f"{traffic['logged-out tokens accepted']} times; not refused at every gateway "
             f"replica within 1 s: {traffic['logouts not refused everywhere within 1 s']} "
-            f"(slowest {traffic['slowest refusal s']} s; checks at a replica not answering, "
-            f"the one just killed: {traffic['checks at a replica not answering']}).",
+            f"(slowest {traffic['slowest refusal s']} s; refused with 503 while a replica could "
+            f"not check: {traffic['refused with 503 (failing closed)']}; checks at a replica "
+            f"not answering, the one just killed: {traffic['checks at a replica not answering']}).",
             f"- Events exactly once (the consumers' state against the library's database): "
             f"{figures['events']}.",
             "- Requests each replica logged (a replica killed and started again logs anew): "

@@ -135,14 +135,15 @@ class User:
 
     def _log_out_and_in(self) -> list[Outcome]:
         """Log out at one replica, then ask every replica with the old token until each
-        refuses it (401); any 200 is a logout some replica did not see. A replica that does
-        not answer at all (the one just killed) accepts nothing and is counted apart."""
+        refuses it: 401, or 503 from a replica that cannot check it right now (it fails
+        closed); any 2xx is a logout some replica did not see. A replica that does not answer
+        at all (the one just killed) accepts nothing and is counted apart."""
         old = {"Authorization": f"Bearer {self.token}"}
         outcome = self._call("logout", "POST", "/auth/logout")
         outcomes = [outcome]
         if outcome.status == 204:
             ended = time.monotonic()
-            accepted = unreachable = 0
+            accepted = unreachable = unavailable = 0
             pending = list(self.clients)
             while pending and time.monotonic() - ended < 5:
                 for client in list(pending):
@@ -152,13 +153,15 @@ class User:
                         unreachable += 1
                         pending.remove(client)
                         continue
-                    accepted += status == 200
-                    if status == 401:
+                    if status < 300:
+                        accepted += 1
+                    else:
+                        unavailable += status == 503
                         pending.remove(client)
             self.logouts.append(
                 {"refused everywhere after s": time.monotonic() - ended,
                  "accepted": accepted, "replicas still accepting": len(pending),
-                 "replicas not answering": unreachable}
+                 "replicas not answering": unreachable, "refused with 503": unavailable}
             )  # fmt: skip
         self.token = ""
         outcomes.append(self._log_in())
@@ -281,6 +284,9 @@ class Traffic:
             "missing ratings": sum(m["ratings"] for m in missing),
             "logouts": len(logouts),
             "logged-out tokens accepted": sum(entry["accepted"] for entry in logouts),
+            "refused with 503 (failing closed)": sum(
+                entry["refused with 503"] for entry in logouts
+            ),
             "checks at a replica not answering": sum(
                 entry["replicas not answering"] for entry in logouts
             ),
