@@ -1,49 +1,76 @@
-"""Each user's pages of a list as ready response bytes in Redis, dropped by generations.
+"""Each user's pages of a list as ready response bytes in Redis, dropped by generations:
+the one page cache every per-user list uses, served at one layer, the gateway.
 
-One hash per user holds the pages (`<page>:<limit>` fields) and the generations they were
-computed under (`_gen`). A user's write bumps the user's generation; a change that touches
-every user (a movie's data changed) bumps the global one. A page is served only while both
-generations are the ones it was stored under, and a page computed before a bump is never
+One hash per user holds the pages (`<page>:<limit>` fields), any extra fields the owner keeps
+beside them (the recommendations' whole ranked list), and the generations they were computed
+under (`_gen`). A user's write bumps the user's generation; a change that touches every user
+(a movie's data changed, trending moved) bumps the global one. A page is served only while
+both generations are the ones it was stored under, and a page computed before a bump is never
 stored after it (the write compares generations atomically), so a user always reads their own
-writes. Reading is one round trip.
+writes.
 
-The gateway reads these pages too, for routes its table marks with the cache's prefix: a page
-there is served without a hop to the service that owns it (which alone writes and drops it).
+`CACHED_PAGES` declares which routes have cached pages and which service owns each (it alone
+computes, stores and drops them). The gateway answers a cached page itself in one Redis
+command; on a miss the same command gives it the current generations, which it passes on
+(`x-page-stamp`) so the owner computes and stores the page without reading Redis again.
 """
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shared.parsing import ascii_int
 
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
-FAVORITES_PAGES = "favorites:v1"  # GET /api/v1/favorites, owned by the library service
+PAGE_STAMP_HEADER = "x-page-stamp"  # the generations the gateway saw on a miss
+_RETRY_DROP_EVERY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPages:
+    """A route whose signed-in answers are cached per user: its path, the cache's Redis
+    prefix and the service that owns the pages."""
+
+    path: str
+    prefix: str
+    owner: str
+
+
+FAVORITES_PAGES = CachedPages("/api/v1/favorites", "favorites:v1", "library")
+RECOMMENDATIONS_PAGES = CachedPages(
+    "/api/v1/recommendations", "recommendations:v1", "recommendations"
+)
+CACHED_PAGES: tuple[CachedPages, ...] = (FAVORITES_PAGES, RECOMMENDATIONS_PAGES)
 
 # KEYS: hash, user generation, global generation; ARGV: stamp, user gen, global gen, ttl,
-# field, value.
+# field, value, field, value...
 _STORE_IF_CURRENT = """
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then return 0 end
 if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[3] then return 0 end
 if redis.call('HGET', KEYS[1], '_gen') ~= ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], '_gen', ARGV[1], ARGV[5], ARGV[6])
+redis.call('HSET', KEYS[1], '_gen', ARGV[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[4], 'NX')
 return 1
 """
 
 
-# KEYS: hash, user generation, global generation; ARGV: field. The page, only if stored under
-# the current generations, else nil.
+# KEYS: hash, user generation, global generation; ARGV: fields. {the current generations,
+# then each field's value if the hash was stored under them (else false)}: one command for a
+# hit, and on a miss what the owner needs to store the page.
 _GET_CURRENT = """
-local got = redis.call('HMGET', KEYS[1], ARGV[1], '_gen')
-if not got[1] then return nil end
 local stamp = (redis.call('GET', KEYS[2]) or '0') .. ':' .. (redis.call('GET', KEYS[3]) or '0')
-if got[2] ~= stamp then return nil end
-return got[1]
+local got = redis.call('HMGET', KEYS[1], '_gen', unpack(ARGV))
+local answer = {stamp}
+for i = 2, #got do
+  if got[1] == stamp then answer[i] = got[i] else answer[i] = false end
+end
+return answer
 """
 
 
@@ -52,10 +79,19 @@ class PageLookup:
     body: bytes | None
     user_generation: str
     global_generation: str
+    extras: tuple[bytes | None, ...] = ()  # the extra fields asked for, in order
 
     @property
     def stamp(self) -> str:
         return f"{self.user_generation}:{self.global_generation}"
+
+    @classmethod
+    def from_stamp(cls, stamp: str) -> "PageLookup | None":
+        """The generations the gateway saw (its `x-page-stamp`), if well formed."""
+        user_generation, _, global_generation = stamp.partition(":")
+        if not (user_generation.isdigit() and global_generation.isdigit()):
+            return None
+        return cls(None, user_generation, global_generation)
 
 
 def _text(value: bytes | str | None) -> str:
@@ -89,13 +125,15 @@ def plain_page_query(
 
 
 class UserPageCache:
-    def __init__(self, redis: Redis, *, prefix: str, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, pages: CachedPages, *, ttl_s: int) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.pages = pages
+        self.prefix = pages.prefix
         self.ttl_s = ttl_s
-        self.global_generation = f"{prefix}:gen:all"
+        self.global_generation = f"{self.prefix}:gen:all"
         self._store = redis.register_script(_STORE_IF_CURRENT)
         self._get_current = redis.register_script(_GET_CURRENT)
+        self._retries: set[asyncio.Task[None]] = set()
 
     def _key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:pages:{user_id}"
@@ -103,38 +141,63 @@ class UserPageCache:
     def _generation(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:gen:{user_id}"
 
-    async def get(self, user_id: uuid.UUID, field: str) -> PageLookup:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self._key(user_id), [field, GENERATION_FIELD])
-            pipe.mget(self._generation(user_id), self.global_generation)
-            (body, stamp), (user_generation, global_generation) = await pipe.execute()
-        lookup = PageLookup(None, _text(user_generation), _text(global_generation))
-        if body is not None and _text(stamp) == lookup.stamp:
-            return PageLookup(body, lookup.user_generation, lookup.global_generation)
-        return lookup
+    def _keys(self, user_id: uuid.UUID) -> list[str]:
+        return [self._key(user_id), self._generation(user_id), self.global_generation]
 
-    async def get_body(self, user_id: uuid.UUID, field: str) -> bytes | None:
-        """The page if it is current, in one command (the gateway's hot path)."""
-        body: bytes | None = await self._get_current(
-            keys=[self._key(user_id), self._generation(user_id), self.global_generation],
-            args=[field],
+    # --- reading ----------------------------------------------------------------------------
+    async def get(self, user_id: uuid.UUID, field: str, *extras: str) -> PageLookup:
+        """The page (if current), the extra fields asked for, and the generations: one
+        command, the gateway's on every signed-in read of a cached route."""
+        stamp, body, *extra_values = await self._get_current(
+            keys=self._keys(user_id), args=[field, *extras]
         )
-        return body
+        lookup = PageLookup.from_stamp(stamp.decode() if isinstance(stamp, bytes) else stamp)
+        assert lookup is not None  # the script builds it from two counters
+        return PageLookup(
+            body or None,
+            lookup.user_generation,
+            lookup.global_generation,
+            tuple(value or None for value in extra_values),
+        )
 
-    async def put(self, user_id: uuid.UUID, lookup: PageLookup, field: str, body: bytes) -> bool:
-        """Store unless a generation moved since `lookup`; True if stored."""
+    async def lookup(
+        self, user_id: uuid.UUID, field: str, *extras: str, stamp: str | None = None
+    ) -> PageLookup | None:
+        """For the owner's route: the gateway's stamp when it sent one (it found no page, so
+        there is nothing to read), else a read; None when Redis cannot be asked (the page is
+        then computed and not kept)."""
+        if stamp is not None and not extras and (seen := PageLookup.from_stamp(stamp)):
+            return seen
+        try:
+            return await self.get(user_id, field, *extras)
+        except RedisError:
+            return None
+
+    # --- writing (the owner only) -----------------------------------------------------------
+    async def put(self, user_id: uuid.UUID, lookup: PageLookup, fields: dict[str, bytes]) -> bool:
+        """Store the fields unless a generation moved since `lookup`; True if stored."""
         stored = await self._store(
-            keys=[self._key(user_id), self._generation(user_id), self.global_generation],
+            keys=self._keys(user_id),
             args=[
                 lookup.stamp,
                 lookup.user_generation,
                 lookup.global_generation,
                 self.ttl_s,
-                field,
-                body,
+                *(item for pair in fields.items() for item in pair),
             ],
         )
         return bool(stored)
+
+    async def store(
+        self, user_id: uuid.UUID, lookup: PageLookup | None, fields: dict[str, bytes]
+    ) -> None:
+        """As `put`, for a route: nothing when Redis could not be read or cannot be written."""
+        if lookup is None:
+            return
+        try:
+            await self.put(user_id, lookup, fields)
+        except RedisError:
+            logger.warning("page not cached (Redis unavailable)", extra={"cache": self.prefix})
 
     async def drop(self, user_id: uuid.UUID) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -144,4 +207,28 @@ class UserPageCache:
             await pipe.execute()
 
     async def drop_all(self) -> None:
+        """Every user's pages at once: one counter; the old hashes expire on their own."""
         await self.redis.incr(self.global_generation)
+
+    async def changed(self, user_id: uuid.UUID) -> None:
+        """The user's list changed: their cached pages must go, before the change is
+        answered. If Redis cannot be told now, keep trying in the background until the pages
+        would have expired anyway."""
+        try:
+            await self.drop(user_id)
+        except RedisError:
+            logger.warning("pages not dropped yet (Redis unavailable); retrying")
+            task = asyncio.create_task(self._drop_later(user_id))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _drop_later(self, user_id: uuid.UUID) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ttl_s
+        while loop.time() < deadline:
+            await asyncio.sleep(_RETRY_DROP_EVERY_S)
+            try:
+                await self.drop(user_id)
+                return
+            except RedisError:
+                continue

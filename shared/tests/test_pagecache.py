@@ -1,29 +1,27 @@
-"""Cached user pages on the real Redis, and the raw fast path that serves them."""
+"""The one user-page cache on the real Redis: generations, extra fields, the gateway's stamp."""
 
 import uuid
 
-import httpx
+import pytest
 
-from shared.fastpath import CachedUserPageFastPath
-from shared.middleware import Receive, Scope, Send
-from shared.pagecache import UserPageCache
+from shared.pagecache import CachedPages, PageLookup, UserPageCache, plain_page_query
 from shared.redis import make_redis
 from testsupport.infra import Infra
 
-SECRET = "fast-path-test-secret-0123456789"
 
-
-def _cache(infra: Infra) -> UserPageCache:
-    return UserPageCache(make_redis(infra.redis_url), prefix=f"t{uuid.uuid4().hex}", ttl_s=60)
+def _cache(infra: Infra, redis_url: str | None = None) -> UserPageCache:
+    pages = CachedPages("/api/v1/list", f"t{uuid.uuid4().hex}", "owner")
+    return UserPageCache(make_redis(redis_url or infra.redis_url), pages, ttl_s=60)
 
 
 async def test_a_page_is_served_until_the_user_changes_something(infra: Infra) -> None:
     cache, user = _cache(infra), uuid.uuid4()
     miss = await cache.get(user, "1:20")
     assert miss.body is None
-    assert await cache.put(user, miss, "1:20", b"page one")
+    assert await cache.put(user, miss, {"1:20": b"page one"})
     assert (await cache.get(user, "1:20")).body == b"page one"
-    await cache.drop(user)
+    assert (await cache.get(user, "2:20")).body is None
+    await cache.changed(user)
     assert (await cache.get(user, "1:20")).body is None
 
 
@@ -31,66 +29,71 @@ async def test_a_page_computed_before_a_change_is_never_stored_after_it(infra: I
     cache, user = _cache(infra), uuid.uuid4()
     before = await cache.get(user, "1:20")
     await cache.drop(user)  # the user's write lands while the old page is being computed
-    assert not await cache.put(user, before, "1:20", b"old page")
+    assert not await cache.put(user, before, {"1:20": b"old page"})
     assert (await cache.get(user, "1:20")).body is None
 
 
 async def test_a_global_change_drops_every_users_pages(infra: Infra) -> None:
     cache, first, second = _cache(infra), uuid.uuid4(), uuid.uuid4()
     for user in (first, second):
-        assert await cache.put(user, await cache.get(user, "1:20"), "1:20", b"page")
+        assert await cache.put(user, await cache.get(user, "1:20"), {"1:20": b"page"})
     await cache.drop_all()
     assert (await cache.get(first, "1:20")).body is None
     assert (await cache.get(second, "1:20")).body is None
     # pages stored after the change are served again
-    assert await cache.put(first, await cache.get(first, "1:20"), "1:20", b"new")
+    assert await cache.put(first, await cache.get(first, "1:20"), {"1:20": b"new"})
     assert (await cache.get(first, "1:20")).body == b"new"
 
 
-async def _routes(scope: Scope, receive: Receive, send: Send) -> None:
-    """Stands for the FastAPI routes: anything not served fast answers 299."""
-    await send({"type": "http.response.start", "status": 299, "headers": []})
-    await send({"type": "http.response.body", "body": b"routes"})
-
-
-async def test_the_fast_path_answers_only_vouched_for_plain_requests_it_has() -> None:
-    user = uuid.uuid4()
-    asked: list[tuple[uuid.UUID, int, int]] = []
-
-    async def lookup(user_id: uuid.UUID, page: int, limit: int) -> bytes | None:
-        asked.append((user_id, page, limit))
-        return b'{"cached":true}' if page == 1 else None
-
-    app = CachedUserPageFastPath(_routes, path="/list", internal_secret=SECRET, lookup=lookup)
-    vouched = {"x-internal-token": SECRET, "x-user-id": str(user)}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        hit = await client.get("/list?limit=5", headers=vouched)
-        assert (hit.status_code, hit.content) == (200, b'{"cached":true}')
-        assert asked == [(user, 1, 5)]
-        assert (await client.get("/list?page=2", headers=vouched)).status_code == 299  # a miss
-        for headers in (
-            {},
-            {"x-user-id": str(user)},
-            {"x-internal-token": "wrong", "x-user-id": str(user)},
-            {"x-internal-token": SECRET, "x-user-id": "not-a-uuid"},
-        ):
-            assert (await client.get("/list", headers=headers)).status_code == 299
-        for query in ("page=0", "limit=101", "page=abc", "other=1", "page=²", "page=", "limit="):
-            assert (await client.get(f"/list?{query}", headers=vouched)).status_code == 299
-        assert (await client.post("/list", headers=vouched)).status_code == 299
-        assert len(asked) == 2  # only the two plain, vouched-for requests were looked up
-
-
-async def test_the_one_command_lookup_serves_only_current_pages(infra: Infra) -> None:
+async def test_extra_fields_live_and_go_with_the_pages(infra: Infra) -> None:
     cache, user = _cache(infra), uuid.uuid4()
-    assert await cache.get_body(user, "1:20") is None  # nothing cached
-    assert await cache.put(user, await cache.get(user, "1:20"), "1:20", b"page")
-    assert await cache.get_body(user, "1:20") == b"page"
-    assert await cache.get_body(user, "2:20") is None
-    await cache.drop(user)
-    assert await cache.get_body(user, "1:20") is None  # dropped
-    assert await cache.put(user, await cache.get(user, "1:20"), "1:20", b"new")
+    lookup = await cache.get(user, "1:20", "all")
+    assert lookup.extras == (None,)
+    assert await cache.put(user, lookup, {"all": b"[1,2,3]", "1:20": b"page"})
+    other_page = await cache.get(user, "2:20", "all")
+    assert (other_page.body, other_page.extras) == (None, (b"[1,2,3]",))
     await cache.drop_all()
-    assert await cache.get_body(user, "1:20") is None  # stale generation
+    assert (await cache.get(user, "2:20", "all")).extras == (None,)
+
+
+async def test_a_miss_gives_the_stamp_the_owner_stores_under(infra: Infra) -> None:
+    """On a miss the gateway passes the generations on: the owner stores the page under them
+    without reading Redis, and a change in between still keeps that page out."""
+    cache, user = _cache(infra), uuid.uuid4()
+    seen = (await cache.get(user, "1:20")).stamp  # the gateway's one command
+    lookup = await cache.lookup(user, "1:20", stamp=seen)
+    assert lookup is not None and lookup.stamp == seen
+    assert await cache.put(user, lookup, {"1:20": b"page"})
+    assert (await cache.get(user, "1:20")).body == b"page"
+    stale = (await cache.get(user, "2:20")).stamp
+    await cache.changed(user)
+    late = await cache.lookup(user, "2:20", stamp=stale)
+    assert late is not None and not await cache.put(user, late, {"2:20": b"old"})
+
+
+async def test_the_stamp_spares_the_read_and_a_bad_one_is_ignored(infra: Infra) -> None:
+    unreachable = _cache(infra, redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    user = uuid.uuid4()
+    assert await unreachable.lookup(user, "1:20", stamp="4:2") == PageLookup(None, "4", "2")
+    assert await unreachable.lookup(user, "1:20", stamp="forged") is None  # read, Redis down
+    assert await unreachable.lookup(user, "1:20") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (b"", (1, 20)),
+        (b"limit=5", (1, 5)),
+        (b"page=2&limit=100", (2, 100)),
+        (b"page=0", None),
+        (b"limit=101", None),
+        (b"page=501", None),
+        (b"page=abc", None),
+        (b"other=1", None),
+        ("page=²".encode(), None),
+        (b"page=", None),
+        (b"limit=", None),
+    ],
+)
+def test_only_plain_valid_queries_are_looked_up(query: bytes, expected: object) -> None:
+    assert plain_page_query(query) == expected

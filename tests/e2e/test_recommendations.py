@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import httpx
 
+from tests.e2e.conftest import Stack
 from tests.e2e.helpers import assert_problem
 
 NewUser = Callable[..., dict[str, str]]
@@ -94,3 +95,24 @@ def test_favorites_change_the_results_within_two_seconds(
     assert not set(favorites) & set(ids)  # never a movie the user already favorited
     second = _recommendations(api, headers, page=2, limit=5)
     assert second["page"] == 2 and not set(favorites) & {item["id"] for item in second["results"]}
+
+
+def test_a_cached_page_of_recommendations_is_answered_by_the_gateway(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    """The second read of a page never reaches the recommendations service: the gateway
+    serves it from the one page cache, as it does favorites."""
+    headers = {"Authorization": new_user()["authorization"]}
+    first = api.get("/recommendations", headers=headers)
+    assert first.status_code == 200
+    request_id = first.headers["x-request-id"]
+    deadline = time.monotonic() + 5  # access lines are written within 50 ms
+    while f'"request_id":"{request_id}"' not in stack.log_text("recommendations"):
+        assert time.monotonic() < deadline, "the first read never reached the service"
+        time.sleep(0.05)
+    again = api.get("/recommendations", headers=headers)
+    assert again.content == first.content
+    time.sleep(0.5)
+    assert f'"request_id":"{again.headers["x-request-id"]}"' not in stack.log_text(
+        "recommendations"
+    )

@@ -22,7 +22,13 @@ from gateway.routes import Access, Route, match
 from shared.context import request_id_var
 from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
 from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
-from shared.pagecache import UserPageCache, page_field, plain_page_query
+from shared.pagecache import (
+    PAGE_STAMP_HEADER,
+    PageLookup,
+    UserPageCache,
+    page_field,
+    plain_page_query,
+)
 from shared.security import (
     CLIENT_IP_HEADER,
     INTERNAL_TOKEN_HEADER,
@@ -62,6 +68,7 @@ INTERNAL_HEADERS = frozenset(
         TOKEN_EXPIRES_HEADER,
         INTERNAL_TOKEN_HEADER,
         CLIENT_IP_HEADER,
+        PAGE_STAMP_HEADER,
         "x-request-id",
     }
 )
@@ -160,21 +167,24 @@ class GatewayProxy:
         scope["route_template"] = route.template
         try:
             principal, page = await self._admit(scope, route)
-            if page is not None:
-                await send_whole(send, 200, [JSON_CONTENT], page)
+            if page is not None and page.body is not None:
+                await send_whole(send, 200, [JSON_CONTENT], page.body)
                 return
-            await self._forward(scope, receive, send, route, principal)
+            await self._forward(scope, receive, send, route, principal, page)
         except Rejection as rejection:
             await _send_problem(
                 send, rejection.status, rejection.detail, scope["path"], rejection.headers
             )
 
     # --- admission: token and rate limit ----------------------------------------------------
-    async def _admit(self, scope: Scope, route: Route) -> tuple[Principal | None, bytes | None]:
+    async def _admit(
+        self, scope: Scope, route: Route
+    ) -> tuple[Principal | None, PageLookup | None]:
         """Count the request against its limit, then check its token (even bad ones are counted);
         only a token needs Redis on the request path (its revocation is checked every time).
         For a route whose pages are cached, the page is looked up while the revocation is
-        checked, and served only if the token is not revoked."""
+        checked, and served only if the token is not revoked; on a miss the lookup's
+        generations go on to the service that owns the page."""
         principal, refusal = None, None
         if route.access is not Access.PUBLIC:
             token = bearer_token(_header(scope, b"authorization"))
@@ -207,7 +217,7 @@ class GatewayProxy:
                 cache, field = cached
                 check = self.revocations.submit(principal)  # the page is read meanwhile
                 try:
-                    page = await cache.get_body(principal.user_id, field)
+                    page = await cache.get(principal.user_id, field)
                 except RedisError:
                     page = None  # the cache is down: the service computes the page
                 except BaseException:
@@ -236,10 +246,10 @@ class GatewayProxy:
         query = plain_page_query(scope["query_string"])
         if query is None:
             return None
-        cache = self.page_caches.get(route.user_pages)
+        cache = self.page_caches.get(route.user_pages.prefix)
         if cache is None:
-            cache = UserPageCache(self.redis, prefix=route.user_pages, ttl_s=0)
-            self.page_caches[route.user_pages] = cache
+            cache = UserPageCache(self.redis, route.user_pages, ttl_s=0)
+            self.page_caches[route.user_pages.prefix] = cache
         return cache, page_field(*query)
 
     def _decode(self, token: str) -> Principal:
@@ -251,7 +261,9 @@ class GatewayProxy:
             ) from exc
 
     # --- forwarding -------------------------------------------------------------------------
-    def _upstream_headers(self, scope: Scope, principal: Principal | None) -> list[tuple[str, str]]:
+    def _upstream_headers(
+        self, scope: Scope, principal: Principal | None, page: PageLookup | None
+    ) -> list[tuple[str, str]]:
         headers = [
             (key.decode("latin-1"), value.decode("latin-1"))
             for key, value in scope["headers"]
@@ -265,10 +277,18 @@ class GatewayProxy:
             headers.append((SESSION_ID_HEADER, principal.session_id))
             headers.append((TOKEN_ID_HEADER, principal.token_id))
             headers.append((TOKEN_EXPIRES_HEADER, str(principal.expires_at.timestamp())))
+        if page is not None:  # a cached route's miss: the owner needs not read Redis again
+            headers.append((PAGE_STAMP_HEADER, page.stamp))
         return headers
 
     async def _forward(
-        self, scope: Scope, receive: Receive, send: Send, route: Route, principal: Principal | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        principal: Principal | None,
+        page: PageLookup | None = None,
     ) -> None:
         assert self.session is not None
         body = await _read_body(receive)
@@ -284,7 +304,7 @@ class GatewayProxy:
             async with self.session.request(
                 scope["method"],
                 self.upstreams[route.service] + path,
-                headers=self._upstream_headers(scope, principal),
+                headers=self._upstream_headers(scope, principal, page),
                 data=body or None,
                 allow_redirects=False,
                 timeout=self.stream_timeout if route.streaming else self.timeout,

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from shared.pagecache import FAVORITES_PAGES
+from shared.pagecache import CACHED_PAGES, CachedPages
 
 ID = r"[^/]+"
 
@@ -22,9 +22,9 @@ class Route:
     access: Access
     pattern: re.Pattern[str]
     streaming: bool = False  # a long-lived response (server-sent events): no total timeout
-    # A GET whose pages the owning service keeps in Redis under this prefix (shared.pagecache):
+    # A GET whose pages the owning service keeps in Redis (shared.pagecache.CACHED_PAGES):
     # the gateway answers a cached page itself.
-    user_pages: str | None = None
+    user_pages: CachedPages | None = None
 
 
 def _route(
@@ -33,10 +33,12 @@ def _route(
     access: Access,
     *,
     streaming: bool = False,
-    user_pages: str | None = None,
 ) -> Route:
     regex = re.sub(r"\{[a-z_]+\}", ID, template)
-    return Route(template, service, access, re.compile(f"^{regex}$"), streaming, user_pages)
+    pages = next((cached for cached in CACHED_PAGES if cached.path == template), None)
+    if pages is not None and pages.owner != service:
+        raise ValueError(f"{template}: its pages are {pages.owner}'s, not {service}'s")
+    return Route(template, service, access, re.compile(f"^{regex}$"), streaming, pages)
 
 
 # First match wins: specific paths before the {movie_id} catch-alls.
@@ -60,7 +62,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/movies/{movie_id}/reviews", "library", Access.OPTIONAL),
     _route("/api/v1/reviews/{review_id}", "library", Access.REQUIRED),
     _route("/api/v1/genres", "catalog", Access.OPTIONAL),
-    _route("/api/v1/favorites", "library", Access.REQUIRED, user_pages=FAVORITES_PAGES),
+    _route("/api/v1/favorites", "library", Access.REQUIRED),
     _route("/api/v1/favorites/{movie_id}", "library", Access.REQUIRED),
     _route("/api/v1/recommendations", "recommendations", Access.REQUIRED),
     _route("/api/v1/notifications", "notifications", Access.REQUIRED),

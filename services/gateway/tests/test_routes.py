@@ -61,3 +61,20 @@ def test_rate_limit_window() -> None:
     assert key.key == "gw:rl:ip:1.2.3.4:2"
     assert key.retry_after_s == 59
     assert window_key("ip:1.2.3.4", 10, now=179.9).retry_after_s == 1
+
+
+def test_every_cached_list_is_served_by_the_gateway_for_its_owner() -> None:
+    """shared.pagecache.CACHED_PAGES is the one table: each of its routes is in the gateway's
+    table, sent to the service that owns the pages, and marked so the gateway answers a
+    cached page itself."""
+    from shared.pagecache import CACHED_PAGES
+
+    assert {pages.path for pages in CACHED_PAGES} >= {
+        "/api/v1/favorites",
+        "/api/v1/recommendations",
+    }
+    for pages in CACHED_PAGES:
+        route = match(pages.path)
+        assert route is not None and route.template == pages.path
+        assert route.service == pages.owner and route.user_pages == pages
+        assert route.access is Access.REQUIRED

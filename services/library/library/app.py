@@ -3,7 +3,6 @@ package each (models, service, api), over one database, one outbox and one catal
 
 from fastapi import FastAPI
 
-from library.cache import FAVORITES_PATH, FavoritePages
 from library.catalog_client import LibraryCatalogClient
 from library.config import LibrarySettings, settings
 from library.events import PUBLISHES
@@ -14,7 +13,7 @@ from library.ratings.api import router as ratings_router
 from library.reviews.api import router as reviews_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
-from shared.fastpath import CachedUserPageFastPath
+from shared.pagecache import FAVORITES_PAGES, UserPageCache
 from shared.runtime import build_runtime
 
 
@@ -26,7 +25,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
         timeout_s=app_settings.catalog_timeout_s,
         client_class=LibraryCatalogClient,
     )
-    pages = FavoritePages(runtime.redis, ttl_s=app_settings.page_cache_ttl_s)
+    pages = UserPageCache(runtime.redis, FAVORITES_PAGES, ttl_s=app_settings.page_cache_ttl_s)
     assert runtime.engine is not None and runtime.bus is not None
     runtime.bus.subscribe(subscription(engine=runtime.engine, pages=pages))
 
@@ -35,16 +34,6 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
         title="Library service",
         description="What each user keeps of movies: favorites, ratings, reviews, watch history.",
         routers=[favorites_router, ratings_router, reviews_router, history_router],
-        inner_middleware=[
-            (
-                CachedUserPageFastPath,
-                {
-                    "path": FAVORITES_PATH,
-                    "internal_secret": app_settings.internal_secret,
-                    "lookup": pages.cached,
-                },
-            )
-        ],
     )
     app.state.catalog = catalog
     app.state.pages = pages

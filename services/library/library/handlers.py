@@ -7,7 +7,6 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from library.cache import FavoritePages
 from library.reviews.models import UserDirectoryEntry
 from shared.bus import Subscription
 from shared.events import (
@@ -17,6 +16,7 @@ from shared.events import (
     UserRegistered,
 )
 from shared.inbox import handle_once
+from shared.pagecache import UserPageCache
 
 CONSUMER = "library"
 
@@ -37,7 +37,7 @@ def _remember(session: Session, *, user_id: object, display_name: str, at: datet
     )
 
 
-def subscription(*, engine: Engine, pages: FavoritePages) -> Subscription:
+def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
     subscription = Subscription(CONSUMER)
 
     @subscription.on(UserRegistered)

@@ -8,6 +8,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from library.favorites import service
+from shared.pagecache import FAVORITES_PAGES, UserPageCache
+from shared.redis import make_redis
+from testsupport.infra import Infra
 
 pytestmark = pytest.mark.usefixtures("clean_favorites_db")
 
@@ -68,3 +71,29 @@ def test_pages_are_newest_first_and_per_user(favorites_engine: Engine) -> None:
         last, _ = service.page(session, user_id=user, page=3, limit=2)
     assert total == 5
     assert [f.movie_id for f in first + second + last] == [5, 4, 3, 2, 1]
+
+
+async def test_every_favorite_write_drops_the_users_cached_pages(
+    favorites_engine: Engine, infra: Infra
+) -> None:
+    """The write path owns the invalidation: add and remove drop the pages once committed,
+    before they return, so no route can answer a write and leave the old page behind."""
+    pages = UserPageCache(make_redis(infra.redis_url), FAVORITES_PAGES, ttl_s=60)
+    user = uuid.uuid4()
+
+    async def cached() -> bytes | None:
+        return (await pages.get(user, "1:20")).body
+
+    async def cache_a_page() -> None:
+        await pages.store(user, await pages.lookup(user, "1:20"), {"1:20": b"the old page"})
+        assert await cached() == b"the old page"
+
+    with Session(favorites_engine) as session:
+        await cache_a_page()
+        assert (await service.add_favorite(session, pages, user_id=user, movie_id=3))[1]
+        assert await cached() is None
+        await cache_a_page()
+        assert not (await service.add_favorite(session, pages, user_id=user, movie_id=3))[1]
+        assert await cached() == b"the old page"  # nothing changed: the page stays
+        assert await service.remove_favorite(session, pages, user_id=user, movie_id=3)
+        assert await cached() is None

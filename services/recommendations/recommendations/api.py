@@ -2,29 +2,21 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import Field
 from starlette.responses import Response
 
 from recommendations.service import Recommender
 from shared.app import API_PREFIX
-from shared.catalog_models import Page
+from shared.catalog_models import MovieSummary, Page
 from shared.deps import CurrentPrincipal
 from shared.errors import problem_responses
+from shared.pagecache import PAGE_STAMP_HEADER
 
 router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
 
 
-class RecommendedMovie(BaseModel):
-    id: int
-    title: str
-    overview: str
-    release_date: str | None
-    genre_ids: list[int]
-    vote_average: float
-    vote_count: int
-    popularity: float
-    poster_url: str | None
+class RecommendedMovie(MovieSummary):
     score: float = Field(description="Higher is a better match")
     reasons: list[str] = Field(min_length=1, description='e.g. "Because you liked Heat"')
 
@@ -50,8 +42,9 @@ async def get_recommender(request: Request) -> Recommender:
 async def recommendations(
     principal: CurrentPrincipal,
     recommender: Annotated[Recommender, Depends(get_recommender)],
+    stamp: Annotated[str | None, Header(alias=PAGE_STAMP_HEADER, include_in_schema=False)] = None,
     page: Annotated[int, Query(ge=1, le=500)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
-    body = await recommender.page(principal.user_id, page=page, limit=limit)
+    body = await recommender.page(principal.user_id, page=page, limit=limit, stamp=stamp)
     return Response(body, media_type="application/json")

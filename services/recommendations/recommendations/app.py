@@ -3,14 +3,13 @@
 from fastapi import FastAPI
 
 from recommendations.api import router
-from recommendations.cache import RecommendationCache
 from recommendations.config import RecommendationsSettings, settings
 from recommendations.events import PUBLISHES
 from recommendations.handlers import subscription
 from recommendations.service import Recommender
-from shared.app import API_PREFIX, create_service_app
+from shared.app import create_service_app
 from shared.catalog_client import CatalogClient, attach_catalog_client
-from shared.fastpath import CachedUserPageFastPath
+from shared.pagecache import RECOMMENDATIONS_PAGES, UserPageCache
 from shared.runtime import build_runtime
 
 
@@ -23,23 +22,13 @@ def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
         client_class=CatalogClient,
     )
     assert runtime.engine is not None and runtime.bus is not None
-    cache = RecommendationCache(runtime.redis, ttl_s=app_settings.cache_ttl_s)
+    cache = UserPageCache(runtime.redis, RECOMMENDATIONS_PAGES, ttl_s=app_settings.cache_ttl_s)
 
     app = create_service_app(
         runtime,
         title="Recommendations service",
         description="Movies chosen for each user from their taste profile.",
         routers=[router],
-        inner_middleware=[
-            (
-                CachedUserPageFastPath,
-                {
-                    "path": f"{API_PREFIX}/recommendations",
-                    "internal_secret": app_settings.internal_secret,
-                    "lookup": cache.cached_page,
-                },
-            )
-        ],
     )
     recommender = Recommender(
         engine=runtime.engine,

@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from recommendations import profile, top_picks
-from recommendations.cache import RecommendationCache
 from recommendations.service import Recommender
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
@@ -27,6 +26,7 @@ from shared.events import (
     UserPreferencesChanged,
 )
 from shared.inbox import handle_once
+from shared.pagecache import UserPageCache
 
 CONSUMER = "recommendations"
 
@@ -90,7 +90,7 @@ def signal_change(event: SignalEvent) -> SignalChange:
 
 
 def subscription(
-    *, engine: Engine, cache: RecommendationCache, recommender: Recommender | None = None
+    *, engine: Engine, cache: UserPageCache, recommender: Recommender | None = None
 ) -> Subscription:
     subscription = Subscription(CONSUMER)
 

@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from recommendations import profile as profiles
-from recommendations.cache import RecommendationCache
 from recommendations.engine import (
     Profile,
     Scored,
@@ -22,8 +21,10 @@ from recommendations.engine import (
 )
 from shared.catalog_client import CatalogClient
 from shared.catalog_models import MovieSummary, RelatedLists, page_count
+from shared.pagecache import UserPageCache, page_field
 
 MAX_RESULTS = 100
+RANKED_FIELD = "all"  # beside the pages, the whole ranked list they are cut from
 
 
 class Recommender:
@@ -32,7 +33,7 @@ class Recommender:
         *,
         engine: Engine,
         catalog: CatalogClient,
-        cache: RecommendationCache,
+        cache: UserPageCache,
         related_pages: int = 1,
         trending_pages: int = 2,
     ) -> None:
@@ -42,14 +43,18 @@ class Recommender:
         self.related_pages = related_pages
         self.trending_pages = trending_pages
 
-    async def page(self, user_id: uuid.UUID, *, page: int, limit: int) -> bytes:
-        """The response bytes for one page; one Redis read when cached."""
-        field = f"{page}:{limit}"
-        lookup = await self.cache.get(user_id, field)
-        if lookup.page is not None:
-            return lookup.page
-        if lookup.ranked is not None:
-            ranked: list[dict[str, Any]] = orjson.loads(lookup.ranked)
+    async def page(
+        self, user_id: uuid.UUID, *, page: int, limit: int, stamp: str | None = None
+    ) -> bytes:
+        """The response bytes for one page (the gateway serves cached ones itself; `stamp`
+        is what it saw on a miss). The ranked list is kept beside the pages, so another page
+        of the same list is cut from it rather than computed again."""
+        field = page_field(page, limit)
+        lookup = await self.cache.lookup(user_id, field, RANKED_FIELD, stamp=stamp)
+        if lookup is not None and lookup.body is not None:
+            return lookup.body
+        if lookup is not None and lookup.extras[0] is not None:
+            ranked: list[dict[str, Any]] = orjson.loads(lookup.extras[0])
         else:
             ranked = await self.compute(user_id)
         body = orjson.dumps(
@@ -60,9 +65,7 @@ class Recommender:
                 "results": ranked[(page - 1) * limit : page * limit],
             }
         )
-        await self.cache.put(
-            user_id, lookup, ranked=orjson.dumps(ranked), page_field=field, page=body
-        )
+        await self.cache.store(user_id, lookup, {RANKED_FIELD: orjson.dumps(ranked), field: body})
         return body
 
     async def compute(self, user_id: uuid.UUID) -> list[dict[str, Any]]:

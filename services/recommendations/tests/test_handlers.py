@@ -14,12 +14,12 @@ from sqlmodel import Session
 
 from library.favorites import service as favorites_service
 from recommendations import profile
-from recommendations.cache import RecommendationCache
 from recommendations.handlers import subscription as make_subscription
 from shared.bus import EventBus, Subscription
 from shared.bus.dlq import list_dead_letters, replay
 from shared.events import EventEnvelope, FavoriteAdded, FavoriteRemoved, IntegrationEvent, wrap
 from shared.outbox import OutboxRelay
+from shared.pagecache import RECOMMENDATIONS_PAGES, UserPageCache
 from shared.redis import make_redis
 from testsupport.bus import subscription_of
 from testsupport.infra import Infra, TcpProxy
@@ -68,25 +68,25 @@ async def make_bus(infra: Infra) -> AsyncIterator[Callable[..., EventBus]]:
 
 
 @pytest.fixture
-async def cache(recommendations_settings) -> AsyncIterator[RecommendationCache]:  # type: ignore[no-untyped-def]
+async def cache(recommendations_settings) -> AsyncIterator[UserPageCache]:  # type: ignore[no-untyped-def]
     redis = make_redis(recommendations_settings.redis_url)
-    yield RecommendationCache(redis, ttl_s=60)
+    yield UserPageCache(redis, RECOMMENDATIONS_PAGES, ttl_s=60)
     await redis.aclose()
 
 
 @pytest.fixture
-def subscription(cache: RecommendationCache) -> Callable[..., Subscription]:
+def subscription(cache: UserPageCache) -> Callable[..., Subscription]:
     return lambda *, engine: make_subscription(engine=engine, cache=cache)
 
 
 async def _handle(
-    engine: Engine, event: IntegrationEvent, envelope: EventEnvelope, cache: RecommendationCache
+    engine: Engine, event: IntegrationEvent, envelope: EventEnvelope, cache: UserPageCache
 ) -> None:
     await make_subscription(engine=engine, cache=cache).handlers[envelope.type](event, envelope)
 
 
 async def test_the_same_event_twice_is_applied_once(
-    recommendations_engine: Engine, cache: RecommendationCache
+    recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
     user = uuid.uuid4()
     added = FavoriteAdded(user_id=user, movie_id=1, at=datetime.now(UTC))
@@ -98,7 +98,7 @@ async def test_the_same_event_twice_is_applied_once(
 
 
 async def test_events_out_of_order_end_in_the_right_state(
-    recommendations_engine: Engine, cache: RecommendationCache
+    recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
     user, now = uuid.uuid4(), datetime.now(UTC)
     added = FavoriteAdded(user_id=user, movie_id=2, at=now)
@@ -272,65 +272,59 @@ async def test_consumer_resumes_after_the_broker_connection_drops(
 
 
 async def test_preferences_and_favorites_drop_the_cached_recommendations(
-    recommendations_engine: Engine, cache: RecommendationCache
+    recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
     from recommendations import profile as profiles
     from shared.events import UserPreferencesChanged
 
     user = uuid.uuid4()
-    await cache.put(
-        user, await cache.get(user, "1:20"), ranked=b"[]", page_field="1:20", page=b"{}"
-    )
+    await cache.put(user, await cache.get(user, "1:20"), {"all": b"[]", "1:20": b"{}"})
     changed = UserPreferencesChanged(
         user_id=user, preferences={"genres": [28, 12], "include_adult": True}
     )
     await _handle(recommendations_engine, changed, wrap(changed, producer="auth"), cache)
-    assert (await cache.get(user, "1:20")).page is None
+    assert (await cache.get(user, "1:20")).body is None
     with Session(recommendations_engine) as session:
         loaded = profiles.load(session, user_id=user)
     assert loaded.preferred_genres == [28, 12] and loaded.include_adult
 
-    await cache.put(
-        user, await cache.get(user, "1:20"), ranked=b"[]", page_field="1:20", page=b"{}"
-    )
+    await cache.put(user, await cache.get(user, "1:20"), {"all": b"[]", "1:20": b"{}"})
     added = FavoriteAdded(user_id=user, movie_id=8, at=datetime.now(UTC))
     await _handle(recommendations_engine, added, wrap(added, producer="library"), cache)
-    assert (await cache.get(user, "1:20")).page is None
+    assert (await cache.get(user, "1:20")).body is None
 
 
 async def test_trending_refresh_drops_every_users_recommendations(
-    recommendations_engine: Engine, cache: RecommendationCache
+    recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
     from shared.events import CatalogTrendingRefreshed
 
     users = [uuid.uuid4() for _ in range(3)]
     for user in users:
-        await cache.put(
-            user, await cache.get(user, "1:20"), ranked=b"[]", page_field="1:20", page=b"{}"
-        )
+        await cache.put(user, await cache.get(user, "1:20"), {"all": b"[]", "1:20": b"{}"})
     refreshed = CatalogTrendingRefreshed(
         window="week", movie_ids=[1], new_movie_ids=[], refreshed_at=datetime.now(UTC)
     )
     await _handle(recommendations_engine, refreshed, wrap(refreshed, producer="catalog"), cache)
     for user in users:
-        assert (await cache.get(user, "1:20")).page is None
+        assert (await cache.get(user, "1:20")).body is None
 
 
 async def test_a_result_computed_before_an_event_is_not_cached_after_it(
-    cache: RecommendationCache,
+    cache: UserPageCache,
 ) -> None:
     user = uuid.uuid4()
     before = await cache.get(user, "1:20")  # a request starts computing from the old profile
     await cache.drop(user)  # meanwhile the user's event is applied
-    assert not await cache.put(user, before, ranked=b"[]", page_field="1:20", page=b"old")
-    assert (await cache.get(user, "1:20")).page is None
+    assert not await cache.put(user, before, {"all": b"[]", "1:20": b"old"})
+    assert (await cache.get(user, "1:20")).body is None
     fresh = await cache.get(user, "1:20")
-    assert await cache.put(user, fresh, ranked=b"[]", page_field="1:20", page=b"new")
-    assert (await cache.get(user, "1:20")).page == b"new"
+    assert await cache.put(user, fresh, {"all": b"[]", "1:20": b"new"})
+    assert (await cache.get(user, "1:20")).body == b"new"
 
 
 async def test_ratings_and_history_feed_the_profile(
-    recommendations_engine: Engine, cache: RecommendationCache
+    recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
     from recommendations import profile as profiles
     from shared.events import HistoryAdded, HistoryRemoved, RatingRemoved, RatingSet

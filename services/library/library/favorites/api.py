@@ -3,13 +3,14 @@
 from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep, PageStamp
 from library.favorites import service
 from library.favorites.models import FavoriteIn, FavoritePublic, FavoritesPage, FavoriteWithMovie
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.pagecache import page_field
 
 router = APIRouter(prefix=API_PREFIX, tags=["favorites"])
 NOT_A_FAVORITE = "This movie is not one of your favorites"
@@ -26,10 +27,12 @@ async def list_favorites(
     session: SessionDep,
     catalog: CatalogDep,
     pages: PagesDep,
+    stamp: PageStamp = None,
     page: PageQuery = 1,
     limit: LimitQuery = 20,
 ) -> Response:
-    lookup = await pages.lookup(principal.user_id, page, limit)
+    field = page_field(page, limit)
+    lookup = await pages.lookup(principal.user_id, field, stamp=stamp)
     if lookup is not None and lookup.body is not None:
         return Response(lookup.body, media_type="application/json")
     rows, total = await run_in_threadpool(
@@ -54,7 +57,7 @@ async def list_favorites(
         .encode()
     )
     if complete:  # a page with a placeholder is not kept: the next read asks again
-        await pages.store(principal.user_id, lookup, page, limit, body)
+        await pages.store(principal.user_id, lookup, {field: body})
     return Response(body, media_type="application/json")
 
 
@@ -78,11 +81,9 @@ async def add_favorite(
     response: Response,
 ) -> FavoritePublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
-    favorite, created = await run_in_threadpool(
-        service.add, session, user_id=principal.user_id, movie_id=body.movie_id
+    favorite, created = await service.add_favorite(
+        session, pages, user_id=principal.user_id, movie_id=body.movie_id
     )
-    if created:
-        await pages.changed(principal.user_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/favorites/{favorite.movie_id}"
     return FavoritePublic(movie_id=favorite.movie_id, added_at=favorite.added_at)
@@ -114,9 +115,8 @@ async def get_favorite(
 async def remove_favorite(
     movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep, pages: PagesDep
 ) -> Response:
-    if not await run_in_threadpool(
-        service.remove, session, user_id=principal.user_id, movie_id=movie_id
+    if not await service.remove_favorite(
+        session, pages, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, NOT_A_FAVORITE)
-    await pages.changed(principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,8 @@
-"""Favorites: plain functions over a database session, no HTTP here."""
+"""Favorites: plain functions over a database session, no HTTP here.
+
+`add_favorite` and `remove_favorite` are the write path: the transaction (`add`, `remove`),
+then, once it is committed and before the caller answers, the user's cached pages dropped, so
+no write can leave a page showing the list before it."""
 
 import uuid
 from datetime import datetime
@@ -7,12 +11,14 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
+from starlette.concurrency import run_in_threadpool
 
 from library.events import PRODUCER
 from library.favorites.models import Favorite
 from shared.db import utcnow
 from shared.events import FavoriteAdded, FavoriteRemoved
 from shared.outbox import add_event
+from shared.pagecache import UserPageCache
 
 
 class FavoriteRow(NamedTuple):
@@ -68,6 +74,24 @@ def remove(session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
     )
     session.commit()
     return True
+
+
+async def add_favorite(
+    session: Session, pages: UserPageCache, *, user_id: uuid.UUID, movie_id: int
+) -> tuple[Favorite, bool]:
+    favorite, created = await run_in_threadpool(add, session, user_id=user_id, movie_id=movie_id)
+    if created:
+        await pages.changed(user_id)
+    return favorite, created
+
+
+async def remove_favorite(
+    session: Session, pages: UserPageCache, *, user_id: uuid.UUID, movie_id: int
+) -> bool:
+    removed = await run_in_threadpool(remove, session, user_id=user_id, movie_id=movie_id)
+    if removed:
+        await pages.changed(user_id)
+    return removed
 
 
 def page(
