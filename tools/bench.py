@@ -32,6 +32,7 @@ from shared.db import make_engine
 from shared.events import FavoriteAdded
 from shared.migrations import drop_database, upgrade
 from shared.outbox import add_event
+from shared.pagecache import RECOMMENDATIONS_PAGES, pages_key
 from shared.services import WITH_DATABASE
 from tools.report import write_section
 from tools.stack import REPO_ROOT, Stack, free_port, start_stack
@@ -207,7 +208,7 @@ class Bench:
         cache = redis.Redis.from_url(self.redis_url)
         timings = []
         for _ in range(runs):
-            cache.delete(f"recs:v1:{user_id}")
+            cache.delete(pages_key(RECOMMENDATIONS_PAGES, user_id))  # the pages and the list
             started = time.perf_counter()
             api.get("/recommendations", headers=headers).raise_for_status()
             timings.append((time.perf_counter() - started) * 1000)
@@ -438,9 +439,11 @@ class Bench:
                 f'wrk.body = \'{{"email": "{login_email}", "password": "{PASSWORD}"}}\'\n',
             ),
         )
+        cold = "recommendations cold (5 seeds, sequential)"
+        if not self.only or any(part in cold for part in self.only):
+            self.results.append(self.cold_recommendations(api, few_id, few, runs=30))
         if self.only:
             return  # a partial run, for tuning: its results are printed as they are
-        self.results.append(self.cold_recommendations(api, few_id, few, runs=30))
         self.extra.update(
             {
                 "tmdb_calls_per_1000": 1000 * tmdb_calls / max(user_requests, 1),

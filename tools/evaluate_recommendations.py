@@ -136,7 +136,7 @@ class Evaluator:
             trending=self.trending_at(max(r.timestamp for r in split.train)),
         )
         head = [int(item.movie["id"]) for item in scored[:RERANK_TOP]]
-        reranked = rerank(profile, scored, {m: self.related(m) for m in head})
+        reranked = rerank(profile, scored, {m: [n["id"] for n in self.related(m)] for m in head})
         return [int(item.movie["id"]) for item in finalize(reranked, limit=TOP_K)]
 
 

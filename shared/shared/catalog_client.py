@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from shared.catalog_models import MovieBatch, MovieList, RelatedLists
+from shared.catalog_models import MovieBatch, MovieList, RelatedIds, RelatedLists
 from shared.context import request_id_var
 from shared.errors import DependencyUnavailable
 from shared.runtime import Runtime
@@ -81,6 +81,16 @@ class CatalogClient:
             "/internal/related",
             {"ids": ",".join(map(str, movie_ids)), "pages": pages},
             RelatedLists,
+        )
+
+    async def related_ids(self, movie_ids: list[int], *, pages: int) -> RelatedIds:
+        """As `related`, each list by movie id only (a fraction of the bytes to parse)."""
+        if not movie_ids:
+            return RelatedIds(lists={}, adult_ids=[])
+        return await self._get(
+            "/internal/related",
+            {"ids": ",".join(map(str, movie_ids)), "pages": pages, "ids_only": "true"},
+            RelatedIds,
         )
 
     async def trending(self, *, pages: int) -> MovieList:

@@ -105,3 +105,10 @@ class RelatedLists(BaseModel):
 
     lists: dict[int, list[MovieSummary]]
     adult_ids: list[int] = Field(description="Adult titles among the lists")
+
+
+class RelatedIds(BaseModel):
+    """GET /internal/related?ids_only=true: the same lists, each movie by its id only."""
+
+    lists: dict[int, list[int]]
+    adult_ids: list[int] = Field(description="Adult titles among the lists")

@@ -42,6 +42,11 @@ class CachedPages:
     owner: str
 
 
+def pages_key(pages: CachedPages, user_id: uuid.UUID | str) -> str:
+    """The Redis hash holding one user's pages (and extra fields) of a cached route."""
+    return f"{pages.prefix}:pages:{user_id}"
+
+
 FAVORITES_PAGES = CachedPages("/api/v1/favorites", "favorites:v1", "library")
 RECOMMENDATIONS_PAGES = CachedPages(
     "/api/v1/recommendations", "recommendations:v1", "recommendations"
@@ -136,7 +141,7 @@ class UserPageCache:
         self._retries: set[asyncio.Task[None]] = set()
 
     def _key(self, user_id: uuid.UUID) -> str:
-        return f"{self.prefix}:pages:{user_id}"
+        return pages_key(self.pages, user_id)
 
     def _generation(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:gen:{user_id}"

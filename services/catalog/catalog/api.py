@@ -11,7 +11,15 @@ from starlette.responses import Response
 
 from catalog.community import CommunityMirror, community_key, with_community
 from catalog.deps import CatalogDep, PageQuery
-from catalog.models import Genre, MovieBatch, MovieDetail, MovieList, MoviePage, RelatedLists
+from catalog.models import (
+    Genre,
+    MovieBatch,
+    MovieDetail,
+    MovieList,
+    MoviePage,
+    RelatedIds,
+    RelatedLists,
+)
 from catalog.preferences import allows_adult
 from catalog.service import MovieNotFound, Served, without_adult
 from catalog.tmdb import TmdbUnavailable
@@ -184,7 +192,7 @@ IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$"
 Pages = Annotated[int, Query(ge=1, le=5)]
 
 
-@internal_router.get("/related", response_model=RelatedLists)
+@internal_router.get("/related", response_model=RelatedLists | RelatedIds)
 async def related(
     request: Request,
     catalog: CatalogDep,
@@ -192,14 +200,15 @@ async def related(
     ids: IdList,
     kind: Literal["recommendations", "similar"] = "recommendations",
     pages: Pages = 2,
+    ids_only: Annotated[bool, Query(description="Each list as movie ids only")] = False,
 ) -> Response:
     """TMDb's recommendations (or similar titles) for up to 50 movies in one call."""
     _internal_only(request, runtime)
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:50]
-    return Response(
-        orjson.dumps(await catalog.related(movie_ids, kind=kind, pages=pages)),
-        media_type="application/json",
-    )
+    found = await catalog.related(movie_ids, kind=kind, pages=pages)
+    if ids_only:
+        found["lists"] = {key: [m["id"] for m in movies] for key, movies in found["lists"].items()}
+    return Response(orjson.dumps(found), media_type="application/json")
 
 
 @internal_router.get("/trending", response_model=MovieList)

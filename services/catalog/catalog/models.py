@@ -4,7 +4,14 @@ summary, the page and the internal routes' shapes are the shared contract
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.catalog_models import MovieBatch, MovieList, MovieSummary, Page, RelatedLists
+from shared.catalog_models import (
+    MovieBatch,
+    MovieList,
+    MovieSummary,
+    Page,
+    RelatedIds,
+    RelatedLists,
+)
 
 
 # --- what TMDb sends ------------------------------------------------------------------------
@@ -92,6 +99,7 @@ __all__ = [
     "MovieList",
     "MoviePage",
     "MovieSummary",
+    "RelatedIds",
     "RelatedLists",
     "TmdbGenre",
     "TmdbGenreList",

@@ -226,10 +226,11 @@ def score_candidates(
 def rerank(
     profile: Profile,
     scored: list[Scored],
-    candidate_related: Mapping[int, Sequence[Movie]],
+    candidate_related: Mapping[int, Sequence[int]],
     weights: Weights | None = None,
 ) -> list[Scored]:
-    """Stage 2: move up the candidates whose own neighbours are what the user liked."""
+    """Stage 2: move up the candidates whose own neighbours (by id, in TMDb's order) are what
+    the user liked."""
     weights = weights or Weights()
     top, rest = scored[: weights.rerank_top], scored[weights.rerank_top :]
     if not top or not candidate_related:
@@ -237,7 +238,7 @@ def rerank(
     liked = {seed.movie_id: seed.weight for seed in choose_seeds(profile, 10_000, LIKED_HALF_LIFE)}
     closeness = {
         int(item.movie["id"]): sum(
-            liked.get(int(neighbour["id"]), 0.0) / (1 + position) ** weights.rank_decay
+            liked.get(int(neighbour), 0.0) / (1 + position) ** weights.rank_decay
             for position, neighbour in enumerate(candidate_related.get(int(item.movie["id"]), ()))
         )
         for item in top

@@ -94,8 +94,8 @@ class Recommender:
         )
         if seeds:
             head = [int(item.movie["id"]) for item in scored[: Weights().rerank_top]]
-            neighbours = await self.catalog.related(head, pages=self.related_pages)
-            scored = rerank(profile, scored, _plain_lists(neighbours))
+            neighbours = await self.catalog.related_ids(head, pages=self.related_pages)
+            scored = rerank(profile, scored, neighbours.lists)
         return [_public(item) for item in finalize(scored, limit=MAX_RESULTS)]
 
     def _load(self, user_id: uuid.UUID) -> Profile:
@@ -104,9 +104,10 @@ class Recommender:
 
 
 def _plain(movies: list[MovieSummary]) -> list[dict[str, Any]]:
-    """The engine ranks plain mappings (the offline evaluation feeds it MovieLens rows), in
-    the shape the public answer has."""
-    return [movie.model_dump(mode="json") for movie in movies]
+    """The engine ranks plain mappings (the offline evaluation feeds it MovieLens rows): each
+    movie's own field dict, read only, no copy (a dump of every candidate measured a fifth of
+    a cold computation); orjson writes its date as the public answer has it."""
+    return [vars(movie) for movie in movies]
 
 
 def _plain_lists(related: RelatedLists) -> dict[int, list[dict[str, Any]]]:

@@ -148,7 +148,7 @@ def test_rerank_moves_up_candidates_whose_neighbours_the_user_liked() -> None:
         Scored(movie(51), 0.9, ["b"]),
         Scored(movie(52), 0.1, ["c"]),
     ]
-    neighbours = {50: [movie(99)], 51: [movie(98)], 52: [movie(1), movie(2), movie(3)]}
+    neighbours = {50: [99], 51: [98], 52: [1, 2, 3]}
     reranked = rerank(profile, scored, neighbours, Weights(rerank=2.0, rerank_top=3))
     assert int(reranked[0].movie["id"]) == 52
 
