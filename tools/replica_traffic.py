@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -134,8 +135,8 @@ class User:
         return outcome
 
     def _log_out_and_in(self) -> list[Outcome]:
-        """Log out at one replica, then ask every replica with the old token until each
-        refuses it: 401, or 503 from a replica that cannot check it right now (it fails
+        """Log out at one replica, then ask every replica at once with the old token until
+        each refuses it: 401, or 503 from a replica that cannot check it right now (it fails
         closed); any 2xx is a logout some replica did not see. A replica that does not answer
         at all (the one just killed) accepts nothing and is counted apart."""
         old = {"Authorization": f"Bearer {self.token}"}
@@ -143,25 +144,15 @@ class User:
         outcomes = [outcome]
         if outcome.status == 204:
             ended = time.monotonic()
-            accepted = unreachable = unavailable = 0
-            pending = list(self.clients)
-            while pending and time.monotonic() - ended < 5:
-                for client in list(pending):
-                    try:
-                        status = client.get("/me", headers=old).status_code
-                    except httpx.TransportError:
-                        unreachable += 1
-                        pending.remove(client)
-                        continue
-                    if status < 300:
-                        accepted += 1
-                    else:
-                        unavailable += status == 503
-                        pending.remove(client)
+            with ThreadPoolExecutor(len(self.clients)) as pool:
+                answers = list(pool.map(lambda c: _until_refused(c, old, ended), self.clients))
+            refusals = [after for kind, after, _ in answers if kind in (401, 503)]
             self.logouts.append(
-                {"refused everywhere after s": time.monotonic() - ended,
-                 "accepted": accepted, "replicas still accepting": len(pending),
-                 "replicas not answering": unreachable, "refused with 503": unavailable}
+                {"refused everywhere after s": max(refusals, default=0.0),
+                 "accepted": sum(accepted for _, _, accepted in answers),
+                 "replicas still accepting": sum(1 for kind, _, _ in answers if kind == 200),
+                 "replicas not answering": sum(1 for kind, _, _ in answers if kind is None),
+                 "refused with 503": sum(1 for kind, _, _ in answers if kind == 503)}
             )  # fmt: skip
         self.token = ""
         outcomes.append(self._log_in())
@@ -194,6 +185,24 @@ class User:
             if ratings.get(movie) != self.ratings.get(movie)
         } - self.uncertain_ratings
         return {"favorites": len(wrong_favorites), "ratings": len(wrong_ratings)}
+
+
+def _until_refused(
+    client: httpx.Client, headers: dict[str, str], since: float, give_up_s: float = 5.0
+) -> tuple[int | None, float, int]:
+    """Ask one replica with a logged-out token until it refuses: (401 or 503, or 200 if it
+    still accepted when giving up, or None if it did not answer; seconds after `since`; how
+    many times it accepted)."""
+    accepted = 0
+    while time.monotonic() - since < give_up_s:
+        try:
+            status = client.get("/me", headers=headers).status_code
+        except httpx.TransportError:
+            return None, time.monotonic() - since, accepted
+        if status >= 300:
+            return (503 if status == 503 else 401), time.monotonic() - since, accepted
+        accepted += 1
+    return 200, time.monotonic() - since, accepted
 
 
 def _clients(urls: list[str]) -> list[httpx.Client]:

@@ -1,5 +1,6 @@
 """The gateway's own behaviour: request ids, routing, rate limits, health, OpenAPI, metrics."""
 
+import re
 import time
 
 import httpx
@@ -111,6 +112,21 @@ def test_merged_openapi_and_docs(stack: Stack) -> None:
     assert "Problem" in document["components"]["schemas"]
     docs = httpx.get(f"{stack.url('gateway')}/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_every_operation_has_a_short_stable_id_and_one_tag(stack: Stack) -> None:
+    """Client generators name their functions after operationId: `favorites_add`, not
+    `add_favorite_api_v1_favorites_post`. Each is its area's tag and a verb, and unique."""
+    document = httpx.get(f"{stack.url('gateway')}/openapi.json").json()
+    seen: set[str] = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            operation_id, tags = operation.get("operationId", ""), operation.get("tags", [])
+            assert re.fullmatch(r"[a-z]+(_[a-z]+)+", operation_id), (method, path, operation_id)
+            assert len(tags) == 1 and operation_id.startswith(f"{tags[0]}_"), (path, tags)
+            assert operation_id not in seen, operation_id
+            seen.add(operation_id)
+    assert {"favorites_add", "movies_trending", "auth_login"} <= seen
 
 
 def test_gateway_metrics_use_route_templates(api: httpx.Client, stack: Stack) -> None:

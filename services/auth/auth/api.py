@@ -76,6 +76,7 @@ async def _current_user(session: Session, principal: Principal) -> User:
 
 @router.post(
     "/auth/register",
+    operation_id="auth_register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
     responses=problem_responses(409, 413, 422),
@@ -119,6 +120,7 @@ async def _login(
 
 @router.post(
     "/auth/login",
+    operation_id="auth_login",
     response_model=TokenPair,
     responses=problem_responses(401, 413, 422, 429, 503),
     tags=["auth"],
@@ -145,6 +147,7 @@ async def login(
 
 @router.post(
     "/auth/token",
+    operation_id="auth_token",
     response_model=TokenPair,
     responses=problem_responses(401, 413, 422, 429, 503),
     tags=["auth"],
@@ -173,6 +176,7 @@ async def token(
 
 @router.post(
     "/auth/refresh",
+    operation_id="auth_refresh",
     response_model=TokenPair,
     responses=problem_responses(401, 413, 422, 503),
     tags=["auth"],
@@ -205,6 +209,7 @@ async def refresh(
 
 @router.post(
     "/auth/logout",
+    operation_id="auth_logout",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 503),
     tags=["auth"],
@@ -224,6 +229,7 @@ async def logout(
 
 @router.get(
     "/me",
+    operation_id="profile_get",
     response_model=ProfilePublic,
     responses=problem_responses(401),
     tags=["profile"],
@@ -235,6 +241,7 @@ async def get_me(principal: CurrentPrincipal, session: SessionDep) -> ProfilePub
 
 @router.patch(
     "/me",
+    operation_id="profile_update",
     response_model=ProfilePublic,
     responses=problem_responses(401, 413, 422),
     tags=["profile"],
@@ -250,6 +257,7 @@ async def patch_me(
 
 @router.post(
     "/me/password",
+    operation_id="profile_change_password",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 413, 422, 429, 503),
     tags=["profile"],

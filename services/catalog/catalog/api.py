@@ -79,6 +79,7 @@ async def _respond(
 
 @router.get(
     "/movies/trending",
+    operation_id="movies_trending",
     response_model=None,
     summary="Trending movies",
     responses={
@@ -98,6 +99,7 @@ async def trending(
 
 @router.get(
     "/movies/search",
+    operation_id="movies_search",
     response_model=None,
     summary="Search movies by title",
     responses={
@@ -119,6 +121,7 @@ async def search(
 
 @router.get(
     "/movies/{movie_id}",
+    operation_id="movies_get",
     response_model=None,
     summary="A movie's details",
     responses={**_ok(MovieDetail, "The movie"), **problem_responses(404, 422, 502, 503, 504)},
@@ -146,6 +149,7 @@ async def movie(
 
 @router.get(
     "/movies/{movie_id}/similar",
+    operation_id="movies_similar",
     response_model=None,
     summary="Movies similar to this one",
     responses={
@@ -169,9 +173,9 @@ async def similar(
 
 @router.get(
     "/genres",
+    operation_id="movies_genres",
     response_model=None,
     summary="Movie genres",
-    tags=["movies"],
     responses={
         200: {"model": list[Genre], "description": "Every genre", "headers": X_CACHE},
         **problem_responses(502, 503, 504),

@@ -31,6 +31,7 @@ def _public(notification: service.Notification) -> NotificationPublic:
 
 @router.get(
     "/notifications",
+    operation_id="notifications_list",
     response_model=NotificationsPage,
     responses=problem_responses(401, 422),
     summary="Your notifications, newest first",
@@ -56,6 +57,7 @@ async def list_notifications(
 
 @router.post(
     "/notifications/read-all",
+    operation_id="notifications_read_all",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401),
     summary="Mark all your notifications read",
@@ -67,6 +69,7 @@ async def read_all(principal: CurrentPrincipal, session: SessionDep) -> Response
 
 @router.post(
     "/notifications/{notification_id}/read",
+    operation_id="notifications_read",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 404, 422),
     summary="Mark one of your notifications read",
@@ -100,6 +103,7 @@ SSE_EVENT_SCHEMA = {
 
 @router.get(
     "/notifications/stream",
+    operation_id="notifications_stream",
     responses={
         200: {
             "description": (

@@ -32,6 +32,7 @@ async def get_recommender(request: Request) -> Recommender:
 
 @router.get(
     "/recommendations",
+    operation_id="recommendations_list",
     response_model=None,
     responses={
         200: {"model": RecommendationsPage, "description": "Movies chosen for you"},

@@ -18,6 +18,7 @@ NOT_A_FAVORITE = "This movie is not one of your favorites"
 
 @router.get(
     "/favorites",
+    operation_id="favorites_list",
     response_model=FavoritesPage,
     responses=problem_responses(401, 422, 503),
     summary="Your favorites, newest first, each with the movie's summary",
@@ -63,6 +64,7 @@ async def list_favorites(
 
 @router.post(
     "/favorites",
+    operation_id="favorites_add",
     response_model=FavoritePublic,
     status_code=status.HTTP_201_CREATED,
     responses={
@@ -91,6 +93,7 @@ async def add_favorite(
 
 @router.get(
     "/favorites/{movie_id}",
+    operation_id="favorites_get",
     response_model=FavoritePublic,
     responses=problem_responses(401, 404, 422),
     summary="One of your favorites",
@@ -108,6 +111,7 @@ async def get_favorite(
 
 @router.delete(
     "/favorites/{movie_id}",
+    operation_id="favorites_remove",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 404, 422),
     summary="Remove a movie from your favorites",

@@ -16,6 +16,7 @@ router = APIRouter(prefix=API_PREFIX)
 
 @router.post(
     "/me/history",
+    operation_id="history_add",
     response_model=HistoryPublic,
     status_code=status.HTTP_201_CREATED,
     tags=["history"],
@@ -38,6 +39,7 @@ async def add_to_history(
 
 @router.get(
     "/me/history",
+    operation_id="history_list",
     response_model=HistoryPage,
     tags=["history"],
     responses=problem_responses(401, 422, 503),
@@ -69,6 +71,7 @@ async def my_history(
 
 @router.delete(
     "/me/history/{movie_id}",
+    operation_id="history_remove",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["history"],
     responses=problem_responses(401, 404, 422),

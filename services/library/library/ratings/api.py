@@ -16,6 +16,7 @@ router = APIRouter(prefix=API_PREFIX)
 
 @router.put(
     "/movies/{movie_id}/rating",
+    operation_id="ratings_set",
     response_model=RatingPublic,
     tags=["ratings"],
     responses=problem_responses(401, 404, 413, 422, 503),
@@ -37,6 +38,7 @@ async def rate(
 
 @router.delete(
     "/movies/{movie_id}/rating",
+    operation_id="ratings_remove",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["ratings"],
     responses=problem_responses(401, 404, 422),
@@ -52,6 +54,7 @@ async def unrate(movie_id: MovieId, principal: CurrentPrincipal, session: Sessio
 
 @router.get(
     "/me/ratings",
+    operation_id="ratings_list",
     response_model=RatingsPage,
     tags=["ratings"],
     responses=problem_responses(401, 422),

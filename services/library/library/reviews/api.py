@@ -33,6 +33,7 @@ def _review(authored: reviews.AuthoredReview) -> ReviewPublic:
 
 @router.post(
     "/movies/{movie_id}/reviews",
+    operation_id="reviews_create",
     response_model=ReviewPublic,
     status_code=status.HTTP_201_CREATED,
     tags=["reviews"],
@@ -65,6 +66,7 @@ async def create_review(
 
 @router.get(
     "/movies/{movie_id}/reviews",
+    operation_id="reviews_list",
     response_model=ReviewsPage,
     tags=["reviews"],
     responses=problem_responses(404, 422, 503),
@@ -93,6 +95,7 @@ async def movie_reviews(
 
 @router.patch(
     "/reviews/{review_id}",
+    operation_id="reviews_update",
     response_model=ReviewPublic,
     tags=["reviews"],
     responses=problem_responses(401, 403, 404, 413, 422),
@@ -114,6 +117,7 @@ async def update_review(
 
 @router.delete(
     "/reviews/{review_id}",
+    operation_id="reviews_delete",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["reviews"],
     responses=problem_responses(401, 403, 404, 422),
