@@ -594,6 +594,7 @@ def main() -> None:
         }
         stack = Stack(engine, images)
         stack.write_env_file()
+        stack.down()  # what an interrupted run left (its volumes hold another password)
         started = time.monotonic()
         figures["up to healthy s"] = round(stack.up())
         urls = stack.gateway_urls()

@@ -141,6 +141,20 @@ class HistoryRemoved(IntegrationEvent):
     at: datetime
 
 
+class WatchlistAdded(IntegrationEvent):
+    event_type: ClassVar[str] = "watchlist.added"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
+class WatchlistRemoved(IntegrationEvent):
+    event_type: ClassVar[str] = "watchlist.removed"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
 # --- recommendations ------------------------------------------------------------------------
 class RecommendationsUpdated(IntegrationEvent):
     event_type: ClassVar[str] = "recommendations.updated"
@@ -188,6 +202,8 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         ReviewDeleted,
         HistoryAdded,
         HistoryRemoved,
+        WatchlistAdded,
+        WatchlistRemoved,
         RecommendationsUpdated,
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,

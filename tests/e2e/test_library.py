@@ -1,4 +1,4 @@
-"""Ratings, reviews and watch history through the gateway."""
+"""The watchlist, ratings, reviews and watch history through the gateway."""
 
 import time
 from collections.abc import Callable
@@ -139,6 +139,47 @@ def test_a_rated_movie_disappears_from_recommendations(
         api.put(f"/movies/{target}/rating", json={"score": 3}, headers=headers).status_code == 200
     )
     _until(lambda: target not in recommended(), 2, "the rated movie leaving the recommendations")
+
+
+# --- watchlist ------------------------------------------------------------------------------
+def test_the_watchlist_is_kept_apart_from_favorites(api: httpx.Client, new_user: NewUser) -> None:
+    headers, other = _auth(new_user()), _auth(new_user())
+    added = api.post("/watchlist", json={"movie_id": 21}, headers=headers)
+    assert added.status_code == 201, added.text
+    assert added.headers["location"] == "/api/v1/watchlist/21"
+    assert set(added.json()) == {"movie_id", "added_at"}
+    again = api.post("/watchlist", json={"movie_id": 21}, headers=headers)
+    assert (again.status_code, again.json()) == (200, added.json())
+    assert api.post("/watchlist", json={"movie_id": 22}, headers=headers).status_code == 201
+    listed = api.get("/watchlist", headers=headers).json()
+    assert [item["movie"]["id"] for item in listed["results"]] == [22, 21]
+    assert listed["results"][0]["movie"]["title"] and listed["total_results"] == 2
+    assert api.get("/favorites", headers=headers).json()["total_results"] == 0  # apart
+    assert api.get("/watchlist", headers=other).json()["total_results"] == 0  # per user
+    assert_problem(api.delete("/watchlist/21", headers=other), 404)
+    assert api.delete("/watchlist/21", headers=headers).status_code == 204
+    assert_problem(api.delete("/watchlist/21", headers=headers), 404)
+    assert [i["movie"]["id"] for i in api.get("/watchlist", headers=headers).json()["results"]] == [
+        22
+    ]
+    assert_problem(api.post("/watchlist", json={"movie_id": 99999999}, headers=headers), 404)
+    for body in ({}, {"movie_id": "x"}, {"movie_id": 0}, {"movie_id": 1, "extra": 1}):
+        assert_problem(api.post("/watchlist", json=body, headers=headers), 422)
+    assert_problem(api.get("/watchlist", params={"limit": 101}, headers=headers), 422)
+    assert_problem(api.get("/watchlist"), 401)
+
+
+def test_a_watchlisted_movie_is_never_recommended(api: httpx.Client, new_user: NewUser) -> None:
+    headers = _auth(new_user())
+    assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
+
+    def recommended() -> list[int]:
+        return [m["id"] for m in api.get("/recommendations", headers=headers).json()["results"]]
+
+    _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
+    target = recommended()[0]
+    assert api.post("/watchlist", json={"movie_id": target}, headers=headers).status_code == 201
+    _until(lambda: target not in recommended(), 2, "the watchlisted movie leaving them")
 
 
 # --- reviews --------------------------------------------------------------------------------

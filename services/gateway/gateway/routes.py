@@ -64,6 +64,8 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/genres", "catalog", Access.OPTIONAL),
     _route("/api/v1/favorites", "library", Access.REQUIRED),
     _route("/api/v1/favorites/{movie_id}", "library", Access.REQUIRED),
+    _route("/api/v1/watchlist", "library", Access.REQUIRED),
+    _route("/api/v1/watchlist/{movie_id}", "library", Access.REQUIRED),
     _route("/api/v1/recommendations", "recommendations", Access.REQUIRED),
     _route("/api/v1/notifications", "notifications", Access.REQUIRED),
     _route("/api/v1/notifications/read-all", "notifications", Access.REQUIRED),

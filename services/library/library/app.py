@@ -11,6 +11,7 @@ from library.handlers import subscription
 from library.history.api import router as history_router
 from library.ratings.api import router as ratings_router
 from library.reviews.api import router as reviews_router
+from library.watchlist.api import router as watchlist_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
 from shared.pagecache import FAVORITES_PAGES, UserPageCache
@@ -32,8 +33,15 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
     app = create_service_app(
         runtime,
         title="Library service",
-        description="What each user keeps of movies: favorites, ratings, reviews, watch history.",
-        routers=[favorites_router, ratings_router, reviews_router, history_router],
+        description="What each user keeps of movies: favorites, a watchlist, ratings, reviews, "
+        "watch history.",
+        routers=[
+            favorites_router,
+            watchlist_router,
+            ratings_router,
+            reviews_router,
+            history_router,
+        ],
     )
     app.state.catalog = catalog
     app.state.pages = pages

@@ -9,6 +9,8 @@ from shared.events import (
     RatingSet,
     ReviewCreated,
     ReviewDeleted,
+    WatchlistAdded,
+    WatchlistRemoved,
 )
 
 PRODUCER = "library"
@@ -21,4 +23,6 @@ PUBLISHES = (
     ReviewDeleted,
     HistoryAdded,
     HistoryRemoved,
+    WatchlistAdded,
+    WatchlistRemoved,
 )

@@ -5,7 +5,8 @@ from alembic import context
 import library.favorites.models
 import library.history.models
 import library.ratings.models
-import library.reviews.models  # noqa: F401  (registers the tables)
+import library.reviews.models
+import library.watchlist.models  # noqa: F401  (registers the tables)
 import shared.inbox
 import shared.outbox  # noqa: F401
 from library.config import LibrarySettings

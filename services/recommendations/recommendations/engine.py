@@ -22,6 +22,7 @@ Movie = Mapping[str, Any]  # a MovieSummary as the catalog serves it
 
 FAVORITE_WEIGHT = 1.0
 WATCHED_WEIGHT = 0.3
+WATCHLIST_WEIGHT = 0.5  # wanted, not yet seen: a signal of taste, and never recommended back
 MIN_SEED_RATING = 7.0  # on TMDb's 0..10 scale
 MAX_SEEDS = 50
 SEED_HALF_LIFE = 4.0  # seeds' weight halves every 4 places back in time
@@ -55,7 +56,7 @@ class Signal:
     """One thing the user did with a movie."""
 
     movie_id: int
-    kind: str  # favorite, rating or watched
+    kind: str  # favorite, rating, watched or watchlist
     at: float  # epoch seconds
     score: float | None = None  # ratings only, 0.5..10
 
@@ -67,7 +68,7 @@ class Profile:
     include_adult: bool = False
 
     def excluded(self) -> set[int]:
-        """Everything the user already favorited, rated or watched."""
+        """Everything the user already favorited, rated, watched or put on the watchlist."""
         return {signal.movie_id for signal in self.signals}
 
 
@@ -107,6 +108,8 @@ def _signal_weight(signal: Signal) -> float:
         return 0.4 + 0.6 * (signal.score - MIN_SEED_RATING) / (10 - MIN_SEED_RATING)
     if signal.kind == "watched":
         return WATCHED_WEIGHT
+    if signal.kind == "watchlist":
+        return WATCHLIST_WEIGHT
     return 0.0
 
 

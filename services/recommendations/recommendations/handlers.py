@@ -24,6 +24,8 @@ from shared.events import (
     RatingRemoved,
     RatingSet,
     UserPreferencesChanged,
+    WatchlistAdded,
+    WatchlistRemoved,
 )
 from shared.inbox import handle_once
 from shared.pagecache import UserPageCache
@@ -42,7 +44,14 @@ class SignalChange:
 
 
 SignalEvent: TypeAlias = (
-    FavoriteAdded | FavoriteRemoved | RatingSet | RatingRemoved | HistoryAdded | HistoryRemoved
+    FavoriteAdded
+    | FavoriteRemoved
+    | RatingSet
+    | RatingRemoved
+    | HistoryAdded
+    | HistoryRemoved
+    | WatchlistAdded
+    | WatchlistRemoved
 )
 SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = (
     FavoriteAdded,
@@ -51,6 +60,8 @@ SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = (
     RatingRemoved,
     HistoryAdded,
     HistoryRemoved,
+    WatchlistAdded,
+    WatchlistRemoved,
 )
 
 
@@ -85,6 +96,14 @@ def signal_change(event: SignalEvent) -> SignalChange:
         case HistoryRemoved():
             return SignalChange(
                 event.user_id, event.movie_id, profile.WATCHED, event.at, added=False
+            )
+        case WatchlistAdded() | WatchlistRemoved():
+            return SignalChange(
+                event.user_id,
+                event.movie_id,
+                profile.WATCHLIST,
+                event.at,
+                added=isinstance(event, WatchlistAdded),
             )
     raise TypeError(f"not a taste signal: {event.event_type}")
 

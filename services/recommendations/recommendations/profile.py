@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 from recommendations.engine import Profile, Signal
 from recommendations.models import TastePreference, TasteSignal
 
-FAVORITE, RATING, WATCHED = "favorite", "rating", "watched"
+FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
 
 
 def signal_added(

@@ -1,0 +1,90 @@
+"""Watchlist routes: add, list and remove what a user wants to watch."""
+
+from fastapi import APIRouter, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
+from library.watchlist import service as watchlist
+from library.watchlist.models import WatchlistIn, WatchlistPage, WatchlistPublic, WatchlistWithMovie
+from shared.app import API_PREFIX
+from shared.catalog_models import paginate
+from shared.deps import CurrentPrincipal, SessionDep
+from shared.errors import ProblemError, problem_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["watchlist"])
+
+
+@router.get(
+    "/watchlist",
+    operation_id="watchlist_list",
+    response_model=WatchlistPage,
+    responses=problem_responses(401, 422, 503),
+    summary="What you want to watch, newest first, each with the movie's summary",
+)
+async def list_watchlist(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+    page: PageQuery = 1,
+    limit: LimitQuery = 20,
+) -> WatchlistPage:
+    rows, total = await run_in_threadpool(
+        watchlist.page, session, user_id=principal.user_id, page=page, limit=limit
+    )
+    movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
+    return paginate(
+        WatchlistPage,
+        total=total,
+        page=page,
+        limit=limit,
+        results=[
+            WatchlistWithMovie(movie=movies[row.movie_id], added_at=row.added_at)
+            for row in rows
+            if row.movie_id in movies  # not hidden from this viewer
+        ],
+    )
+
+
+@router.post(
+    "/watchlist",
+    operation_id="watchlist_add",
+    response_model=WatchlistPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": WatchlistPublic, "description": "Already on the watchlist"},
+        201: {"description": "Added", "headers": {"Location": {"schema": {"type": "string"}}}},
+        **problem_responses(401, 404, 413, 422, 503),
+    },
+    summary="Put a movie on your watchlist",
+)
+async def add_to_watchlist(
+    body: WatchlistIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    catalog: CatalogDep,
+    response: Response,
+) -> WatchlistPublic:
+    await catalog.require(body.movie_id, viewer=principal.user_id)
+    entry, created = await run_in_threadpool(
+        watchlist.add, session, user_id=principal.user_id, movie_id=body.movie_id
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{API_PREFIX}/watchlist/{entry.movie_id}"
+    return WatchlistPublic(movie_id=entry.movie_id, added_at=entry.added_at)
+
+
+@router.delete(
+    "/watchlist/{movie_id}",
+    operation_id="watchlist_remove",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 422),
+    summary="Take a movie off your watchlist",
+)
+async def remove_from_watchlist(
+    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    if not await run_in_threadpool(
+        watchlist.remove, session, user_id=principal.user_id, movie_id=movie_id
+    ):
+        raise ProblemError(404, "This movie is not on your watchlist")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
