@@ -31,14 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
-from sqlalchemy import create_engine, text
 
 from shared.migrations import drop_database, upgrade
 from shared.services import WITH_DATABASE, local_wiring
+from tools.queries import rows
 from tools.report import write_section
 from tools.supervise import SANDBOX, SERVICES
 
@@ -406,18 +405,9 @@ def figures(fault: Fault, outcomes: list[Outcome]) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _rows(database_url: str, sql: str) -> list[Any]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)))
-    finally:
-        engine.dispose()
-
-
 def pending_outbox(system: System) -> int:
     return sum(
-        _rows(url, "SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")[0][0]
+        rows(url, "SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")[0][0]
         for url in system.database_urls.values()
     )
 
@@ -425,7 +415,7 @@ def pending_outbox(system: System) -> int:
 def events_never_consumed(system: System) -> dict[str, int]:
     published = {
         row[0]
-        for row in _rows(
+        for row in rows(
             system.database_urls["library"],
             "SELECT event_id FROM outbox_event WHERE type LIKE 'favorite.%'",
         )
@@ -434,7 +424,7 @@ def events_never_consumed(system: System) -> dict[str, int]:
     for consumer in CONSUMERS_OF_FAVORITES:
         seen = {
             row[0]
-            for row in _rows(
+            for row in rows(
                 system.database_urls[consumer],
                 "SELECT event_id FROM inbox_event WHERE type LIKE 'favorite.%'",
             )

@@ -28,7 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+
+from tools.queries import rows
 
 PASSWORD = "a long compose-check passphrase"
 MOVIES = list(range(1, 120))
@@ -312,18 +313,11 @@ class Traffic:
 
 
 # --- events exactly once --------------------------------------------------------------------
-def _rows(url: str, sql: str) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def _event_ids(url: str, table: str, *prefixes: str) -> set[str]:
     where = " OR ".join(f"type LIKE '{prefix}.%'" for prefix in prefixes)
-    return {str(row[0]) for row in _rows(url, f"SELECT event_id FROM {table} WHERE {where}")}
+    return {str(row[0]) for row in rows(url, f"SELECT event_id FROM {table} WHERE {where}")}
 
 
 def event_checks(database_url: Callable[[str], str]) -> dict[str, int]:
@@ -333,19 +327,19 @@ def event_checks(database_url: Callable[[str], str]) -> dict[str, int]:
         database_url(name) for name in ("library", "catalog", "recommendations")
     )
     by_movie = "SELECT movie_id, sum(score), count(*) FROM rating GROUP BY movie_id"
-    ratings = {(m, Decimal(total), int(n)) for m, total, n in _rows(library, by_movie)}
+    ratings = {(m, Decimal(total), int(n)) for m, total, n in rows(library, by_movie)}
     aggregates = (
         "SELECT movie_id, score_sum, score_count FROM community_rating WHERE score_count > 0"
     )
-    community = {(m, Decimal(total), int(n)) for m, total, n in _rows(catalog, aggregates)}
-    favorites = {(str(u), m) for u, m in _rows(library, "SELECT user_id, movie_id FROM favorite")}
+    community = {(m, Decimal(total), int(n)) for m, total, n in rows(catalog, aggregates)}
+    favorites = {(str(u), m) for u, m in rows(library, "SELECT user_id, movie_id FROM favorite")}
     scores = "SELECT user_id, movie_id, score FROM rating"
-    rated = {(str(u), m, Decimal(s)) for u, m, s in _rows(library, scores)}
+    rated = {(str(u), m, Decimal(s)) for u, m, s in rows(library, scores)}
     live = (  # the profile's own rule (recommendations/profile.py): added after any removal
         "SELECT user_id, movie_id, kind, score FROM taste_signal WHERE added_at IS NOT NULL "
         "AND (removed_at IS NULL OR added_at > removed_at)"
     )
-    signals = _rows(recommendations, live)
+    signals = rows(recommendations, live)
     liked = {(str(u), m) for u, m, kind, _ in signals if kind == "favorite"}
     scored = {(str(u), m, Decimal(s)) for u, m, kind, s in signals if kind == "rating"}
     published = _event_ids(library, "outbox_event", "favorite", "rating")

@@ -124,8 +124,9 @@ def test_rating_rules(api: httpx.Client, new_user: NewUser) -> None:
     assert api.put("/movies/1/rating", json={"score": 0.5}, headers=headers).json()["score"] == 0.5
 
 
-def test_a_rated_movie_disappears_from_recommendations(
-    api: httpx.Client, new_user: NewUser
+@pytest.mark.parametrize("action", ["rated", "watchlisted"])
+def test_a_movie_rated_or_watchlisted_leaves_the_recommendations(
+    api: httpx.Client, new_user: NewUser, action: str
 ) -> None:
     headers = _auth(new_user())
     assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
@@ -135,10 +136,13 @@ def test_a_rated_movie_disappears_from_recommendations(
 
     _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
     target = recommended()[0]
-    assert (
-        api.put(f"/movies/{target}/rating", json={"score": 3}, headers=headers).status_code == 200
-    )
-    _until(lambda: target not in recommended(), 2, "the rated movie leaving the recommendations")
+    if action == "rated":
+        done = api.put(f"/movies/{target}/rating", json={"score": 3}, headers=headers)
+        assert done.status_code == 200
+    else:
+        done = api.post("/watchlist", json={"movie_id": target}, headers=headers)
+        assert done.status_code == 201
+    _until(lambda: target not in recommended(), 2, f"the {action} movie leaving them")
 
 
 # --- watchlist ------------------------------------------------------------------------------
@@ -167,19 +171,6 @@ def test_the_watchlist_is_kept_apart_from_favorites(api: httpx.Client, new_user:
         assert_problem(api.post("/watchlist", json=body, headers=headers), 422)
     assert_problem(api.get("/watchlist", params={"limit": 101}, headers=headers), 422)
     assert_problem(api.get("/watchlist"), 401)
-
-
-def test_a_watchlisted_movie_is_never_recommended(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
-    assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
-
-    def recommended() -> list[int]:
-        return [m["id"] for m in api.get("/recommendations", headers=headers).json()["results"]]
-
-    _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
-    target = recommended()[0]
-    assert api.post("/watchlist", json={"movie_id": target}, headers=headers).status_code == 201
-    _until(lambda: target not in recommended(), 2, "the watchlisted movie leaving them")
 
 
 # --- reviews --------------------------------------------------------------------------------

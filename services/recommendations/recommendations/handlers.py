@@ -4,7 +4,7 @@ and anything that makes a user's cached recommendations old."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
+from typing import TypeAlias, get_args
 
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -53,16 +53,7 @@ SignalEvent: TypeAlias = (
     | WatchlistAdded
     | WatchlistRemoved
 )
-SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = (
-    FavoriteAdded,
-    FavoriteRemoved,
-    RatingSet,
-    RatingRemoved,
-    HistoryAdded,
-    HistoryRemoved,
-    WatchlistAdded,
-    WatchlistRemoved,
-)
+SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = get_args(SignalEvent)
 
 
 def signal_change(event: SignalEvent) -> SignalChange:

@@ -1,0 +1,107 @@
+"""A user's set of movies with the time each was added (favorites, the watchlist): one table
+keyed by (user_id, movie_id) with an `added_at`, an event for each real addition and
+removal. Plain functions over a database session, no HTTP here."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, SQLModel, col
+
+from library.events import PRODUCER
+from shared.db import utcnow
+from shared.events import IntegrationEvent
+from shared.outbox import add_event
+
+E = TypeVar("E", bound=SQLModel)
+
+
+class Listed(NamedTuple):
+    """A listed entry: plain values, cheaper than ORM objects for a page of them."""
+
+    movie_id: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class MovieSet(Generic[E]):
+    table: type[E]
+    added: type[IntegrationEvent]  # fields user_id, movie_id, at
+    removed: type[IntegrationEvent]
+
+    def get(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> E | None:
+        return session.get(self.table, (user_id, movie_id))
+
+    def add(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> tuple[E, bool]:
+        """Add a movie; (the entry, True) if it is new, (the existing one, False) if not.
+
+        One INSERT ... ON CONFLICT DO NOTHING decides, so concurrent adds give exactly one
+        row and exactly one `added` event.
+        """
+        added_at = utcnow()
+        inserted = session.execute(
+            insert(self.table)
+            .values(user_id=user_id, movie_id=movie_id, added_at=added_at)
+            .on_conflict_do_nothing()
+            .returning(self._column("added_at"))
+        ).first()
+        if inserted is None:
+            session.rollback()
+            existing = self.get(session, user_id=user_id, movie_id=movie_id)
+            if existing is None:  # removed between the two statements: try once more
+                return self.add(session, user_id=user_id, movie_id=movie_id)
+            return existing, False
+        add_event(
+            session, self.added(user_id=user_id, movie_id=movie_id, at=added_at), producer=PRODUCER
+        )
+        session.commit()
+        return self.table(user_id=user_id, movie_id=movie_id, added_at=added_at), True
+
+    def remove(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
+        """Remove a movie; False if it was not there."""
+        removed = session.execute(
+            delete(self.table)
+            .where(self._column("user_id") == user_id, self._column("movie_id") == movie_id)
+            .returning(self._column("movie_id"))
+        ).first()
+        if removed is None:
+            session.rollback()
+            return False
+        add_event(
+            session,
+            self.removed(user_id=user_id, movie_id=movie_id, at=utcnow()),
+            producer=PRODUCER,
+        )
+        session.commit()
+        return True
+
+    def page(
+        self, session: Session, *, user_id: uuid.UUID, page: int, limit: int
+    ) -> tuple[list[Listed], int]:
+        """One page of the user's set, newest first, and how many there are in all.
+
+        One query carries both (a window count); only a page past the end needs a second.
+        The transaction is ended here so the connection goes back to the pool before the
+        caller waits on the catalog (held across that wait, it starved the pool under load)."""
+        added_at, movie_id = self._column("added_at"), self._column("movie_id")
+        mine = self._column("user_id") == user_id
+        try:
+            found = session.execute(
+                select(movie_id, added_at, func.count().over())
+                .where(mine)
+                .order_by(added_at.desc(), movie_id.desc())
+                .offset((page - 1) * limit)
+                .limit(limit)
+            ).all()
+            if found:
+                return [Listed(row[0], row[1]) for row in found], int(found[0][2])
+            total = session.scalar(select(func.count()).select_from(self.table).where(mine))
+            return [], int(total or 0)
+        finally:
+            session.rollback()
+
+    def _column(self, name: str) -> Any:
+        return col(getattr(self.table, name))
