@@ -128,3 +128,98 @@ async def test_api_key_required_when_configured(app: Starlette) -> None:
         assert (
             await client.get("/3/movie/1", headers={"Authorization": "Bearer k1"})
         ).status_code == 200
+
+
+APPENDED = "credits,videos,release_dates,watch/providers,external_ids,keywords"
+
+
+async def test_details_with_appended_parts_in_tmdb_shapes(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/1", params={"append_to_response": APPENDED})).json()
+    cast = movie["credits"]["cast"]
+    assert len(cast) == 8 and [c["order"] for c in cast] == list(range(8))
+    assert all(c["character"] and c["profile_path"] for c in cast)
+    assert {c["job"] for c in movie["credits"]["crew"]} == {"Director", "Screenplay"}
+    assert any(v["site"] == "YouTube" and v["official"] for v in movie["videos"]["results"])
+    us = next(r for r in movie["release_dates"]["results"] if r["iso_3166_1"] == "US")
+    assert us["release_dates"][0]["certification"] == "G"  # Toy Story: animation
+    offers = movie["watch/providers"]["results"]
+    assert offers and all(
+        o["link"].startswith("https://www.themoviedb.org/") for o in offers.values()
+    )
+    assert movie["external_ids"]["imdb_id"] == "tt0000001"
+    assert movie["keywords"]["keywords"]
+    assert movie["runtime"] > 0
+    plain = (await client.get("/3/movie/1")).json()
+    assert "credits" not in plain and "videos" not in plain
+
+
+async def test_unknown_runtime_is_zero_as_on_tmdb(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/3/movie/50")).json()["runtime"] == 0
+
+
+async def test_collections_group_titles_of_one_series(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/228")).json()  # Star Trek: The Wrath of Khan
+    collection = movie["belongs_to_collection"]
+    assert collection["name"] == "Star Trek Collection"
+    parts = (await client.get(f"/3/collection/{collection['id']}")).json()["parts"]
+    assert len(parts) >= 5 and all(p["title"].startswith("Star Trek") for p in parts)
+    assert (await client.get("/3/movie/1")).json()["belongs_to_collection"] is None
+
+
+async def test_language_translates_overviews(client: httpx.AsyncClient) -> None:
+    french = (await client.get("/3/movie/1", params={"language": "fr-FR"})).json()
+    assert french["overview"].startswith("Un film")
+    page = (await client.get("/3/trending/movie/week", params={"language": "de"})).json()
+    assert all(m["overview"].startswith("Ein Film") for m in page["results"])
+
+
+async def test_people_and_their_movies(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/1", params={"append_to_response": "credits"})).json()
+    actor = movie["credits"]["cast"][0]
+    person = (await client.get(f"/3/person/{actor['id']}")).json()
+    assert person["name"] == actor["name"] and "generated" in person["biography"]
+    credits = (await client.get(f"/3/person/{actor['id']}/movie_credits")).json()
+    assert any(m["id"] == 1 and m["character"] == actor["character"] for m in credits["cast"])
+    assert (await client.get("/3/person/5")).status_code == 404
+    found = (await client.get("/3/search/person", params={"query": actor["name"]})).json()
+    assert found["results"][0]["name"] == actor["name"] and found["results"][0]["known_for"]
+
+
+async def test_lists_and_media_type(client: httpx.AsyncClient) -> None:
+    for name in ("popular", "top_rated", "now_playing", "upcoming"):
+        page = (await client.get(f"/3/movie/{name}", params={"region": "GB"})).json()
+        assert page["results"], name
+    trending = (await client.get("/3/trending/movie/day")).json()["results"]
+    assert {m["media_type"] for m in trending} == {"movie"}
+    upcoming = (await client.get("/3/movie/upcoming")).json()
+    assert upcoming["dates"]["minimum"] <= upcoming["dates"]["maximum"]
+
+
+async def test_missing_query_is_tmdb_error(client: httpx.AsyncClient) -> None:
+    for path in ("/3/search/movie", "/3/search/person"):
+        response = await client.get(path, params={"query": " "})
+        assert response.status_code == 422
+        assert response.json() == {"success": False, "errors": ["query must be provided"]}
+
+
+async def test_discover_filters_and_sorts(client: httpx.AsyncClient) -> None:
+    params = {
+        "with_genres": "18",
+        "without_genres": "10749",
+        "primary_release_date.gte": "1990-01-01",
+        "primary_release_date.lte": "1995-12-31",
+        "vote_count.gte": "5",
+        "with_runtime.gte": "90",
+        "sort_by": "title.asc",
+    }
+    results = (await client.get("/3/discover/movie", params=params)).json()["results"]
+    assert results
+    assert all(18 in m["genre_ids"] and 10749 not in m["genre_ids"] for m in results)
+    assert all("1990" <= m["release_date"][:4] <= "1995" for m in results)
+    titles = [m["title"].casefold() for m in results]
+    assert titles == sorted(titles)
+    netflix = {"with_watch_providers": "8", "watch_region": "US"}
+    offered = (await client.get("/3/discover/movie", params=netflix)).json()["total_results"]
+    assert 0 < offered < 1682
+    bad = await client.get("/3/discover/movie", params={"sort_by": "nonsense"})
+    assert bad.status_code == 422

@@ -1,6 +1,7 @@
 """The sandbox's HTTP API: TMDb v3 paths and shapes, plus /__admin for tests."""
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -9,12 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tmdb_sandbox import generated
 from tmdb_sandbox.config import SandboxSettings
 from tmdb_sandbox.data import load_movies, load_ratings
 from tmdb_sandbox.faults import MODES, Fault, FaultBook, tmdb_error
-from tmdb_sandbox.world import Clock, World
+from tmdb_sandbox.world import DISCOVER_SORTS, Clock, DiscoverQuery, World
 
 PAGE_SIZE = 20
+MOVIE_LISTS = ("popular", "top_rated", "now_playing", "upcoming")
 MAX_PAGE = 500
 
 
@@ -30,6 +33,66 @@ class PageError(Exception):
     pass
 
 
+class ParameterError(Exception):
+    """A parameter TMDb would refuse: answered 422 with TMDb's `errors` list."""
+
+
+def _language(request: Request) -> str:
+    """TMDb takes `fr` or `fr-FR`; the sandbox's translations are per language."""
+    return request.query_params.get("language", "en-US").split("-", 1)[0].lower() or "en"
+
+
+def _region(request: Request, name: str = "region") -> str:
+    region = request.query_params.get(name, "US").upper()
+    return region if region in generated.REGIONS else "US"
+
+
+def _number(request: Request, name: str, kind: type[int] | type[float]) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ParameterError(f"{name} must be a number") from exc
+
+
+def _ids(raw: str) -> frozenset[int]:
+    parts = [part.strip() for part in raw.replace("|", ",").split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise ParameterError("ids must be integers separated by , or |")
+    return frozenset(int(part) for part in parts)
+
+
+def _discover_query(request: Request) -> DiscoverQuery:
+    params = request.query_params
+    with_genres = params.get("with_genres", "")
+    sort_by = params.get("sort_by", "popularity.desc")
+    sort, _, direction = sort_by.partition(".")
+    if sort not in DISCOVER_SORTS or direction not in ("asc", "desc"):
+        raise ParameterError("sort_by is not a valid sort")
+    year = _number(request, "primary_release_year", int)
+    runtime_min = _number(request, "with_runtime.gte", int)
+    runtime_max = _number(request, "with_runtime.lte", int)
+    return DiscoverQuery(
+        all_genres=_ids(with_genres) if "|" not in with_genres else frozenset(),
+        any_genres=_ids(with_genres) if "|" in with_genres else frozenset(),
+        without_genres=_ids(params.get("without_genres", "")),
+        year=int(year) if year is not None else None,
+        date_from=params.get("primary_release_date.gte") or None,
+        date_to=params.get("primary_release_date.lte") or None,
+        min_rating=_number(request, "vote_average.gte", float) or 0.0,
+        min_votes=int(_number(request, "vote_count.gte", int) or 0),
+        original_language=params.get("with_original_language") or None,
+        runtime_min=int(runtime_min) if runtime_min is not None else None,
+        runtime_max=int(runtime_max) if runtime_max is not None else None,
+        providers=_ids(params.get("with_watch_providers", "")),
+        watch_region=_region(request, "watch_region"),
+        sort=sort,
+        descending=direction == "desc",
+    )
+
+
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     try:
@@ -42,20 +105,37 @@ def _page(request: Request) -> int:
 
 
 def _paged(
-    world: World, movie_ids: list[int], page: int, max_results: int | None = None
+    world: World,
+    movie_ids: list[int],
+    request: Request,
+    *,
+    max_results: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    if max_results is not None:
-        movie_ids = movie_ids[:max_results]
-    total_results = len(movie_ids)
+    language = _language(request)
+    return _page_of(
+        [world.list_item(m, language) for m in movie_ids[:max_results]], _page(request), extra
+    )
+
+
+def _page_of(
+    items: list[dict[str, Any]], page: int, extra: dict[str, Any] | None = None
+) -> Response:
+    """A TMDb page; like TMDb, total_results counts everything, total_pages stops at 500."""
     start = (page - 1) * PAGE_SIZE
     return _json(
         {
+            **(extra or {}),
             "page": page,
-            "results": [world.list_item(m) for m in movie_ids[start : start + PAGE_SIZE]],
-            "total_pages": min(MAX_PAGE, math.ceil(total_results / PAGE_SIZE)),
-            "total_results": total_results,
+            "results": items[start : start + PAGE_SIZE],
+            "total_pages": min(MAX_PAGE, math.ceil(len(items) / PAGE_SIZE)),
+            "total_results": len(items),
         }
     )
+
+
+def _date(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).date().isoformat()
 
 
 def _movie_id(request: Request, world: World) -> int | None:
@@ -107,6 +187,8 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
                     "Invalid page: Pages start at 1 and max at 500. "
                     "They are expected to be an integer.",
                 )
+            except ParameterError as exc:
+                return _json({"success": False, "errors": [str(exc)]}, 422)
             assert isinstance(response, Response)
             return response
 
@@ -116,45 +198,73 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         window = request.path_params["window"]
         if window not in ("day", "week"):
             return _not_found()
-        return _paged(world, world.trending(window), _page(request), max_results=400)
+        return _paged(world, world.trending(window), request, max_results=400)
 
     def movie(request: Request) -> Response:
         movie_id = _movie_id(request, world)
-        return _not_found() if movie_id is None else _json(world.details(movie_id))
+        if movie_id is None:
+            return _not_found()
+        append = request.query_params.get("append_to_response", "")
+        parts = tuple(part.strip() for part in append.split(",") if part.strip())
+        return _json(world.details(movie_id, _language(request), parts))
 
     def recommendations(request: Request) -> Response:
         movie_id = _movie_id(request, world)
         if movie_id is None:
             return _not_found()
-        return _paged(world, world.recommendations(movie_id), _page(request))
+        return _paged(world, world.recommendations(movie_id), request)
 
     def similar(request: Request) -> Response:
         movie_id = _movie_id(request, world)
         if movie_id is None:
             return _not_found()
-        return _paged(world, world.similar(movie_id), _page(request))
+        return _paged(world, world.similar(movie_id), request)
+
+    def _query(request: Request) -> str:
+        query = request.query_params.get("query", "").strip()
+        if not query:
+            raise ParameterError("query must be provided")
+        return query
 
     def search(request: Request) -> Response:
-        query = request.query_params.get("query", "").strip()
-        page = _page(request)
-        if not query:
-            return _json({"page": page, "results": [], "total_pages": 1, "total_results": 0})
-        return _paged(world, world.search(query), page)
+        return _paged(world, world.search(_query(request)), request)
+
+    def search_person(request: Request) -> Response:
+        language = _language(request)
+        people = world.search_people(_query(request))
+        return _page_of([world.person_search_item(p, language) for p in people], _page(request))
 
     def discover(request: Request) -> Response:
-        params = request.query_params
-        with_genres = params.get("with_genres", "")
-        separator = "|" if "|" in with_genres else ","
-        genres = {int(g) for g in with_genres.split(separator) if g.strip().isdigit()}
-        year = params.get("primary_release_year")
-        movie_ids = world.discover(
-            all_genres=genres if separator == "," else set(),
-            any_genres=genres if separator == "|" else set(),
-            sort_by=params.get("sort_by", "popularity.desc"),
-            min_votes=int(params.get("vote_count.gte", "0") or 0),
-            year=int(year) if year and year.isdigit() else None,
-        )
-        return _paged(world, movie_ids, _page(request))
+        return _paged(world, world.discover(_discover_query(request)), request)
+
+    def movie_list(name: str):  # type: ignore[no-untyped-def]
+        def handler(request: Request) -> Response:
+            if name == "popular":
+                return _paged(world, world.popular(), request)
+            if name == "top_rated":
+                return _paged(world, world.top_rated(), request)
+            dated = world.now_playing if name == "now_playing" else world.upcoming
+            found, start, end = dated(_region(request))
+            dates = {"maximum": _date(end), "minimum": _date(start)}
+            return _paged(world, found, request, extra={"dates": dates})
+
+        return handler
+
+    def collection(request: Request) -> Response:
+        raw = request.path_params["collection_id"]
+        found = world.collection(int(raw), _language(request)) if raw.isdigit() else None
+        return _not_found() if found is None else _json(found)
+
+    def person(request: Request) -> Response:
+        raw = request.path_params["person_id"]
+        found = generated.person_details(int(raw)) if raw.isdigit() else None
+        return _not_found() if found is None else _json(found)
+
+    def person_credits(request: Request) -> Response:
+        raw = request.path_params["person_id"]
+        if not raw.isdigit() or generated.person(int(raw)) is None:
+            return _not_found()
+        return _json(world.person_credits(int(raw), _language(request)))
 
     def genres(_: Request) -> Response:
         return _json({"genres": world.genres})
@@ -194,11 +304,16 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
 
     routes = [
         Route("/3/trending/movie/{window}", tmdb(trending)),
+        *(Route(f"/3/movie/{name}", tmdb(movie_list(name))) for name in MOVIE_LISTS),
         Route("/3/movie/{movie_id}", tmdb(movie)),
         Route("/3/movie/{movie_id}/recommendations", tmdb(recommendations)),
         Route("/3/movie/{movie_id}/similar", tmdb(similar)),
         Route("/3/search/movie", tmdb(search)),
+        Route("/3/search/person", tmdb(search_person)),
         Route("/3/discover/movie", tmdb(discover)),
+        Route("/3/collection/{collection_id}", tmdb(collection)),
+        Route("/3/person/{person_id}", tmdb(person)),
+        Route("/3/person/{person_id}/movie_credits", tmdb(person_credits)),
         Route("/3/genre/movie/list", tmdb(genres)),
         Route("/__admin/faults", admin_faults, methods=["POST", "DELETE"]),
         Route("/__admin/stats", admin_stats, methods=["GET", "DELETE"]),

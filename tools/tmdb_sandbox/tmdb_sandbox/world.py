@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
+from tmdb_sandbox import generated
 from tmdb_sandbox.data import GENRE_NAMES, Movie, Rating
 
 DAY_S = 86_400.0
 POPULARITY_WINDOW_S = 30 * DAY_S
 TRENDING_WINDOWS_S = {"day": DAY_S, "week": 7 * DAY_S}
+NOW_PLAYING_S = 30 * DAY_S  # first rated within this before the clock: "in cinemas"
+UPCOMING_S = 30 * DAY_S  # first rated within this after the clock: "coming soon"
+TOP_RATED_MIN_VOTES = 50
+DISCOVER_SORTS = ("popularity", "vote_average", "vote_count", "primary_release_date", "title")
 
 
 @dataclass
@@ -144,6 +149,11 @@ class World:
             {"id": gid, "name": name}
             for gid, name in sorted(GENRE_NAMES.items(), key=lambda g: g[1])
         ]
+        self.credits = generated.Credits(movies)
+        self.collections = generated.Collections(movies)
+        self.first_rated = {
+            movie_id: series.timestamps[0] for movie_id, series in self.index.by_movie.items()
+        }
 
     # --- time-dependent facts, cached per data hour ------------------------------------------
     def _hour(self) -> int:
@@ -210,47 +220,74 @@ class World:
         hits.sort(key=lambda m: (not m.title.casefold().startswith(needle), -counts[m.id], m.id))
         return [m.id for m in hits]
 
-    def discover(
-        self,
-        *,
-        all_genres: set[int],
-        any_genres: set[int],
-        sort_by: str,
-        min_votes: int,
-        year: int | None,
-    ) -> list[int]:
+    def discover(self, query: "DiscoverQuery") -> list[int]:
         now = self.clock.data_time()
         popularity = self.popularity()
         chosen = []
         for movie in self.movies.values():
-            genres = set(movie.genre_ids)
-            if all_genres and not all_genres <= genres:
-                continue
-            if any_genres and not any_genres & genres:
-                continue
-            if year is not None and movie.year != year:
+            if not query.admits(movie, self):
                 continue
             average, count = self.index.stats(movie.id, now)
-            if count < min_votes:
+            if count < query.min_votes or average < query.min_rating:
                 continue
             chosen.append((movie, average, count))
-        keys: dict[str, Callable[[tuple[Movie, float, int]], tuple[float, int]]] = {
-            "popularity.desc": lambda e: (-popularity.get(e[0].id, 0.0), e[0].id),
-            "vote_average.desc": lambda e: (-e[1], e[0].id),
-            "vote_count.desc": lambda e: (-e[2], e[0].id),
-            "primary_release_date.desc": lambda e: (-(e[0].year or 0), e[0].id),
+        keys: dict[str, Callable[[tuple[Movie, float, int]], tuple[object, ...]]] = {
+            "popularity": lambda e: (popularity.get(e[0].id, 0.0), -e[0].id),
+            "vote_average": lambda e: (e[1], -e[0].id),
+            "vote_count": lambda e: (e[2], -e[0].id),
+            "primary_release_date": lambda e: (e[0].year or 0, -e[0].id),
+            "title": lambda e: (e[0].title.casefold(), -e[0].id),
         }
-        chosen.sort(key=keys.get(sort_by, keys["popularity.desc"]))
+        chosen.sort(key=keys[query.sort], reverse=query.descending)
         return [movie.id for movie, _, _ in chosen]
 
+    def popular(self) -> list[int]:
+        popularity = self.popularity()
+        return sorted(popularity, key=lambda m: (-popularity[m], m))
+
+    def top_rated(self) -> list[int]:
+        now = self.clock.data_time()
+        stats = {m: self.index.stats(m, now) for m in self.movies}
+        rated = [m for m, (_, count) in stats.items() if count >= TOP_RATED_MIN_VOTES]
+        return sorted(rated, key=lambda m: (-stats[m][0], m))
+
+    def _region_shift_s(self, region: str) -> float:
+        """Each region sees films open a few days apart, as release dates differ by country."""
+        return (sum(map(ord, region)) % 7) * DAY_S
+
+    def now_playing(self, region: str) -> tuple[list[int], float, float]:
+        now = self.clock.data_time() - self._region_shift_s(region)
+        chosen = [m for m, first in self.first_rated.items() if now - NOW_PLAYING_S <= first < now]
+        chosen.sort(key=lambda m: (-self.first_rated[m], m))
+        return chosen, now - NOW_PLAYING_S, now
+
+    def upcoming(self, region: str) -> tuple[list[int], float, float]:
+        now = self.clock.data_time() - self._region_shift_s(region)
+        chosen = [m for m, first in self.first_rated.items() if now <= first < now + UPCOMING_S]
+        chosen.sort(key=lambda m: (self.first_rated[m], m))
+        return chosen, now, now + UPCOMING_S
+
+    def search_people(self, query: str) -> list[int]:
+        needle = query.casefold().strip()
+        hits = [p for p in generated.everyone() if needle in p.name.casefold()]
+        hits.sort(key=lambda p: (not p.name.casefold().startswith(needle), p.id))
+        return [p.id for p in hits]
+
+    def person_movies(self, person_id: int) -> list[int]:
+        return sorted(
+            self.credits.by_person.get(person_id, []),
+            key=lambda m: (-(self.movies[m].year or 0), m),
+        )
+
     # --- TMDb shapes ------------------------------------------------------------------------
-    def _overview(self, movie: Movie, average: float, count: int) -> str:
+    def _overview(self, movie: Movie, average: float, count: int, language: str) -> str:
         genres = ", ".join(GENRE_NAMES[g] for g in movie.genre_ids) or "uncategorised"
         year = f"{movie.year} " if movie.year else ""
         rating = f"rated {average / 2:.1f}/5 by {count} viewers" if count else "not yet rated"
-        return f"A {year}{genres.lower()} film, {rating}."
+        english = f"A {year}{genres.lower()} film, {rating}."
+        return generated.overview(language, english, genres.lower(), movie.year)
 
-    def list_item(self, movie_id: int) -> dict[str, object]:
+    def list_item(self, movie_id: int, language: str = "en") -> dict[str, object]:
         movie = self.movies[movie_id]
         average, count = self.index.stats(movie_id, self.clock.data_time())
         return {
@@ -258,9 +295,10 @@ class World:
             "backdrop_path": None,
             "genre_ids": list(movie.genre_ids),
             "id": movie.id,
+            "media_type": "movie",
             "original_language": "en",
             "original_title": movie.title,
-            "overview": self._overview(movie, average, count),
+            "overview": self._overview(movie, average, count, language),
             "popularity": self.popularity().get(movie_id, 0.6),
             "poster_path": None,
             "release_date": f"{movie.year}-01-01" if movie.year else "",
@@ -270,21 +308,119 @@ class World:
             "vote_count": count,
         }
 
-    def details(self, movie_id: int) -> dict[str, object]:
-        item = self.list_item(movie_id)
-        genre_ids = item.pop("genre_ids")
-        assert isinstance(genre_ids, list)
-        return {
+    def details(
+        self, movie_id: int, language: str = "en", append: tuple[str, ...] = ()
+    ) -> dict[str, object]:
+        """TMDb's /movie/{id}, with the parts `append_to_response` names added under their names."""
+        movie = self.movies[movie_id]
+        item = self.list_item(movie_id, language)
+        item.pop("genre_ids")
+        item.pop("media_type")
+        found: dict[str, object] = {
             **item,
-            "belongs_to_collection": None,
+            "belongs_to_collection": self.collections.belongs_to(movie_id),
             "budget": 0,
-            "genres": [{"id": g, "name": GENRE_NAMES[g]} for g in genre_ids],
+            "genres": [{"id": g, "name": GENRE_NAMES[g]} for g in movie.genre_ids],
             "homepage": "",
-            "imdb_id": None,
+            "imdb_id": f"tt{movie_id:07d}",
             "production_companies": [],
             "revenue": 0,
-            "runtime": None,
+            "runtime": generated.runtime(movie_id),
             "spoken_languages": [{"iso_639_1": "en", "name": "English", "english_name": "English"}],
             "status": "Released",
             "tagline": "",
         }
+        parts = {
+            "credits": lambda: self.credits.of(movie_id),
+            "videos": lambda: generated.videos(movie),
+            "release_dates": lambda: generated.release_dates(movie),
+            "watch/providers": lambda: generated.watch_providers(movie),
+            "external_ids": lambda: generated.external_ids(movie_id),
+            "keywords": lambda: generated.keywords(movie),
+        }
+        for name in append:
+            if name in parts:
+                part = parts[name]()
+                if isinstance(part, dict) and name not in ("external_ids",):
+                    part = {k: v for k, v in part.items() if k != "id"}
+                found[name] = part
+        return found
+
+    def collection(self, collection_id: int, language: str = "en") -> dict[str, object] | None:
+        found = self.collections.by_id.get(collection_id)
+        if found is None:
+            return None
+        name, movie_ids = found
+        return {
+            "id": collection_id,
+            "name": name,
+            "overview": f"The {name.removesuffix(' Collection')} films in the sandbox.",
+            "poster_path": None,
+            "backdrop_path": None,
+            "parts": [self.list_item(m, language) for m in movie_ids],
+        }
+
+    def person_credits(self, person_id: int, language: str = "en") -> dict[str, object]:
+        cast, crew = [], []
+        for movie_id in self.person_movies(person_id):
+            characters, jobs = self.credits.roles(person_id, movie_id)
+            item = self.list_item(movie_id, language)
+            item.pop("media_type")
+            for character in characters:
+                cast.append({**item, "character": character, "credit_id": f"c{movie_id}"})
+            for department, job in jobs:
+                crew.append(
+                    {**item, "department": department, "job": job, "credit_id": f"j{movie_id}"}
+                )
+        return {"id": person_id, "cast": cast, "crew": crew}
+
+    def person_search_item(self, person_id: int, language: str = "en") -> dict[str, object]:
+        known_for = [self.list_item(m, language) for m in self.person_movies(person_id)[:3]]
+        return {**generated.person_item(person_id), "known_for": known_for}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverQuery:
+    """TMDb's /discover/movie filters, parsed (comma in with_genres means all, | means any)."""
+
+    all_genres: frozenset[int] = frozenset()
+    any_genres: frozenset[int] = frozenset()
+    without_genres: frozenset[int] = frozenset()
+    year: int | None = None
+    date_from: str | None = None  # YYYY-MM-DD
+    date_to: str | None = None
+    min_rating: float = 0.0
+    min_votes: int = 0
+    original_language: str | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    providers: frozenset[int] = frozenset()
+    watch_region: str = "US"
+    sort: str = "popularity"
+    descending: bool = True
+
+    def admits(self, movie: Movie, world: World) -> bool:
+        genres = set(movie.genre_ids)
+        if self.all_genres and not self.all_genres <= genres:
+            return False
+        if self.any_genres and not self.any_genres & genres:
+            return False
+        if self.without_genres & genres:
+            return False
+        if self.year is not None and movie.year != self.year:
+            return False
+        released = f"{movie.year}-01-01" if movie.year else None
+        if self.date_from and (released is None or released < self.date_from):
+            return False
+        if self.date_to and (released is None or released > self.date_to):
+            return False
+        if self.original_language and self.original_language != "en":
+            return False  # every sandbox title is in English
+        length = generated.runtime(movie.id)
+        if self.runtime_min is not None and length < self.runtime_min:
+            return False
+        if self.runtime_max is not None and length > self.runtime_max:
+            return False
+        return not self.providers or generated.offered_by(
+            movie, set(self.providers), self.watch_region
+        )
