@@ -31,7 +31,7 @@ def _subscriptions() -> dict[str, Subscription]:
     nothing: object = None
     return {
         "catalog": catalog_subscription(
-            cache=nothing,
+            catalog=nothing,
             redis=nothing,
             engine=nothing,
             mirror=nothing,

@@ -1,29 +1,46 @@
-"""Movie routes (tag `movies` in the OpenAPI); every answer carries X-Cache: HIT, MISS or STALE."""
+"""Movie and people routes (tags `movies`, `people`, `search` in the OpenAPI); every answer
+carries X-Cache (HIT, MISS or STALE), a strong ETag and Cache-Control (conditional.py)."""
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from catalog.community import CommunityMirror, community_key, with_community
+from catalog.community import CommunityMirror, community_key
+from catalog.conditional import DETAILS_MAX_AGE_S, cache_headers, etag_of, matches
 from catalog.deps import CatalogDep, PageQuery
+from catalog.details import PARTS, assemble
+from catalog.locale import LANGUAGE_PATTERN, REGION_PATTERN, Locale, Preferred, accepted, explicit
 from catalog.models import (
     Genre,
     MovieBatch,
     MovieDetail,
     MovieList,
     MoviePage,
+    Person,
+    PersonCreditPage,
     RelatedIds,
     RelatedLists,
+    SearchPage,
 )
-from catalog.preferences import allows_adult
-from catalog.service import MovieNotFound, Served, without_adult
+from catalog.preferences import ANONYMOUS, allows_adult, viewer_preferences
+from catalog.service import (
+    MOVIE_LISTS,
+    TMDB_PAGE_SIZE,
+    DiscoverFilters,
+    MovieNotFound,
+    Served,
+    without_adult,
+)
 from catalog.tmdb import TmdbUnavailable
 from shared.app import API_PREFIX
+from shared.catalog_models import page_count
 from shared.deps import OptionalPrincipal, RuntimeDep, from_gateway
 from shared.errors import ProblemError, problem_responses
 from shared.events import CatalogTrendingRefreshed
@@ -32,24 +49,71 @@ router = APIRouter(prefix=API_PREFIX, tags=["movies"])
 internal_router = APIRouter(prefix="/internal", include_in_schema=False)
 
 MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]
-X_CACHE = {
-    "X-Cache": {
-        "description": "HIT, MISS or STALE (TMDb failed, last good copy)",
-        "schema": {"type": "string"},
-    }
+PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb person id")]
+HEADERS = {
+    name: {"description": description, "schema": {"type": "string"}}
+    for name, description in {
+        "X-Cache": "HIT, MISS or STALE (TMDb failed, last good copy)",
+        "ETag": "Strong validator of the body; send it back in If-None-Match",
+        "Cache-Control": "public, max-age=N (freshness left) anonymously, else private",
+        "Vary": "Accept-Language, Authorization",
+    }.items()
 }
 
 
-def _ok(model: type, description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "description": description, "headers": X_CACHE}}
+def _ok(model: type, description: str, example: Any = None) -> dict[int | str, dict[str, Any]]:
+    content = {"application/json": {"example": example}} if example is not None else None
+    answer: dict[str, Any] = {"model": model, "description": description, "headers": HEADERS}
+    if content:
+        answer["content"] = content
+    return {200: answer, 304: {"description": "Not modified (If-None-Match matched the ETag)"}}
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who an answer is for: its language and region, and whether adult titles may show."""
+
+    locale: Locale
+    allows_adult: bool
+    personal: bool  # a signed-in user's: not for shared caches
+
+
+async def _audience(
+    request: Request, runtime: RuntimeDep, principal: OptionalPrincipal, preferred: Preferred
+) -> Audience:
+    viewer = await viewer_preferences(runtime.redis, principal.user_id) if principal else ANONYMOUS
+    locale = preferred.resolve(viewer.locale, accepted(request.headers.get("accept-language")))
+    return Audience(locale=locale, allows_adult=viewer.allows_adult, personal=principal is not None)
+
+
+async def audience(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    language: Annotated[
+        str | None,
+        Query(
+            pattern=LANGUAGE_PATTERN,
+            description="Answer language (fr, fr-CA); default: the user's, else Accept-Language",
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        Query(pattern=REGION_PATTERN, description="Region (GB); default: the user's, else US"),
+    ] = None,
+) -> Audience:
+    return await _audience(request, runtime, principal, explicit(language, region))
+
+
+AudienceDep = Annotated[Audience, Depends(audience)]
 
 
 @asynccontextmanager
-async def _upstream_errors() -> AsyncIterator[None]:
+async def _upstream_errors(what: str = "movie") -> AsyncIterator[None]:
     try:
         yield
     except MovieNotFound as exc:
-        raise ProblemError(404, "No movie with this id") from exc
+        raise ProblemError(404, f"No {what} with this id") from exc
     except TmdbUnavailable as exc:
         headers = {"Retry-After": "10"} if exc.status == 503 else {}
         raise ProblemError(
@@ -57,24 +121,58 @@ async def _upstream_errors() -> AsyncIterator[None]:
         ) from exc
 
 
-async def _hides_adult(result: Served, principal: OptionalPrincipal, runtime: RuntimeDep) -> bool:
-    """True when the answer holds adult titles and the caller has not allowed them."""
-    if not result.entry.adult_ids:
-        return False
-    return not await allows_adult(runtime.redis, principal.user_id if principal else None)
-
-
-async def _respond(
-    served: Awaitable[Served], *, principal: OptionalPrincipal, runtime: RuntimeDep
+def _answer(
+    request: Request,
+    body: bytes,
+    served: Served,
+    audience: Audience,
+    *,
+    max_age_cap_s: int | None = None,
 ) -> Response:
+    etag = etag_of(body)
+    headers = cache_headers(
+        etag=etag,
+        cache_status=served.cache_status,
+        fresh_until=served.entry.fresh_until,
+        personal=audience.personal,
+        max_age_cap_s=max_age_cap_s,
+    )
+    decoded = {key.decode(): value.decode() for key, value in headers}
+    if matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=decoded)
+    return Response(body, media_type="application/json", headers=decoded)
+
+
+def _hides_adult(result: Served, audience: Audience) -> bool:
+    """True when the answer holds adult titles and the caller has not allowed them."""
+    return bool(result.entry.adult_ids) and not audience.allows_adult
+
+
+async def _respond(request: Request, served: Awaitable[Served], audience: Audience) -> Response:
     async with _upstream_errors():
         result = await served
-    body = (
-        without_adult(result.entry)
-        if await _hides_adult(result, principal, runtime)
-        else result.entry.body
-    )
-    return Response(body, media_type="application/json", headers={"X-Cache": result.cache_status})
+    body = without_adult(result.entry) if _hides_adult(result, audience) else result.entry.body
+    return _answer(request, body, result, audience)
+
+
+PAGE_EXAMPLE = {
+    "page": 1,
+    "total_pages": 20,
+    "total_results": 400,
+    "results": [
+        {
+            "id": 603,
+            "title": "The Matrix",
+            "overview": "A hacker learns what reality is.",
+            "release_date": "1999-03-30",
+            "genre_ids": [28, 878],
+            "vote_average": 8.2,
+            "vote_count": 25000,
+            "popularity": 80.5,
+            "poster_url": "https://image.tmdb.org/t/p/w500/matrix.jpg",
+        }
+    ],
+}
 
 
 @router.get(
@@ -83,18 +181,138 @@ async def _respond(
     response_model=None,
     summary="Trending movies",
     responses={
-        **_ok(MoviePage, "A page of trending movies"),
+        **_ok(MoviePage, "A page of trending movies", PAGE_EXAMPLE),
         **problem_responses(422, 502, 503, 504),
     },
 )
 async def trending(
+    request: Request,
     catalog: CatalogDep,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
+    audience: AudienceDep,
     window: Annotated[Literal["day", "week"], Query(description="day or week")] = "day",
     page: PageQuery = 1,
 ) -> Response:
-    return await _respond(catalog.trending(window, page), principal=principal, runtime=runtime)
+    return await _respond(request, catalog.trending(window, page, audience.locale), audience)
+
+
+def _list_route(name: str, summary: str) -> None:
+    async def movie_list(
+        request: Request, catalog: CatalogDep, audience: AudienceDep, page: PageQuery = 1
+    ) -> Response:
+        return await _respond(request, catalog.movie_list(name, page, audience.locale), audience)
+
+    router.add_api_route(
+        f"/movies/{name}",
+        movie_list,
+        methods=["GET"],
+        operation_id=f"movies_{name.replace('-', '_')}",
+        response_model=None,
+        summary=summary,
+        responses={
+            **_ok(MoviePage, f"A page of {summary.lower()}", PAGE_EXAMPLE),
+            **problem_responses(422, 502, 503, 504),
+        },
+    )
+
+
+for _name, _summary in {
+    "popular": "Popular movies",
+    "top-rated": "Top rated movies",
+    "upcoming": "Upcoming movies in the region",
+    "now-playing": "Movies in cinemas in the region",
+}.items():
+    assert _name in MOVIE_LISTS
+    _list_route(_name, _summary)
+
+IdFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=r"^\d{1,9}([,|]\d{1,9}){0,19}$",
+        description="Ids joined by , (all of them) or | (any of them)",
+    ),
+]
+Year = Annotated[int | None, Query(ge=1870, le=2100)]
+Runtime = Annotated[int | None, Query(ge=0, le=1000, description="Minutes")]
+
+
+def _invalid(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("query", field), "msg": message, "type": "value_error"}]
+    )
+
+
+def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
+    if not raw:
+        return (), False
+    any_of = "|" in raw
+    return tuple(sorted({int(i) for i in raw.replace("|", ",").split(",")})), any_of
+
+
+@router.get(
+    "/movies/discover",
+    operation_id="movies_discover",
+    response_model=None,
+    summary="Movies matching filters",
+    description=(
+        "Every filter is optional. `language` here filters on the original language; the "
+        "answer's language is the user's (or Accept-Language). `region` filters releases and "
+        "watch providers, and defaults to the user's region for `provider`."
+    ),
+    responses={
+        **_ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
+        **problem_responses(422, 502, 503, 504),
+    },
+)
+async def discover(
+    request: Request,
+    catalog: CatalogDep,
+    runtime: RuntimeDep,
+    principal: OptionalPrincipal,
+    genres: IdFilter = None,
+    without_genres: IdFilter = None,
+    year_from: Year = None,
+    year_to: Year = None,
+    min_rating: Annotated[float | None, Query(ge=0, le=10)] = None,
+    min_votes: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    language: Annotated[
+        str | None, Query(pattern=r"^[a-z]{2}$", description="Original language (ISO 639-1)")
+    ] = None,
+    runtime_min: Runtime = None,
+    runtime_max: Runtime = None,
+    provider: IdFilter = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
+    sort: Literal["popularity", "rating", "release_date", "title"] = "popularity",
+    order: Annotated[
+        Literal["desc", "asc"] | None, Query(description="Default: asc for title, else desc")
+    ] = None,
+    page: PageQuery = 1,
+) -> Response:
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise _invalid("year_to", "must not be before year_from")
+    if runtime_min is not None and runtime_max is not None and runtime_min > runtime_max:
+        raise _invalid("runtime_max", "must not be below runtime_min")
+    who = await _audience(request, runtime, principal, Preferred(region=region))
+    genre_ids, any_genre = _ids(genres)
+    filters = DiscoverFilters(
+        genres=genre_ids,
+        any_genre=any_genre,
+        without_genres=_ids(without_genres)[0],
+        year_from=year_from,
+        year_to=year_to,
+        min_rating=min_rating,
+        min_votes=min_votes,
+        original_language=language,
+        runtime_min=runtime_min,
+        runtime_max=runtime_max,
+        providers=_ids(provider)[0],
+        release_region=region,
+        sort=sort,
+        order=order or ("asc" if sort == "title" else "desc"),
+    )
+    return await _respond(
+        request, catalog.discover_filtered(filters, page=page, locale=who.locale), who
+    )
 
 
 @router.get(
@@ -103,20 +321,77 @@ async def trending(
     response_model=None,
     summary="Search movies by title",
     responses={
-        **_ok(MoviePage, "A page of matching movies"),
+        **_ok(MoviePage, "A page of matching movies", PAGE_EXAMPLE),
         **problem_responses(422, 502, 503, 504),
     },
 )
 async def search(
+    request: Request,
     catalog: CatalogDep,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
+    audience: AudienceDep,
     query: Annotated[
         str, Query(min_length=1, max_length=200, pattern=r"\S", description="Words of the title")
     ],
     page: PageQuery = 1,
 ) -> Response:
-    return await _respond(catalog.search(query, page), principal=principal, runtime=runtime)
+    return await _respond(request, catalog.search(query, page, audience.locale), audience)
+
+
+def _parts(include: str | None) -> tuple[str, ...]:
+    if include is None:
+        return PARTS
+    asked = [part.strip() for part in include.split(",") if part.strip()]
+    unknown = [part for part in asked if part not in PARTS]
+    if unknown:
+        raise _invalid("include", f"unknown part {unknown[0]!r}; parts are {', '.join(PARTS)}")
+    return tuple(dict.fromkeys(asked))
+
+
+DETAIL_EXAMPLE = {
+    **PAGE_EXAMPLE["results"][0],  # type: ignore[index]
+    "genres": [{"id": 28, "name": "Action"}],
+    "runtime": 136,
+    "tagline": "Welcome to the Real World.",
+    "status": "Released",
+    "original_language": "en",
+    "backdrop_url": None,
+    "community_rating": {"average": 8.5, "count": 12},
+    "credits": {
+        "cast": [
+            {
+                "id": 6384,
+                "name": "Keanu Reeves",
+                "character": "Neo",
+                "profile_url": None,
+                "order": 0,
+            }
+        ],
+        "crew": [
+            {"id": 9340, "name": "Lana Wachowski", "job": "Director", "department": "Directing"}
+        ],
+    },
+    "videos": [
+        {
+            "site": "YouTube",
+            "key": "vKQi3bBA1y8",
+            "url": "https://www.youtube.com/watch?v=vKQi3bBA1y8",
+            "type": "Trailer",
+            "official": True,
+            "name": "Official Trailer",
+        }
+    ],
+    "watch_providers": {
+        "region": "US",
+        "link": "https://www.themoviedb.org/movie/603-the-matrix/watch?locale=US",
+        "flatrate": [{"id": 8, "name": "Netflix", "logo_url": None}],
+        "rent": [],
+        "buy": [],
+    },
+    "certification": "R",
+    "collection": None,
+    "external_ids": {"imdb_id": "tt0133093"},
+    "keywords": [{"id": 310, "name": "artificial intelligence"}],
+}
 
 
 @router.get(
@@ -124,27 +399,45 @@ async def search(
     operation_id="movies_get",
     response_model=None,
     summary="A movie's details",
-    responses={**_ok(MovieDetail, "The movie"), **problem_responses(404, 422, 502, 503, 504)},
+    description="With `include`, only the parts named (comma-separated); without it, all.",
+    responses={
+        **_ok(MovieDetail, "The movie", DETAIL_EXAMPLE),
+        **problem_responses(404, 422, 502, 503, 504),
+    },
 )
 async def movie(
     request: Request,
     catalog: CatalogDep,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
+    audience: AudienceDep,
     movie_id: MovieId,
+    include: Annotated[
+        str | None,
+        Query(max_length=200, description=f"Parts to add: {', '.join(PARTS)}"),
+    ] = None,
 ) -> Response:
+    parts = _parts(include)
     mirror: CommunityMirror = request.app.state.community
     async with _upstream_errors():
-        served = await catalog.movie(movie_id, companions=(community_key(movie_id),))
-    if await _hides_adult(served, principal, runtime):
+        served = await catalog.movie(
+            movie_id, audience.locale, companions=(community_key(movie_id),)
+        )
+    if _hides_adult(served, audience):
         raise ProblemError(404, "No movie with this id")
     community = await mirror.resolve(movie_id, served.companions[0])
     catalog.cache.remember(community_key(movie_id), community)
-    return Response(
-        with_community(served.entry.body, community),
-        media_type="application/json",
-        headers={"X-Cache": served.cache_status},
-    )
+    body = assemble(served.entry.body, parts, community)
+    return _answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
+
+
+async def _related(
+    request: Request, catalog: CatalogDep, audience: Audience, kind: str, movie_id: int, page: int
+) -> Response:
+    async with _upstream_errors():
+        title = await catalog.movie(movie_id, audience.locale)
+    if _hides_adult(title, audience):  # as its details: not there for them
+        raise ProblemError(404, "No movie with this id")
+    fetch = catalog.similar if kind == "similar" else catalog.recommendations
+    return await _respond(request, fetch(movie_id, page, audience.locale), audience)
 
 
 @router.get(
@@ -153,22 +446,39 @@ async def movie(
     response_model=None,
     summary="Movies similar to this one",
     responses={
-        **_ok(MoviePage, "A page of similar movies"),
+        **_ok(MoviePage, "A page of similar movies", PAGE_EXAMPLE),
         **problem_responses(404, 422, 502, 503, 504),
     },
 )
 async def similar(
+    request: Request,
     catalog: CatalogDep,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
+    audience: AudienceDep,
     movie_id: MovieId,
     page: PageQuery = 1,
 ) -> Response:
-    async with _upstream_errors():
-        title = await catalog.movie(movie_id)
-    if await _hides_adult(title, principal, runtime):  # as its details: not there for them
-        raise ProblemError(404, "No movie with this id")
-    return await _respond(catalog.similar(movie_id, page), principal=principal, runtime=runtime)
+    return await _related(request, catalog, audience, "similar", movie_id, page)
+
+
+@router.get(
+    "/movies/{movie_id}/recommendations",
+    operation_id="movies_recommendations",
+    response_model=None,
+    summary="TMDb's recommendations for this title",
+    description="TMDb's per-title list; `/recommendations` is the personalised one.",
+    responses={
+        **_ok(MoviePage, "A page of recommended movies", PAGE_EXAMPLE),
+        **problem_responses(404, 422, 502, 503, 504),
+    },
+)
+async def title_recommendations(
+    request: Request,
+    catalog: CatalogDep,
+    audience: AudienceDep,
+    movie_id: MovieId,
+    page: PageQuery = 1,
+) -> Response:
+    return await _related(request, catalog, audience, "recommendations", movie_id, page)
 
 
 @router.get(
@@ -177,14 +487,110 @@ async def similar(
     response_model=None,
     summary="Movie genres",
     responses={
-        200: {"model": list[Genre], "description": "Every genre", "headers": X_CACHE},
+        200: {"model": list[Genre], "description": "Every genre", "headers": HEADERS},
         **problem_responses(502, 503, 504),
     },
 )
-async def genres(
-    catalog: CatalogDep, runtime: RuntimeDep, principal: OptionalPrincipal
+async def genres(request: Request, catalog: CatalogDep, audience: AudienceDep) -> Response:
+    return await _respond(request, catalog.genres(audience.locale), audience)
+
+
+people = APIRouter(prefix=API_PREFIX, tags=["people"])
+PERSON_EXAMPLE = {
+    "id": 6384,
+    "name": "Keanu Reeves",
+    "biography": "An actor.",
+    "birthday": "1964-09-02",
+    "place_of_birth": "Beirut, Lebanon",
+    "profile_url": None,
+    "known_for_department": "Acting",
+}
+
+
+@people.get(
+    "/people/{person_id}",
+    operation_id="people_get",
+    response_model=None,
+    summary="A person",
+    responses={
+        **_ok(Person, "The person", PERSON_EXAMPLE),
+        **problem_responses(404, 422, 502, 503, 504),
+    },
+)
+async def person(
+    request: Request, catalog: CatalogDep, audience: AudienceDep, person_id: PersonId
 ) -> Response:
-    return await _respond(catalog.genres(), principal=principal, runtime=runtime)
+    async with _upstream_errors("person"):
+        served = await catalog.person(person_id, audience.locale)
+    return _answer(request, served.entry.body, served, audience)
+
+
+@people.get(
+    "/people/{person_id}/movies",
+    operation_id="people_movies",
+    response_model=None,
+    summary="A person's movies, newest first",
+    responses={
+        **_ok(PersonCreditPage, "A page of their movies, each with character or job"),
+        **problem_responses(404, 422, 502, 503, 504),
+    },
+)
+async def person_movies(
+    request: Request,
+    catalog: CatalogDep,
+    audience: AudienceDep,
+    person_id: PersonId,
+    page: PageQuery = 1,
+) -> Response:
+    async with _upstream_errors("person"):
+        served = await catalog.person_credits(person_id, audience.locale)
+    credits = orjson.loads(served.entry.body)
+    if not audience.allows_adult and served.entry.adult_ids:
+        credits = [c for c in credits if c["id"] not in served.entry.adult_ids]
+    start = (page - 1) * TMDB_PAGE_SIZE
+    body = orjson.dumps(
+        {
+            "page": page,
+            "total_pages": page_count(len(credits), TMDB_PAGE_SIZE),
+            "total_results": len(credits),
+            "results": credits[start : start + TMDB_PAGE_SIZE],
+        }
+    )
+    return _answer(request, body, served, audience)
+
+
+finder = APIRouter(prefix=API_PREFIX, tags=["search"])
+
+
+@finder.get(
+    "/search",
+    operation_id="search",
+    response_model=None,
+    summary="Search movies or people",
+    responses={
+        **_ok(SearchPage, "A page of results, each with its `type`"),
+        **problem_responses(422, 502, 503, 504),
+    },
+)
+async def search_any(
+    request: Request,
+    catalog: CatalogDep,
+    audience: AudienceDep,
+    query: Annotated[str, Query(min_length=1, max_length=200, pattern=r"\S")],
+    type: Annotated[Literal["movie", "person"], Query(description="What to look for")] = "movie",
+    page: PageQuery = 1,
+) -> Response:
+    if type == "person":
+        return await _respond(
+            request, catalog.search_people(query, page, audience.locale), audience
+        )
+    async with _upstream_errors():
+        served = await catalog.search(query, page, audience.locale)
+    body = without_adult(served.entry) if _hides_adult(served, audience) else served.entry.body
+    # The movie page's bytes with a type on each result, without parsing: results are
+    # objects that all begin with {"id":
+    typed = body.replace(b'{"id":', b'{"type":"movie","id":')
+    return _answer(request, typed, served, audience)
 
 
 def _internal_only(request: Request, runtime: RuntimeDep) -> None:

@@ -5,14 +5,14 @@ import contextlib
 
 from fastapi import FastAPI
 
-from catalog.api import internal_router, router
+from catalog.api import finder, internal_router, people, router
 from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror
 from catalog.config import CatalogSettings, settings
 from catalog.events import PUBLISHES
 from catalog.fastpath import CachedReadsFastPath
 from catalog.handlers import subscription
-from catalog.preferences import AdultViewers
+from catalog.preferences import Viewers
 from catalog.refresh import TrendingRefresher
 from catalog.service import Catalog
 from catalog.tmdb import TmdbClient
@@ -31,14 +31,18 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     runtime = build_runtime(app_settings, publishes=PUBLISHES)
     assert runtime.engine is not None and runtime.bus is not None
     mirror = CommunityMirror(cache_redis, runtime.engine)
-    viewers = AdultViewers(make_sync_redis(app_settings.redis_url), rewrite_interval_s=300)
-    runtime.bus.subscribe(
-        subscription(
-            cache=cache, redis=cache_redis, engine=runtime.engine, mirror=mirror, viewers=viewers
-        )
-    )
+    viewers = Viewers(make_sync_redis(app_settings.redis_url), rewrite_interval_s=300)
     tmdb = TmdbClient(app_settings)
     catalog = Catalog(tmdb=tmdb, cache=cache, settings=app_settings)
+    runtime.bus.subscribe(
+        subscription(
+            catalog=catalog,
+            redis=cache_redis,
+            engine=runtime.engine,
+            mirror=mirror,
+            viewers=viewers,
+        )
+    )
     refresher = TrendingRefresher(
         catalog=catalog, redis=cache_redis, engine=runtime.engine, settings=app_settings
     )
@@ -46,7 +50,7 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
 
     async def start_refresher(_: Runtime) -> None:
         assert runtime.engine is not None
-        tasks.append(asyncio.create_task(viewers.keep_whole(runtime.engine), name="adult-viewers"))
+        tasks.append(asyncio.create_task(viewers.keep_whole(runtime.engine), name="viewers"))
         if app_settings.refresh_enabled:
             tasks.append(asyncio.create_task(refresher.run(), name="trending-refresh"))
 
@@ -65,8 +69,8 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
         runtime,
         title="Catalog service",
         description="Movies from TMDb, cached in Redis.",
-        routers=[router, internal_router],
-        inner_middleware=[(CachedReadsFastPath, {"cache": cache})],
+        routers=[router, people, finder, internal_router],
+        inner_middleware=[(CachedReadsFastPath, {"cache": cache, "keys": catalog.keys})],
     )
     app.state.catalog = catalog
     app.state.community = mirror

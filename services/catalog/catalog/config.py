@@ -38,6 +38,7 @@ class CatalogSettings(DatabaseSettings):
     trending_ttl_s: int = 600
     movie_ttl_s: int = 86_400
     search_ttl_s: int = 3_600
+    lists_ttl_s: int = 1_800  # popular, top-rated, upcoming, now playing
     genres_ttl_s: int = 7 * 86_400
     stale_ttl_s: int = 7 * 86_400
     not_found_ttl_s: int = 600

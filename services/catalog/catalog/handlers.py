@@ -7,10 +7,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror, apply_delta, community_key
-from catalog.preferences import AdultViewers
-from catalog.service import MAX_PAGE, movie_key, trending_key
+from catalog.locale import DEFAULT_LOCALE
+from catalog.preferences import Viewers
+from catalog.service import MAX_PAGE, Catalog
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.events import (
@@ -24,17 +24,16 @@ from shared.events import (
 from shared.inbox import handle_once
 
 logger = logging.getLogger(__name__)
-DERIVED_PAGES = 5  # similar and recommendations pages cached per movie
 CONSUMER = "catalog"
 
 
 def subscription(
     *,
-    cache: CatalogCache,
+    catalog: Catalog,
     redis: Redis,
     engine: Engine,
     mirror: CommunityMirror,
-    viewers: AdultViewers,
+    viewers: Viewers,
 ) -> Subscription:
     subscription = Subscription(CONSUMER)
 
@@ -56,7 +55,7 @@ def subscription(
                 await mirror.publish(movie_id, *outcome[0])
             except RedisError:
                 # The mirror is a copy: a reader falls back to the database and mirrors it again.
-                await cache.delete(community_key(movie_id))
+                await catalog.cache.delete(community_key(movie_id))
 
     @subscription.on(RatingSet)
     async def on_rating_set(event: RatingSet, envelope: EventEnvelope) -> None:
@@ -71,20 +70,22 @@ def subscription(
 
     @subscription.on(CatalogTrendingRefreshed)
     async def on_trending_refreshed(event: CatalogTrendingRefreshed, _: EventEnvelope) -> None:
-        # Page 1 was just replaced; later pages were cut from the old list and are dropped.
-        await cache.delete(*(trending_key(event.window, page) for page in range(2, MAX_PAGE + 1)))
+        # Page 1 in the default language was just replaced; every other page was cut from the
+        # old list and is dropped.
+        languages = {locale.language for locale in await catalog.cached_locales()}
+        await catalog.cache.delete(
+            *(
+                catalog.keys.trending(event.window, page, language)
+                for language in sorted(languages)
+                for page in range(1 if language != DEFAULT_LOCALE.language else 2, MAX_PAGE + 1)
+            )
+        )
         logger.info("trending pages dropped after refresh", extra={"window": event.window})
 
     @subscription.on(CatalogMovieUpdated)
     async def on_movie_updated(event: CatalogMovieUpdated, _: EventEnvelope) -> None:
-        movie_id = event.movie_id
-        await cache.delete(
-            movie_key(movie_id),
-            *(f"catalog:v1:similar:{movie_id}:{page}" for page in range(1, DERIVED_PAGES + 1)),
-            *(
-                f"catalog:v1:recommendations:{movie_id}:{page}"
-                for page in range(1, DERIVED_PAGES + 1)
-            ),
+        await catalog.cache.delete(
+            *catalog.keys.of_movie(event.movie_id, await catalog.cached_locales())
         )
 
     @subscription.on(UserPreferencesChanged)
@@ -99,7 +100,7 @@ def subscription(
                 effect=lambda s: viewers.apply(
                     s,
                     user_id=event.user_id,
-                    allowed=bool(event.preferences.get("include_adult")),
+                    preferences=event.preferences,
                     at=envelope.occurred_at,
                 ),
             )

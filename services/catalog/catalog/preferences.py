@@ -1,93 +1,157 @@
-"""Which users allow adult titles: a read model kept from `user.preferences_changed` events.
+"""What the catalog knows of its viewers: whether they allow adult titles, and their language
+and region; a read model kept from `user.preferences_changed` events.
 
-Its truth is the catalog's `adult_viewer` table (each event applied once, through the inbox,
-a newer change never replaced by an older one); the set in Redis that every request reads is
-a copy with a completeness mark (`shared/mirror.py`), rebuilt by the catalog when lost. Until
-it is whole again, and while Redis is down, everyone gets the safe default: no adult titles.
+Its truth is the catalog's `viewer` table (each event applied once, through the inbox, a newer
+change never replaced by an older one); the set of adult viewers and the hash of locales in
+Redis that requests read are a copy with one completeness mark (`shared/mirror.py`), rebuilt by
+the catalog when lost. Until it is whole again, and while Redis is down, everyone gets the safe
+default: no adult titles, and the language the request itself asks for.
 """
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.client import Pipeline
+from redis.client import Redis as SyncRedis
 from redis.exceptions import RedisError
-from sqlalchemy import Boolean, Column, DateTime, select
+from sqlalchemy import Boolean, Column, DateTime, String, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, Session, SQLModel, col
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
+from catalog.locale import Locale
 from shared.mirror import RedisMirror
 
 ADULT_USERS_KEY = "catalog:adult-users"
-ADULT_USERS_COMPLETE_KEY = "catalog:adult-users:complete"
+LOCALES_KEY = "catalog:viewer-locales"  # user id -> "fr-CA"
+VIEWERS_COMPLETE_KEY = "catalog:viewers:complete"
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class AdultViewer(SQLModel, table=True):
-    __tablename__ = "adult_viewer"
+class Viewer(SQLModel, table=True):
+    __tablename__ = "viewer"
 
     user_id: uuid.UUID = Field(primary_key=True)
-    allowed: bool = Field(sa_column=Column(Boolean, nullable=False))
+    allowed: bool = Field(sa_column=Column(Boolean, nullable=False))  # adult titles
+    language: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    region: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-class AdultViewers(RedisMirror[str]):
-    lock_id = 0x61647574  # "adut"
-    mark_key = ADULT_USERS_COMPLETE_KEY
-    name = "adult viewers"
+@dataclass(frozen=True, slots=True)
+class ViewerPreferences:
+    allows_adult: bool = False
+    locale: Locale | None = None  # None: the request's own (explicit or Accept-Language)
 
-    def apply(self, session: Session, *, user_id: uuid.UUID, allowed: bool, at: datetime) -> None:
-        """Record a user's choice (an older one arriving late changes nothing) and copy the
-        result to Redis before the caller commits; raises RedisError if it cannot."""
+
+ANONYMOUS = ViewerPreferences()
+
+
+def _locale_of(language: object, region: object) -> Locale | None:
+    if not isinstance(language, str) or not isinstance(region, str):
+        return None
+    if len(language) != 2 or len(region) != 2:
+        return None
+    return Locale(language.lower(), region.upper())
+
+
+class Viewers(RedisMirror[tuple[str, bool, str | None]]):
+    lock_id = 0x61647574  # "adut"
+    mark_key = VIEWERS_COMPLETE_KEY
+    name = "viewers"
+
+    def apply(
+        self, session: Session, *, user_id: uuid.UUID, preferences: dict[str, object], at: datetime
+    ) -> None:
+        """Record a user's preferences (an older change arriving late changes nothing) and copy
+        the result to Redis before the caller commits; raises RedisError if it cannot."""
         self.hold_shared(session)
-        statement = insert(AdultViewer).values(user_id=user_id, allowed=allowed, changed_at=at)
+        locale = _locale_of(preferences.get("language"), preferences.get("region"))
+        values = {
+            "allowed": bool(preferences.get("include_adult")),
+            "language": locale.language if locale else None,
+            "region": locale.region if locale else None,
+            "changed_at": at,
+        }
+        statement = insert(Viewer).values(user_id=user_id, **values)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["user_id"],
-                set_={"allowed": statement.excluded.allowed, "changed_at": at},
-                where=col(AdultViewer.changed_at) < statement.excluded.changed_at,
+                set_=values,
+                where=col(Viewer.changed_at) < statement.excluded.changed_at,
             )
         )
-        now_allowed = session.scalar(
-            select(col(AdultViewer.allowed)).where(col(AdultViewer.user_id) == user_id)
-        )
-        if now_allowed:
-            self.redis.sadd(ADULT_USERS_KEY, str(user_id))
-        else:
-            self.redis.srem(ADULT_USERS_KEY, str(user_id))
+        row = session.get(Viewer, user_id, populate_existing=True)
+        assert row is not None
+        self._copy(self.redis, str(user_id), row.allowed, _tag(row))
 
-    def load(self, session: Session, now: datetime) -> Sequence[str]:
-        # Members of the set with no row come from before the table existed (every change
-        # since writes its row first): keep them, so an upgrade forgets nobody's choice.
-        known = {str(user_id) for user_id in session.scalars(select(col(AdultViewer.user_id)))}
+    def _copy(
+        self, target: SyncRedis | Pipeline, user_id: str, allowed: bool, tag: str | None
+    ) -> None:
+        if allowed:
+            target.sadd(ADULT_USERS_KEY, user_id)
+        else:
+            target.srem(ADULT_USERS_KEY, user_id)
+        if tag:
+            target.hset(LOCALES_KEY, user_id, tag)
+        else:
+            target.hdel(LOCALES_KEY, user_id)
+
+    def load(self, session: Session, now: datetime) -> Sequence[tuple[str, bool, str | None]]:
+        # Members of the adult set with no row come from before the table existed (every
+        # change since writes its row first): keep them, so an upgrade forgets nobody's choice.
+        known = {str(user_id) for user_id in session.scalars(select(col(Viewer.user_id)))}
         for member in self.redis.smembers(ADULT_USERS_KEY):
             text = member.decode() if isinstance(member, bytes) else str(member)
             if text not in known:
-                session.add(
-                    AdultViewer(user_id=uuid.UUID(text), allowed=True, changed_at=_LONG_AGO)
-                )
+                session.add(Viewer(user_id=uuid.UUID(text), allowed=True, changed_at=_LONG_AGO))
         session.flush()
-        allowed = session.scalars(select(col(AdultViewer.user_id)).where(col(AdultViewer.allowed)))
-        return [str(user_id) for user_id in allowed]
+        return [
+            (str(row.user_id), row.allowed, _tag(row)) for row in session.scalars(select(Viewer))
+        ]
 
-    def replace(self, pipe: Pipeline, items: Sequence[str], now: datetime) -> None:
-        pipe.delete(ADULT_USERS_KEY)
-        if items:
-            pipe.sadd(ADULT_USERS_KEY, *items)
+    def replace(
+        self, pipe: Pipeline, items: Sequence[tuple[str, bool, str | None]], now: datetime
+    ) -> None:
+        pipe.delete(ADULT_USERS_KEY, LOCALES_KEY)
+        adult = [user_id for user_id, allowed, _ in items if allowed]
+        if adult:
+            pipe.sadd(ADULT_USERS_KEY, *adult)
+        for user_id, _, tag in items:
+            if tag:
+                pipe.hset(LOCALES_KEY, user_id, tag)
+
+
+def _tag(row: Viewer) -> str | None:
+    return f"{row.language}-{row.region}" if row.language and row.region else None
+
+
+async def viewer_preferences(redis: Redis, user_id: uuid.UUID | None) -> ViewerPreferences:
+    """One round trip. Anonymous users, everyone while Redis is down and everyone while the
+    copy is being rebuilt get the safe default."""
+    if user_id is None:
+        return ANONYMOUS
+    member = str(user_id)
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(ADULT_USERS_KEY, member)
+            pipe.hget(LOCALES_KEY, member)
+            pipe.exists(VIEWERS_COMPLETE_KEY)
+            adult, tag, complete = await pipe.execute()
+    except RedisError:
+        return ANONYMOUS
+    if not complete:
+        return ANONYMOUS
+    locale = None
+    if tag:
+        text = tag.decode() if isinstance(tag, bytes) else str(tag)
+        language, _, region = text.partition("-")
+        locale = _locale_of(language, region)
+    return ViewerPreferences(allows_adult=bool(adult), locale=locale)
 
 
 async def allows_adult(redis: Redis, user_id: uuid.UUID | None) -> bool:
-    """Anonymous users, everyone while Redis is down, and everyone while the copy is being
-    rebuilt get the safe default."""
-    if user_id is None:
-        return False
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.sismember(ADULT_USERS_KEY, str(user_id))
-            pipe.exists(ADULT_USERS_COMPLETE_KEY)
-            member, complete = await pipe.execute()
-    except RedisError:
-        return False
-    return bool(member) and bool(complete)
+    return (await viewer_preferences(redis, user_id)).allows_adult

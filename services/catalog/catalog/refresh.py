@@ -27,7 +27,8 @@ from sqlmodel import Field, Session, SQLModel
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
 from catalog.config import CatalogSettings
 from catalog.events import PRODUCER
-from catalog.service import Catalog, trending_key
+from catalog.locale import DEFAULT_LOCALE
+from catalog.service import Catalog
 from catalog.tmdb import TmdbError
 from shared.catalog_models import MovieBrief
 from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed, IntegrationEvent
@@ -91,7 +92,9 @@ class TrendingRefresher:
                 logger.warning("trending %s not refreshed: %s", window, exc)
         try:
             await self.catalog.refetch(
-                "catalog:v1:genres", self.settings.genres_ttl_s, self.catalog.fetch_genres
+                self.catalog.keys.genres(DEFAULT_LOCALE.language),
+                self.settings.genres_ttl_s,
+                self.catalog.fetch_genres,
             )
         except TmdbError as exc:
             logger.warning("genres not refreshed: %s", exc)
@@ -99,7 +102,7 @@ class TrendingRefresher:
 
     async def _refresh_window(self, window: str, trigger: str) -> list[IntegrationEvent]:
         entry = await self.catalog.refetch(
-            trending_key(window, 1),
+            self.catalog.keys.trending(window, 1, DEFAULT_LOCALE.language),
             self.settings.trending_ttl_s,
             self.catalog.trending_fetcher(window),
         )

@@ -1,7 +1,6 @@
 """The catalog: cached TMDb data with single-flight fetches and stale-if-error. No HTTP here."""
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
@@ -10,26 +9,53 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 
 from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
 from catalog.config import CatalogSettings
+from catalog.details import APPEND_TO_RESPONSE, base_of, build_parts, pack
+from catalog.keys import CacheKeys
+from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import (
+    Collection,
     CommunityRating,
     Genre,
     MovieDetail,
     MovieSummary,
+    Person,
+    PersonCredit,
+    PersonResult,
+    TmdbCastCredit,
+    TmdbCollection,
+    TmdbCrewCredit,
     TmdbGenreList,
     TmdbMovie,
     TmdbMovieDetail,
     TmdbPage,
+    TmdbPeoplePage,
+    TmdbPerson,
+    TmdbPersonCredits,
 )
 from catalog.tmdb import TmdbClient, TmdbNotFound, TmdbUnavailable
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE = 500
+TMDB_PAGE_SIZE = 20
 OTHER_REPLICA_POLL_S = 0.05
 SUMMARY_FIELDS = tuple(MovieSummary.model_fields)
+MOVIE_LISTS = {  # public name -> TMDb's list
+    "popular": "popular",
+    "top-rated": "top_rated",
+    "upcoming": "upcoming",
+    "now-playing": "now_playing",
+}
+DISCOVER_SORTS = {
+    "popularity": "popularity",
+    "rating": "vote_average",
+    "release_date": "primary_release_date",
+    "title": "title",
+}
 
 
 class MovieNotFound(Exception):
@@ -43,16 +69,47 @@ class Served:
     companions: tuple[bytes | None, ...] = ()  # raw values read with the entry
 
 
-def trending_key(window: str, page: int) -> str:
-    return f"catalog:v1:trending:{window}:{page}"
+@dataclass(frozen=True, slots=True)
+class DiscoverFilters:
+    """/movies/discover's filters, validated by the route (None: not filtered on)."""
 
+    genres: tuple[int, ...] = ()
+    any_genre: bool = False  # genres joined by | instead of ,
+    without_genres: tuple[int, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    min_rating: float | None = None
+    min_votes: int | None = None
+    original_language: str | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    providers: tuple[int, ...] = ()
+    release_region: str | None = None
+    sort: str = "popularity"
+    order: str = "desc"
 
-def movie_key(movie_id: int) -> str:
-    return f"catalog:v2:movie:{movie_id}"
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    def tmdb_params(self, locale: Locale) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "sort_by": f"{DISCOVER_SORTS[self.sort]}.{self.order}",
+            "include_adult": "true",
+            "language": locale.language,
+        }
+        optional: dict[str, Any] = {
+            "with_genres": ("|" if self.any_genre else ",").join(map(str, sorted(self.genres))),
+            "without_genres": ",".join(map(str, sorted(self.without_genres))),
+            "primary_release_date.gte": f"{self.year_from}-01-01" if self.year_from else None,
+            "primary_release_date.lte": f"{self.year_to}-12-31" if self.year_to else None,
+            "vote_average.gte": self.min_rating,
+            "vote_count.gte": self.min_votes,
+            "with_original_language": self.original_language,
+            "with_runtime.gte": self.runtime_min,
+            "with_runtime.lte": self.runtime_max,
+            "with_watch_providers": "|".join(map(str, sorted(self.providers))),
+            "watch_region": locale.region if self.providers else None,
+            "region": self.release_region,
+        }
+        params.update({k: v for k, v in optional.items() if v not in (None, "")})
+        return params
 
 
 class Catalog:
@@ -60,75 +117,128 @@ class Catalog:
         self.tmdb = tmdb
         self.cache = cache
         self.settings = settings
+        self.keys = CacheKeys(settings.tmdb_base_url)
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
+        self._noted_locales: set[str] = {DEFAULT_LOCALE.tag}
 
     # --- public reads ----------------------------------------------------------------------
-    async def trending(self, window: str, page: int) -> Served:
+    async def trending(self, window: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        await self._note(locale)
         return await self._serve(
-            trending_key(window, page),
+            self.keys.trending(window, page, locale.language),
             self.settings.trending_ttl_s,
             lambda: self._page(
                 "trending",
                 f"/trending/movie/{window}",
-                {"page": page},
+                {"page": page, "language": locale.language},
                 self.settings.trending_ttl_s,
             ),
         )
 
-    async def movie(self, movie_id: int, *, companions: tuple[str, ...] = ()) -> Served:
-        """A movie's details (without community_rating); `companions` are read in the same MGET."""
+    async def movie_list(self, name: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        """TMDb's popular, top-rated, upcoming and now-playing lists, for the region."""
+        await self._note(locale)
+        params = {"page": page, "language": locale.language, "region": locale.region}
         return await self._serve(
-            movie_key(movie_id),
-            self.settings.movie_ttl_s,
-            lambda: self._detail(movie_id),
-            companions=companions,
-        )
-
-    async def similar(self, movie_id: int, page: int) -> Served:
-        await self.movie(movie_id)  # 404 for an unknown movie, from the cache when possible
-        return await self._similar_page(movie_id, page)
-
-    async def recommendations(self, movie_id: int, page: int) -> Served:
-        return await self._serve(
-            f"catalog:v1:recommendations:{movie_id}:{page}",
-            self.settings.movie_ttl_s,
+            self.keys.movie_list(name, page, locale),
+            self.settings.lists_ttl_s,
             lambda: self._page(
-                "recommendations",
-                f"/movie/{movie_id}/recommendations",
-                {"page": page},
-                self.settings.movie_ttl_s,
+                "lists", f"/movie/{MOVIE_LISTS[name]}", params, self.settings.lists_ttl_s
             ),
         )
 
-    async def search(self, query: str, page: int) -> Served:
-        normalized = " ".join(query.split()).casefold()
-        params = {"query": normalized, "page": page, "include_adult": "true"}
+    async def movie(
+        self,
+        movie_id: int,
+        locale: Locale = DEFAULT_LOCALE,
+        *,
+        companions: tuple[str, ...] = (),
+    ) -> Served:
+        """A movie's details and parts (without community_rating), packed (details.py);
+        `companions` are read in the same MGET."""
+        await self._note(locale)
         return await self._serve(
-            f"catalog:v1:search:{_digest(normalized)}:{page}",
+            self.keys.movie(movie_id, locale),
+            self.settings.movie_ttl_s,
+            lambda: self._detail(movie_id, locale),
+            companions=companions,
+        )
+
+    async def similar(self, movie_id: int, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        return await self._related_page("similar", movie_id, page, locale)
+
+    async def recommendations(
+        self, movie_id: int, page: int, locale: Locale = DEFAULT_LOCALE
+    ) -> Served:
+        return await self._related_page("recommendations", movie_id, page, locale)
+
+    async def search(self, query: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        normalized = " ".join(query.split()).casefold()
+        params = {
+            "query": normalized,
+            "page": page,
+            "include_adult": "true",
+            "language": locale.language,
+        }
+        return await self._serve(
+            self.keys.search("movie", normalized, page, locale.language),
             self.settings.search_ttl_s,
             lambda: self._page("search", "/search/movie", params, self.settings.search_ttl_s),
+        )
+
+    async def search_people(self, query: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        normalized = " ".join(query.split()).casefold()
+        params = {"query": normalized, "page": page, "language": locale.language}
+        return await self._serve(
+            self.keys.search("person", normalized, page, locale.language),
+            self.settings.search_ttl_s,
+            lambda: self._people_page(params),
         )
 
     async def discover(
         self, *, genre_ids: list[int], page: int, sort_by: str = "popularity.desc"
     ) -> Served:
-        params: dict[str, Any] = {"page": page, "sort_by": sort_by, "include_adult": "true"}
-        if genre_ids:
-            params["with_genres"] = "|".join(str(g) for g in sorted(genre_ids))
+        """Popular titles in any of these genres (for the recommendations service)."""
+        filters = DiscoverFilters(genres=tuple(genre_ids), any_genre=True)
+        return await self.discover_filtered(filters, page=page)
+
+    async def discover_filtered(
+        self, filters: DiscoverFilters, *, page: int, locale: Locale = DEFAULT_LOCALE
+    ) -> Served:
+        params = {**filters.tmdb_params(locale), "page": page}
         canonical = orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode()
-        key = f"catalog:v1:discover:{_digest(canonical)}"
         return await self._serve(
-            key,
+            self.keys.discover(canonical),
             self.settings.trending_ttl_s,
             lambda: self._page("discover", "/discover/movie", params, self.settings.trending_ttl_s),
         )
 
-    async def genres(self) -> Served:
-        return await self._serve("catalog:v1:genres", self.settings.genres_ttl_s, self.fetch_genres)
+    async def person(self, person_id: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        return await self._serve(
+            self.keys.person(person_id, locale.language),
+            self.settings.movie_ttl_s,
+            lambda: self._person(person_id, locale),
+        )
+
+    async def person_credits(self, person_id: int, locale: Locale = DEFAULT_LOCALE) -> Served:
+        """Everything a person was in or worked on, newest first, as one list (paged by the
+        route: a filmography is a few dozen titles)."""
+        return await self._serve(
+            self.keys.person_credits(person_id, locale.language),
+            self.settings.movie_ttl_s,
+            lambda: self._person_credits(person_id, locale),
+        )
+
+    async def genres(self, locale: Locale = DEFAULT_LOCALE) -> Served:
+        return await self._serve(
+            self.keys.genres(locale.language),
+            self.settings.genres_ttl_s,
+            lambda: self.fetch_genres(locale),
+        )
 
     async def movies(self, movie_ids: list[int]) -> dict[str, list[Any]]:
         """Summaries for many movies: one MGET, then the misses fetched together."""
-        keys = [movie_key(movie_id) for movie_id in movie_ids]
+        keys = [self.keys.movie(movie_id, DEFAULT_LOCALE) for movie_id in movie_ids]
         entries = await self.cache.get_many(keys)
         missing = [
             (movie_id, entry)
@@ -182,10 +292,14 @@ class Catalog:
 
     async def related(self, movie_ids: list[int], *, kind: str, pages: int) -> dict[str, Any]:
         """TMDb's recommendations (or similar titles) for many movies at once."""
-        fetch = self.recommendations if kind == "recommendations" else self._similar_page
         lists = await asyncio.gather(
             *(
-                self.collected([fetch(movie_id, page) for page in range(1, pages + 1)])
+                self.collected(
+                    [
+                        self._related_page(kind, movie_id, page, DEFAULT_LOCALE)
+                        for page in range(1, pages + 1)
+                    ]
+                )
                 for movie_id in movie_ids
             )
         )
@@ -197,14 +311,43 @@ class Catalog:
             "adult_ids": sorted({i for found in lists for i in found["adult_ids"]}),
         }
 
-    async def _similar_page(self, movie_id: int, page: int) -> Served:
+    async def _related_page(self, kind: str, movie_id: int, page: int, locale: Locale) -> Served:
+        key = self.keys.similar if kind == "similar" else self.keys.recommendations
+        await self._note(locale)
         return await self._serve(
-            f"catalog:v1:similar:{movie_id}:{page}",
+            key(movie_id, page, locale.language),
             self.settings.movie_ttl_s,
             lambda: self._page(
-                "similar", f"/movie/{movie_id}/similar", {"page": page}, self.settings.movie_ttl_s
+                kind,
+                f"/movie/{movie_id}/{kind}",
+                {"page": page, "language": locale.language},
+                self.settings.movie_ttl_s,
             ),
         )
+
+    async def _note(self, locale: Locale) -> None:
+        """Remember, for invalidations, that answers are cached in this locale."""
+        if locale.tag in self._noted_locales:
+            return
+        try:
+            await self.cache.redis.sadd(self.keys.locales, locale.tag)
+        except RedisError:
+            return  # tried again next time; until then an invalidation may miss this locale
+        self._noted_locales.add(locale.tag)
+
+    async def cached_locales(self) -> list[Locale]:
+        """Every locale answers were cached in (the default one always)."""
+        try:
+            tags = await self.cache.redis.smembers(self.keys.locales)
+        except RedisError:
+            tags = set()
+        found = {DEFAULT_LOCALE}
+        for tag in tags:
+            text = tag.decode() if isinstance(tag, bytes) else str(tag)
+            language, _, region = text.partition("-")
+            if len(language) == 2 and len(region) == 2:
+                found.add(Locale(language, region))
+        return sorted(found, key=lambda locale: locale.tag)
 
     # --- refreshes (scheduler) ---------------------------------------------------------------
     async def refetch(self, key: str, ttl_s: int, fetch: Callable[[], Awaitable[Entry]]) -> Entry:
@@ -212,8 +355,9 @@ class Catalog:
         return await asyncio.shield(self._flight(key, ttl_s, fetch))
 
     def trending_fetcher(self, window: str) -> Callable[[], Awaitable[Entry]]:
+        params = {"page": 1, "language": DEFAULT_LOCALE.language}
         return lambda: self._page(
-            "trending", f"/trending/movie/{window}", {"page": 1}, self.settings.trending_ttl_s
+            "trending", f"/trending/movie/{window}", params, self.settings.trending_ttl_s
         )
 
     # --- core ------------------------------------------------------------------------------
@@ -330,15 +474,41 @@ class Catalog:
         page = await self.tmdb.get(endpoint, path, TmdbPage, params)
         body = {
             "page": page.page,
-            "total_pages": min(page.total_pages, MAX_PAGE),
-            "total_results": page.total_results,
+            **_page_counts(page.total_pages, page.total_results),
             "results": [self.summary(movie).model_dump(mode="json") for movie in page.results],
         }
         adult_ids = frozenset(movie.id for movie in page.results if movie.adult)
         return Entry(orjson.dumps(body), self._fresh_until(ttl_s), adult_ids=adult_ids)
 
-    async def _detail(self, movie_id: int) -> Entry:
-        movie = await self.tmdb.get("movie", f"/movie/{movie_id}", TmdbMovieDetail)
+    async def _people_page(self, params: dict[str, Any]) -> Entry:
+        page = await self.tmdb.get("search", "/search/person", TmdbPeoplePage, params)
+        results = [
+            PersonResult(
+                id=person.id,
+                name=person.name,
+                profile_url=self._image(person.profile_path),
+                known_for_department=person.known_for_department,
+            ).model_dump(mode="json")
+            for person in page.results
+            if not person.adult
+        ]
+        body = {
+            "page": page.page,
+            **_page_counts(page.total_pages, page.total_results),
+            "results": results,
+        }
+        return Entry(orjson.dumps(body), self._fresh_until(self.settings.search_ttl_s))
+
+    async def _detail(self, movie_id: int, locale: Locale) -> Entry:
+        params = {
+            "append_to_response": APPEND_TO_RESPONSE,
+            "language": locale.language,
+            "include_video_language": f"{locale.language},en,null",
+        }
+        movie = await self.tmdb.get("movie", f"/movie/{movie_id}", TmdbMovieDetail, params)
+        collection = None
+        if movie.belongs_to_collection is not None:
+            collection = await self._collection(movie.belongs_to_collection.id, locale)
         detail = MovieDetail(
             id=movie.id,
             title=movie.title,
@@ -350,7 +520,7 @@ class Catalog:
             popularity=movie.popularity,
             poster_url=self._image(movie.poster_path),
             genres=[Genre(id=genre.id, name=genre.name) for genre in movie.genres],
-            runtime=movie.runtime,
+            runtime=movie.runtime or None,  # TMDb sends 0 when it does not know
             tagline=movie.tagline or None,
             status=movie.status,
             original_language=movie.original_language,
@@ -359,20 +529,113 @@ class Catalog:
         )
         adult_ids = frozenset({movie.id}) if movie.adult else frozenset()
         # community_rating is joined in per request (community.py), so it is not cached here.
+        base = orjson.dumps(detail.model_dump(mode="json", include=set(MovieDetail.base_fields())))
+        parts = build_parts(movie, locale=locale, image=self._image, collection=collection)
         return Entry(
-            orjson.dumps(detail.model_dump(mode="json", exclude={"community_rating"})),
+            pack(base, parts),
             self._fresh_until(self.settings.movie_ttl_s),
             adult_ids=adult_ids,
         )
 
-    async def fetch_genres(self) -> Entry:
-        genres = await self.tmdb.get("genres", "/genre/movie/list", TmdbGenreList)
+    async def _collection(self, collection_id: int, locale: Locale) -> Collection | None:
+        """The collection a movie belongs to, cached apart (its parts share it)."""
+
+        async def fetch() -> Entry:
+            found = await self.tmdb.get(
+                "collection",
+                f"/collection/{collection_id}",
+                TmdbCollection,
+                {"language": locale.language},
+            )
+            parts = sorted(found.parts, key=lambda m: (m.release_date or "9999", m.id))
+            collection = Collection(
+                id=found.id, name=found.name, parts=[self.summary(m) for m in parts]
+            )
+            return Entry(
+                orjson.dumps(collection.model_dump(mode="json")),
+                self._fresh_until(self.settings.movie_ttl_s),
+            )
+
+        try:
+            served = await self._serve(
+                self.keys.collection(collection_id, locale.language),
+                self.settings.movie_ttl_s,
+                fetch,
+            )
+        except MovieNotFound:
+            return None  # TMDb names a collection it no longer has
+        return Collection.model_validate_json(served.entry.body)
+
+    async def _person(self, person_id: int, locale: Locale) -> Entry:
+        found = await self.tmdb.get(
+            "people", f"/person/{person_id}", TmdbPerson, {"language": locale.language}
+        )
+        person = Person(
+            id=found.id,
+            name=found.name,
+            biography=found.biography or "",
+            birthday=found.birthday,  # type: ignore[arg-type]
+            place_of_birth=found.place_of_birth or None,
+            profile_url=self._image(found.profile_path),
+            known_for_department=found.known_for_department,
+        )
+        return Entry(
+            orjson.dumps(person.model_dump(mode="json")),
+            self._fresh_until(self.settings.movie_ttl_s),
+        )
+
+    async def _person_credits(self, person_id: int, locale: Locale) -> Entry:
+        found = await self.tmdb.get(
+            "people",
+            f"/person/{person_id}/movie_credits",
+            TmdbPersonCredits,
+            {"language": locale.language},
+        )
+        credits: dict[int, PersonCredit] = {}
+        adult: set[int] = set()
+        for credit in [*found.cast, *found.crew]:
+            if credit.adult:
+                adult.add(credit.id)
+            entry = credits.get(credit.id)
+            if entry is None:
+                entry = PersonCredit(**self.summary(credit).model_dump())
+                credits[credit.id] = entry
+            if isinstance(credit, TmdbCastCredit) and credit.character and not entry.character:
+                entry.character = credit.character
+            if isinstance(credit, TmdbCrewCredit) and credit.job and not entry.job:
+                entry.job = credit.job
+        ordered = sorted(  # newest first, undated last
+            credits.values(),
+            key=lambda c: (
+                c.release_date is None,
+                -c.release_date.toordinal() if c.release_date else 0,
+                c.id,
+            ),
+        )
+        body = [credit.model_dump(mode="json") for credit in ordered]
+        return Entry(
+            orjson.dumps(body),
+            self._fresh_until(self.settings.movie_ttl_s),
+            adult_ids=frozenset(adult),
+        )
+
+    async def fetch_genres(self, locale: Locale = DEFAULT_LOCALE) -> Entry:
+        genres = await self.tmdb.get(
+            "genres", "/genre/movie/list", TmdbGenreList, {"language": locale.language}
+        )
         body = [{"id": genre.id, "name": genre.name} for genre in genres.genres]
         return Entry(orjson.dumps(body), self._fresh_until(self.settings.genres_ttl_s))
 
 
+def _page_counts(total_pages: int, total_results: int) -> dict[str, int]:
+    """TMDb serves at most 500 pages of 20: both totals say what can be paged through."""
+    pages = min(total_pages, MAX_PAGE)
+    results = total_results if total_pages <= MAX_PAGE else pages * TMDB_PAGE_SIZE
+    return {"total_pages": pages, "total_results": min(total_results, results)}
+
+
 def summary_from_detail(body: bytes) -> dict[str, Any]:
-    detail = orjson.loads(body)
+    detail = orjson.loads(base_of(body))
     return {name: detail[name] for name in SUMMARY_FIELDS}
 
 

@@ -24,7 +24,18 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 TMDB_REQUESTS = Counter(
     "tmdb_requests_total", "Calls to TMDb by endpoint and outcome", ["endpoint", "outcome"]
 )
-TMDB_ENDPOINTS = ("trending", "movie", "search", "discover", "similar", "recommendations", "genres")
+TMDB_ENDPOINTS = (
+    "trending",
+    "lists",
+    "movie",
+    "collection",
+    "people",
+    "search",
+    "discover",
+    "similar",
+    "recommendations",
+    "genres",
+)
 TMDB_OUTCOMES = (
     "ok",
     "not_found",

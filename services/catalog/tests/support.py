@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from catalog.keys import CacheKeys
+from catalog.locale import DEFAULT_LOCALE
+
 
 class ScriptedTmdb:
     """An httpx transport answering from a script and counting calls per path."""
@@ -75,3 +78,14 @@ def page_json(*movie_ids: int, adult: frozenset[int] = frozenset()) -> dict[str,
 
 def unique_id() -> int:
     return 100_000 + uuid.uuid4().int % 800_000
+
+
+KEYS = CacheKeys("http://tmdb.test/3")  # the test settings' TMDB_BASE_URL
+
+
+def movie_key(movie_id: int) -> str:
+    return KEYS.movie(movie_id, DEFAULT_LOCALE)
+
+
+def trending_key(window: str, page: int) -> str:
+    return KEYS.trending(window, page, DEFAULT_LOCALE.language)

@@ -7,9 +7,13 @@ import httpx
 
 from catalog.cache import CatalogCache, Entry
 from catalog.community import community_key
+from catalog.details import pack
 from catalog.fastpath import CachedReadsFastPath
-from catalog.service import movie_key, trending_key
+from catalog.keys import CacheKeys
+from catalog.locale import DEFAULT_LOCALE
 from shared.redis import make_redis
+
+KEYS = CacheKeys("http://tmdb.test/3")
 
 
 async def _fallback(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -18,28 +22,50 @@ async def _fallback(scope, receive, send):  # type: ignore[no-untyped-def]
 
 
 def _client(cache: CatalogCache) -> httpx.AsyncClient:
-    app = CachedReadsFastPath(_fallback, cache=cache)
+    app = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog")
 
 
 async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
     cache = CatalogCache(make_redis("redis://127.0.0.1:1/0"), recent_ttl_s=0.2)
-    cache.remember(trending_key("week", 2), Entry(b'{"page":2}', time.time() + 60))
-    cache.remember(movie_key(7), Entry(b'{"id":7}', time.time() + 60))
+    cache.remember(KEYS.trending("week", 2, "en"), Entry(b'{"page":2}', time.time() + 60))
+    cache.remember(KEYS.trending("week", 2, "fr"), Entry(b'{"page":"fr"}', time.time() + 60))
+    detail = pack(b'{"id":7}', {"credits": b'{"cast":[]}'})
+    cache.remember(KEYS.movie(7, DEFAULT_LOCALE), Entry(detail, time.time() + 600))
     cache.remember(community_key(7), b'{"average":8.0,"count":1}')
-    cache.remember(movie_key(8), Entry(b'{"id":8}', time.time() + 60, adult_ids=frozenset({8})))
+    adult = Entry(b'{"id":8}', time.time() + 60, adult_ids=frozenset({8}))
+    cache.remember(KEYS.movie(8, DEFAULT_LOCALE), adult)
     cache.remember(community_key(8), b'{"average":null,"count":0}')
     async with _client(cache) as client:
         hit = await client.get("/api/v1/movies/trending", params={"window": "week", "page": 2})
         assert (hit.status_code, hit.headers["x-cache"], hit.content) == (200, "HIT", b'{"page":2}')
+        assert hit.headers["cache-control"] in ("public, max-age=59", "public, max-age=60")
+        french = await client.get(
+            "/api/v1/movies/trending",
+            params={"window": "week", "page": 2},
+            headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"},
+        )
+        assert french.content == b'{"page":"fr"}'
+        assert french.headers["vary"] == "Accept-Language, Authorization"
         detail = await client.get("/api/v1/movies/7")
-        assert detail.content == b'{"id":7,"community_rating":{"average":8.0,"count":1}}'
+        assert detail.content == (
+            b'{"id":7,"credits":{"cast":[]},"community_rating":{"average":8.0,"count":1}}'
+        )
+        assert detail.headers["cache-control"] == "public, max-age=60"  # capped for details
+        again = await client.get(
+            "/api/v1/movies/7", headers={"If-None-Match": detail.headers["etag"]}
+        )
+        assert (again.status_code, again.content) == (304, b"")
+        assert again.headers["etag"] == detail.headers["etag"]
+        signed_in = await client.get("/api/v1/movies/7", headers={"x-user-id": "someone"})
+        assert signed_in.status_code == 299  # a user's locale and choices: the routes decide
         for path in (
             "/api/v1/movies/trending?window=month",
             "/api/v1/movies/trending?window=day",
             "/api/v1/movies/8",
             "/api/v1/movies/9",
             "/api/v1/movies/7?x=1",
+            "/api/v1/movies/7?include=credits",
             "/api/v1/genres",
         ):
             assert (await client.get(path)).status_code == 299, path

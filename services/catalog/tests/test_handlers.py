@@ -16,9 +16,11 @@ from catalog.cache import Entry
 from catalog.community import CommunityMirror, community_key, with_community
 from catalog.config import CatalogSettings
 from catalog.handlers import subscription
-from catalog.preferences import ADULT_USERS_KEY, AdultViewers, allows_adult
+from catalog.locale import Locale
+from catalog.preferences import ADULT_USERS_KEY, Viewers, allows_adult, viewer_preferences
 from catalog.refresh import TrendingRefresher
-from catalog.service import Catalog, trending_key
+from catalog.service import Catalog
+from services.catalog.tests.support import movie_key, trending_key
 from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import UserPreferencesChanged
@@ -38,10 +40,8 @@ def engine(catalog_settings: CatalogSettings):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def _viewers(settings: CatalogSettings | None) -> AdultViewers:
-    return AdultViewers(
-        make_sync_redis(settings.redis_url if settings else "redis://127.0.0.1:1/0")
-    )
+def _viewers(settings: CatalogSettings | None) -> Viewers:
+    return Viewers(make_sync_redis(settings.redis_url if settings else "redis://127.0.0.1:1/0"))
 
 
 def _outbox_types(engine) -> list[str]:  # type: ignore[no-untyped-def]
@@ -125,7 +125,7 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
     )
     bus.subscribe(
         subscription(
-            cache=catalog.cache,
+            catalog=catalog,
             redis=redis,
             engine=engine,
             mirror=CommunityMirror(redis, engine),
@@ -167,21 +167,26 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
 async def test_movie_updated_drops_details(
     make_catalog: MakeCatalog, scripted, redis: Redis
 ) -> None:  # type: ignore[no-untyped-def]
-    from catalog.service import movie_key
     from shared.events import CatalogMovieUpdated, wrap
 
     catalog = make_catalog(scripted.transport())
     await redis.set(movie_key(77), Entry(b"{}", time.time() + 100).encode())
+    french = Locale("fr", "FR")
+    await catalog._note(french)  # as serving an answer in French does
+    french_keys = [catalog.keys.movie(77, french), catalog.keys.similar(77, 1, "fr")]
+    for key in french_keys:
+        await redis.set(key, Entry(b"{}", time.time() + 100).encode())
     handlers = subscription(
-        cache=catalog.cache,
+        catalog=catalog,
         redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
-        viewers=AdultViewers(make_sync_redis("redis://127.0.0.1:1/0")),
+        viewers=Viewers(make_sync_redis("redis://127.0.0.1:1/0")),
     ).handlers
     event = CatalogMovieUpdated(movie_id=77, updated_at=__import__("datetime").datetime.now())
     await handlers["catalog.movie.updated"](event, wrap(event, producer="catalog"))
     assert await redis.get(movie_key(77)) is None
+    assert [await redis.get(key) for key in french_keys] == [None, None]
 
 
 async def test_community_rating_follows_rating_events_once(
@@ -197,7 +202,7 @@ async def test_community_rating_follows_rating_events_once(
     mirror = CommunityMirror(redis, engine)
     catalog = make_catalog(scripted.transport())
     handlers = subscription(
-        cache=catalog.cache, redis=redis, engine=engine, mirror=mirror, viewers=_viewers(None)
+        catalog=catalog, redis=redis, engine=engine, mirror=mirror, viewers=_viewers(None)
     ).handlers
     now = datetime.now(UTC)
     alice, bob = uuid.uuid4(), uuid.uuid4()
@@ -244,13 +249,13 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     from shared.events import wrap
 
     with engine.begin() as connection:
-        connection.execute(text("DELETE FROM adult_viewer"))
+        connection.execute(text("DELETE FROM viewer"))
     viewers = _viewers(catalog_settings)
     legacy = uuid.uuid4()
     await redis.sadd(ADULT_USERS_KEY, str(legacy))  # from before the table existed
     viewers.rebuild(engine, force=True)
     handlers = subscription(
-        cache=None,  # type: ignore[arg-type]
+        catalog=None,  # type: ignore[arg-type]
         redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
@@ -258,7 +263,9 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     ).handlers
     now = datetime.now(UTC)
     fan, other = uuid.uuid4(), uuid.uuid4()
-    newer = UserPreferencesChanged(user_id=fan, preferences={"include_adult": True})
+    newer = UserPreferencesChanged(
+        user_id=fan, preferences={"include_adult": True, "language": "fr", "region": "CA"}
+    )
     older = UserPreferencesChanged(user_id=fan, preferences={"include_adult": False})
     newer_envelope = wrap(newer, producer="auth").model_copy(update={"occurred_at": now})
     older_envelope = wrap(older, producer="auth").model_copy(
@@ -268,9 +275,13 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     await handlers[older.event_type](older, older_envelope)  # arrives late: changes nothing
     assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
     assert not await allows_adult(redis, other)
+    assert (await viewer_preferences(redis, fan)).locale == Locale("fr", "CA")
+    assert (await viewer_preferences(redis, other)).locale is None
 
     await redis.flushdb()  # the cache Redis loses everything
     assert not await allows_adult(redis, fan)  # the safe default, never a guess
+    assert (await viewer_preferences(redis, fan)).locale is None  # the request's own, meanwhile
     assert viewers.rebuild_if_needed(engine, force=False) == 2
     assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
+    assert (await viewer_preferences(redis, fan)).locale == Locale("fr", "CA")
     assert not await allows_adult(redis, other)

@@ -11,9 +11,17 @@ import pytest
 from redis.asyncio import Redis
 
 from catalog.cache import CatalogCache, Entry
-from catalog.service import Catalog, MovieNotFound, movie_key, trending_key, without_adult
+from catalog.details import base_of
+from catalog.service import Catalog, MovieNotFound, without_adult
 from catalog.tmdb import TmdbUnavailable
-from services.catalog.tests.support import ScriptedTmdb, movie_json, page_json, unique_id
+from services.catalog.tests.support import (
+    ScriptedTmdb,
+    movie_json,
+    movie_key,
+    page_json,
+    trending_key,
+    unique_id,
+)
 from shared.redis import make_redis
 from testsupport.infra import TcpProxy
 
@@ -37,7 +45,7 @@ async def test_hit_miss_and_normalised_shape(
     second = await catalog.movie(5)
     assert (first.cache_status, second.cache_status) == ("MISS", "HIT")
     assert second.entry.body == first.entry.body
-    body = orjson.loads(first.entry.body)
+    body = orjson.loads(base_of(first.entry.body))
     assert body["release_date"] is None and body["poster_url"] is None
     assert "unknown_field" not in body and "adult" not in body
     assert "community_rating" not in body  # joined in per request, never cached
@@ -46,7 +54,7 @@ async def test_hit_miss_and_normalised_shape(
 
 async def test_image_urls_are_absolute(make_catalog: MakeCatalog, scripted: ScriptedTmdb) -> None:
     scripted.handler = lambda request: httpx.Response(200, json=movie_json(6))
-    body = orjson.loads((await make_catalog(scripted.transport()).movie(6)).entry.body)
+    body = orjson.loads(base_of((await make_catalog(scripted.transport()).movie(6)).entry.body))
     assert body["poster_url"] == "https://image.tmdb.org/t/p/w500/p.jpg"
     assert body["release_date"] == "2001-02-03"
 

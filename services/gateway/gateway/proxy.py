@@ -74,6 +74,7 @@ INTERNAL_HEADERS = frozenset(
 )
 DROPPED_REQUEST_HEADERS = HOP_BY_HOP | INTERNAL_HEADERS
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"x-request-id", "server", "date"}
+NOT_MODIFIED_HEADERS = frozenset({b"etag", b"cache-control", b"vary", b"x-cache"})
 
 
 class Rejection(Exception):
@@ -296,9 +297,11 @@ class GatewayProxy:
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
         # Only anonymous catalog reads are shared: with a token, answers can depend on the user.
+        # They depend on the client's language too (the catalog answers Vary on it).
         shared = route.service == "catalog" and scope["method"] == "GET" and principal is None
-        if shared and (cached := self.micro_cache.get(path)) is not None:
-            await send_whole(send, *cached)
+        cache_key = f"{path}\n{_header(scope, b'accept-language') or ''}"
+        if shared and (cached := self.micro_cache.get(cache_key)) is not None:
+            await _send_cached(send, scope, *cached)
             return
         try:
             async with self.session.request(
@@ -325,7 +328,7 @@ class GatewayProxy:
         except aiohttp.ClientError as exc:
             raise Rejection(502, f"The {route.service} service gave a broken answer") from exc
         if shared and upstream.status == 200:
-            self.micro_cache.put(path, upstream.status, headers, payload)
+            self.micro_cache.put(cache_key, upstream.status, headers, payload)
         await send_whole(send, upstream.status, headers, payload)
 
     async def _relay_stream(
@@ -376,6 +379,25 @@ class GatewayProxy:
                     return "revocation unknown"  # fail closed; the client reconnects later
         finally:
             gone.cancel()
+
+
+async def _send_cached(
+    send: Send, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """A micro-cached answer, or 304 when the client already holds it (its ETag matches)."""
+    etag = next((value for key, value in headers if key == b"etag"), None)
+    if etag is not None and _names_etag(_header(scope, b"if-none-match"), etag):
+        kept = [(k, v) for k, v in headers if k in NOT_MODIFIED_HEADERS]
+        await send_whole(send, 304, kept, b"")
+        return
+    await send_whole(send, status, headers, body)
+
+
+def _names_etag(if_none_match: str | None, etag: bytes) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag.decode("latin-1") in tags
 
 
 async def _pump(upstream: aiohttp.ClientResponse, send: Send) -> None:
