@@ -8,7 +8,8 @@ import pytest
 import redis
 
 from catalog.cache import Entry
-from catalog.service import movie_key
+from catalog.keys import CacheKeys
+from catalog.locale import DEFAULT_LOCALE
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import assert_problem
 
@@ -31,6 +32,13 @@ DETAIL_KEYS = SUMMARY_KEYS | {
     "original_language",
     "backdrop_url",
     "community_rating",
+    "credits",
+    "videos",
+    "watch_providers",
+    "certification",
+    "collection",
+    "external_ids",
+    "keywords",
 }
 
 
@@ -167,8 +175,9 @@ def test_tmdb_failure_serves_the_stale_copy(
     fresh = api.get("/movies/1610")
     assert fresh.status_code == 200
     cache = redis.Redis.from_url(stack.env["REDIS_URL"])
-    entry = Entry.decode(cache.get(movie_key(1610)))  # type: ignore[arg-type]
-    cache.set(movie_key(1610), Entry(entry.body, time.time() - 1).encode())  # expire it
+    key = CacheKeys(stack.env["TMDB_BASE_URL"]).movie(1610, DEFAULT_LOCALE)
+    entry = Entry.decode(cache.get(key))  # type: ignore[arg-type]
+    cache.set(key, Entry(entry.body, time.time() - 1).encode())  # expire it
     sandbox.post("/__admin/faults", json={"path": "/3/movie/1610", "mode": "503"})
     time.sleep(1.1)  # past the one-second copies the catalog and the gateway keep
     stale = api.get("/movies/1610")
