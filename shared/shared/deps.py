@@ -56,6 +56,15 @@ def from_gateway(request: Request, runtime: Runtime) -> bool:
     )
 
 
+async def require_internal(request: Request, runtime: RuntimeDep) -> None:
+    """For /internal routes: only callers holding the internal secret (gateway, services)."""
+    if not from_gateway(request, runtime):
+        raise ProblemError(403, "Internal endpoint")
+
+
+InternalOnly = Depends(require_internal)
+
+
 def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
 

@@ -78,6 +78,14 @@ class UserPasswordChanged(IntegrationEvent):
     changed_at: datetime
 
 
+class UserDeleted(IntegrationEvent):
+    """The account is gone: every service removes or anonymises what it holds of the user."""
+
+    event_type: ClassVar[str] = "user.deleted"
+    user_id: uuid.UUID
+    deleted_at: datetime
+
+
 # --- favorites ------------------------------------------------------------------------------
 class FavoriteAdded(IntegrationEvent):
     event_type: ClassVar[str] = "favorite.added"
@@ -155,6 +163,22 @@ class WatchlistRemoved(IntegrationEvent):
     at: datetime
 
 
+class NotInterestedAdded(IntegrationEvent):
+    """The user does not want this title suggested (Trakt's "hide")."""
+
+    event_type: ClassVar[str] = "not_interested.added"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
+class NotInterestedRemoved(IntegrationEvent):
+    event_type: ClassVar[str] = "not_interested.removed"
+    user_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
 # --- recommendations ------------------------------------------------------------------------
 class RecommendationsUpdated(IntegrationEvent):
     event_type: ClassVar[str] = "recommendations.updated"
@@ -194,6 +218,7 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         UserPreferencesChanged,
         SessionRevoked,
         UserPasswordChanged,
+        UserDeleted,
         FavoriteAdded,
         FavoriteRemoved,
         RatingSet,
@@ -204,6 +229,8 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         HistoryRemoved,
         WatchlistAdded,
         WatchlistRemoved,
+        NotInterestedAdded,
+        NotInterestedRemoved,
         RecommendationsUpdated,
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,

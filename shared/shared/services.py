@@ -16,6 +16,8 @@ class ServiceInfo:
     database: bool = False  # owns a PostgreSQL database (and migrations)
     catalog_client: bool = False  # asks the catalog, at <NAME>_CATALOG_URL
     behind_gateway: bool = True  # the gateway routes to it, at GATEWAY_<NAME>_URL
+    # Holds what users keep (their part of an account export), asked by auth at AUTH_<NAME>_URL
+    holds_user_data: bool = False
 
     @property
     def app(self) -> str:
@@ -31,9 +33,9 @@ class ServiceInfo:
 SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("auth", 8001, database=True),
     ServiceInfo("catalog", 8002, database=True),
-    ServiceInfo("library", 8003, database=True, catalog_client=True),
-    ServiceInfo("recommendations", 8004, database=True, catalog_client=True),
-    ServiceInfo("notifications", 8005, database=True, catalog_client=True),
+    ServiceInfo("library", 8003, database=True, catalog_client=True, holds_user_data=True),
+    ServiceInfo("recommendations", 8004, database=True, catalog_client=True, holds_user_data=True),
+    ServiceInfo("notifications", 8005, database=True, catalog_client=True, holds_user_data=True),
     ServiceInfo("gateway", 8000, behind_gateway=False),
 )
 SANDBOX_PORT = 8090  # the TMDb sandbox (tools/tmdb_sandbox), not a service of the product
@@ -42,6 +44,7 @@ BY_NAME = {service.name: service for service in SERVICES}
 WITH_DATABASE = tuple(service.name for service in SERVICES if service.database)
 UPSTREAMS = tuple(service for service in SERVICES if service.behind_gateway)
 CATALOG_CLIENTS = tuple(service.name for service in SERVICES if service.catalog_client)
+USER_DATA_HOLDERS = tuple(service.name for service in SERVICES if service.holds_user_data)
 
 
 def local_wiring(urls: dict[str, str]) -> dict[str, str]:
@@ -49,4 +52,5 @@ def local_wiring(urls: dict[str, str]) -> dict[str, str]:
     return {
         **{f"GATEWAY_{service.name.upper()}_URL": urls[service.name] for service in UPSTREAMS},
         **{f"{name.upper()}_CATALOG_URL": urls["catalog"] for name in CATALOG_CLIENTS},
+        **{f"AUTH_{name.upper()}_URL": urls[name] for name in USER_DATA_HOLDERS},
     }

@@ -32,6 +32,7 @@ import notifications.app  # noqa: F401  isort: skip
 import recommendations.app  # noqa: F401  isort: skip
 
 from shared.services import SERVICES as SERVICE_REGISTRY
+from shared.services import USER_DATA_HOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -71,6 +72,8 @@ def test_the_service_registry_matches_the_services() -> None:
             service.behind_gateway and "catalog_url" in SETTINGS[service.name].model_fields
         )
         assert service.catalog_client == has_catalog_url, service.name
+        asked_by_auth = f"{service.name}_url" in AuthSettings.model_fields
+        assert service.holds_user_data == asked_by_auth, service.name
         assert service.behind_gateway == (f"{service.name}_url" in gateway_fields), service.name
         assert service.package in (ROOT / "services" / service.name / "pyproject.toml").read_text()
 
@@ -161,6 +164,8 @@ def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> No
         assert shared_env[f"{name.upper()}_DATABASE_URL"].endswith(f"@postgres:5432/movies_{name}")
     for name in ("library", "recommendations", "notifications"):
         assert shared_env[f"{name.upper()}_CATALOG_URL"] == f"http://catalog:{_port('catalog')}"
+    for name in USER_DATA_HOLDERS:
+        assert shared_env[f"AUTH_{name.upper()}_URL"] == f"http://{name}:{_port(name)}"
     assert shared_env["ENVIRONMENT"] == "production"
     assert services["gateway"]["ports"] == ["127.0.0.1:${GATEWAY_HOST_PORT:-8000}:8000"]
     for service in services.values():  # only ever published on loopback
@@ -240,6 +245,8 @@ def test_settings_come_from_a_configmap_and_a_secret(manifests: list[dict[str, A
     config = next(iter(configmaps.values()))["data"]
     for name in set(SERVICES) - {"gateway"}:
         assert config[f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:{_port(name)}"
+    for name in USER_DATA_HOLDERS:
+        assert config[f"AUTH_{name.upper()}_URL"] == f"http://{name}:{_port(name)}"
     secret = next(iter(secrets.values()))["stringData"]
     assert secret["JWT_SECRET"] == "" and secret["INTERNAL_SECRET"] == ""  # never shipped
     assert {f"{name.upper()}_DATABASE_URL" for name in WITH_DATABASE} <= set(secret)

@@ -1,8 +1,9 @@
 """schemathesis against the gateway's merged OpenAPI, with a signed-in user and every check.
 
 The run is bounded (examples per operation, a fixed seed, no example database) so it takes
-the same time, and finds the same things, on every machine. Left out: logout and password
-change, which would end the session the run signs in with (test_auth.py covers them), and
+the same time, and finds the same things, on every machine. Left out: logout, password
+change and account deletion, which would end the session the run signs in with
+(test_auth.py and test_privacy.py cover them), and
 the notification stream, which stays open until the client leaves, so every generated case
 would wait out the request timeout (test_notifications.py covers it).
 """
@@ -42,6 +43,8 @@ def test_every_operation_conforms_to_the_schema_under_generated_input(
         "/api/v1/auth/logout",
         "--exclude-path",
         "/api/v1/me/password",
+        "--exclude-path",
+        "/api/v1/me/delete",
         "--exclude-path",
         "/api/v1/notifications/stream",
         "--request-timeout",

@@ -10,8 +10,10 @@ from sqlmodel import Session
 
 from auth import service
 from auth.config import AuthSettings
-from auth.deps import PasswordsDep, RevocationsDep, ThrottleDep
+from auth.deps import ExporterDep, PasswordsDep, RevocationsDep, ThrottleDep
 from auth.models import (
+    AccountDeleteIn,
+    AccountExport,
     LoginIn,
     PasswordChangeIn,
     Preferences,
@@ -27,6 +29,7 @@ from auth.passwords import Passwords
 from auth.revocations import RevocationUnavailable
 from auth.throttle import LoginThrottle, ThrottleUnavailable
 from shared.app import API_PREFIX
+from shared.db import utcnow
 from shared.deps import ClientIp, CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import DependencyUnavailable, ProblemError, problem_responses
 from shared.security import Principal
@@ -67,7 +70,7 @@ def _profile(user: User) -> ProfilePublic:
 
 async def _current_user(session: Session, principal: Principal) -> User:
     user = await run_in_threadpool(service.get_user, session, user_id=principal.user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise ProblemError(
             401, "The account no longer exists", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -275,18 +278,9 @@ async def change_password(
     user = await _current_user(session, principal)
     if body.new_password.lower() == user.email.lower():
         raise ProblemError(422, "The password must not be the email address")
-    try:
-        if (wait_s := await throttle.attempt(email=user.email, ip=ip)) is not None:
-            raise ProblemError(
-                429, "Too many failed attempts", headers={"Retry-After": str(wait_s)}
-            )
-        if not await run_in_threadpool(passwords.verify, user.password_hash, body.current_password):
-            raise ProblemError(
-                401, "The current password is wrong", headers={"WWW-Authenticate": "Bearer"}
-            )
-        await throttle.succeeded(email=user.email, ip=ip)
-    except ThrottleUnavailable as exc:
-        raise DependencyUnavailable(THROTTLE) from exc
+    await _check_password(
+        user=user, password=body.current_password, ip=ip, passwords=passwords, throttle=throttle
+    )
     try:
         await run_in_threadpool(
             service.change_password,
@@ -299,4 +293,72 @@ async def change_password(
         )
     except RevocationUnavailable as exc:
         raise DependencyUnavailable(DENYLIST) from exc
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _check_password(
+    *, user: User, password: str, ip: str, passwords: Passwords, throttle: LoginThrottle
+) -> None:
+    """401 for a wrong password, 429 after repeated ones (counted as failed logins are)."""
+    try:
+        if (wait_s := await throttle.attempt(email=user.email, ip=ip)) is not None:
+            raise ProblemError(
+                429, "Too many failed attempts", headers={"Retry-After": str(wait_s)}
+            )
+        if not await run_in_threadpool(passwords.verify, user.password_hash, password):
+            raise ProblemError(401, "The password is wrong", headers={"WWW-Authenticate": "Bearer"})
+        await throttle.succeeded(email=user.email, ip=ip)
+    except ThrottleUnavailable as exc:
+        raise DependencyUnavailable(THROTTLE) from exc
+
+
+@router.get(
+    "/me/export",
+    operation_id="profile_export",
+    response_model=AccountExport,
+    responses=problem_responses(401, 503),
+    tags=["privacy"],
+    summary="Everything the system holds of you, as JSON",
+)
+async def export_account(
+    principal: CurrentPrincipal, session: SessionDep, exporter: ExporterDep
+) -> AccountExport:
+    user = await _current_user(session, principal)
+    profile = _profile(user)
+    session.rollback()  # no transaction held while the other services answer
+    parts = await exporter.parts(user.id)
+    return AccountExport.model_validate({"exported_at": utcnow(), "profile": profile, **parts})
+
+
+@router.post(
+    "/me/delete",
+    operation_id="profile_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 413, 422, 429, 503),
+    tags=["privacy"],
+    summary="Delete the account and everything it holds, in every service",
+    description="Every login ends at once; the services remove what they hold of the account "
+    "as they take its `user.deleted` event (favorites, watchlist, ratings, reviews, history, "
+    "notifications, taste profile). The email can be used to sign up again.",
+)
+async def delete_account(
+    body: AccountDeleteIn,
+    principal: CurrentPrincipal,
+    ip: ClientIp,
+    session: SessionDep,
+    revocations: RevocationsDep,
+    passwords: PasswordsDep,
+    throttle: ThrottleDep,
+) -> Response:
+    user = await _current_user(session, principal)
+    await _check_password(
+        user=user, password=body.password, ip=ip, passwords=passwords, throttle=throttle
+    )
+    try:
+        ended = await run_in_threadpool(
+            service.delete_account, session, user=user, copy=revocations
+        )
+    except RevocationUnavailable as exc:
+        raise DependencyUnavailable(DENYLIST) from exc
+    logger.info("account deleted", extra={"user_id": str(user.id), "logins_ended": len(ended)})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

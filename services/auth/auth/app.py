@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from auth.api import router
 from auth.config import AuthSettings, settings
 from auth.events import PUBLISHES
+from auth.export import AccountExporter
 from auth.passwords import Passwords, common_passwords
 from auth.revocations import RevocationCopy
 from auth.throttle import LoginThrottle
@@ -21,7 +22,8 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
     app = create_service_app(
         runtime,
         title="Auth service",
-        description="Accounts, logins, tokens, profiles and preferences.",
+        description="Accounts, logins, tokens, profiles and preferences; the account's export "
+        "and deletion.",
         routers=[router],
     )
     app.state.passwords = Passwords(
@@ -29,6 +31,12 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
         memory_kib=app_settings.argon2_memory_kib,
         parallelism=app_settings.argon2_parallelism,
     )
+    exporter = AccountExporter(
+        urls=app_settings.user_data_urls(),
+        internal_secret=app_settings.internal_secret,
+        timeout_s=app_settings.export_timeout_s,
+    )
+    app.state.exporter = exporter
     revocations = RevocationCopy(make_sync_redis(app_settings.security_redis_url))
     app.state.revocations = revocations
     keeper: list[asyncio.Task[None]] = []
@@ -43,6 +51,7 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         revocations.redis.close()
+        await exporter.close()
 
     runtime.on_start.append(keep_copy_whole)
     runtime.on_stop.append(stop_keeping)

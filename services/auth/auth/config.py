@@ -24,6 +24,18 @@ class AuthSettings(DatabaseSettings):
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 50
     login_failure_window_s: int = 300
+    # The services holding the rest of a user's data, asked for their part of an export
+    library_url: str = "http://127.0.0.1:8003"
+    recommendations_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
+    export_timeout_s: float = 10.0
+
+    def user_data_urls(self) -> dict[str, str]:
+        return {
+            "library": self.library_url,
+            "recommendations": self.recommendations_url,
+            "notifications": self.notifications_url,
+        }
 
     @field_validator("argon2_time_cost")
     @classmethod

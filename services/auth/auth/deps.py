@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from auth.export import AccountExporter
 from auth.passwords import Passwords
 from auth.revocations import RevocationCopy
 from auth.throttle import LoginThrottle
@@ -29,3 +30,11 @@ async def get_revocations(request: Request) -> RevocationCopy:
 
 
 RevocationsDep = Annotated[RevocationCopy, Depends(get_revocations)]
+
+
+async def get_exporter(request: Request) -> AccountExporter:
+    exporter: AccountExporter = request.app.state.exporter
+    return exporter
+
+
+ExporterDep = Annotated[AccountExporter, Depends(get_exporter)]

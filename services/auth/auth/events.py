@@ -2,10 +2,17 @@
 
 from shared.events import (
     SessionRevoked,
+    UserDeleted,
     UserPasswordChanged,
     UserPreferencesChanged,
     UserRegistered,
 )
 
 PRODUCER = "auth"
-PUBLISHES = (UserRegistered, UserPreferencesChanged, SessionRevoked, UserPasswordChanged)
+PUBLISHES = (
+    UserRegistered,
+    UserPreferencesChanged,
+    SessionRevoked,
+    UserPasswordChanged,
+    UserDeleted,
+)

@@ -19,6 +19,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
+from shared.account_export import (
+    ListedExport,
+    NotificationExport,
+    RatingExport,
+    ReviewExport,
+    TasteSignalExport,
+    WatchExport,
+)
 from shared.db import utcnow
 
 DISPLAY_NAME_MAX = 50
@@ -49,6 +57,9 @@ class Preferences(BaseModel):
     language: str = PydanticField("en", pattern=r"^[a-z]{2}$", description="ISO 639-1 language")
     region: str = PydanticField("US", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 region")
     include_adult: StrictBool = PydanticField(False, description="Show adult titles")
+    remove_watched_from_watchlist: StrictBool = PydanticField(
+        False, description="Watching a title (history) takes it off the watchlist"
+    )
     notify: NotifyPreferences = PydanticField(default_factory=NotifyPreferences)
 
     @field_validator("genres")
@@ -73,6 +84,7 @@ class PreferencesUpdate(BaseModel):
     language: str | None = PydanticField(None, pattern=r"^[a-z]{2}$")
     region: str | None = PydanticField(None, pattern=r"^[A-Z]{2}$")
     include_adult: StrictBool | None = None
+    remove_watched_from_watchlist: StrictBool | None = None
     notify: NotifyPreferencesUpdate | None = None
 
 
@@ -98,6 +110,9 @@ class User(SQLModel, table=True):
     password_changed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+    # Set when the account was deleted: the row stays, anonymised, so its revoked logins keep
+    # being refused until their tokens expire (the revocations' truth is auth_session).
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class AuthSession(SQLModel, table=True):
@@ -196,6 +211,15 @@ class PasswordChangeIn(BaseModel):
             raise ValueError(str(exc)) from exc
 
 
+class AccountDeleteIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "my current password"}]}
+    )
+    password: str = PydanticField(
+        min_length=1, max_length=MAX_PASSWORD_LENGTH, description="The current password"
+    )
+
+
 class ProfileUpdate(BaseModel):
     """Only these fields can change; any other field is refused (422)."""
 
@@ -220,6 +244,23 @@ class UserPublic(BaseModel):
 
 class ProfilePublic(UserPublic):
     preferences: Preferences
+
+
+class AccountExport(BaseModel):
+    """Everything the system holds of a user."""
+
+    exported_at: datetime
+    profile: ProfilePublic
+    favorites: list[ListedExport]
+    watchlist: list[ListedExport]
+    not_interested: list[ListedExport]
+    ratings: list[RatingExport]
+    reviews: list[ReviewExport]
+    history: list[WatchExport]
+    notifications: list[NotificationExport]
+    taste_signals: list[TasteSignalExport] = PydanticField(
+        description="What recommendations are made from"
+    )
 
 
 class TokenPair(BaseModel):

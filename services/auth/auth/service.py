@@ -26,6 +26,7 @@ from auth.revocations import RevocationCopy, RevocationUnavailable
 from shared.db import utcnow
 from shared.events import (
     SessionRevoked,
+    UserDeleted,
     UserPasswordChanged,
     UserPreferencesChanged,
     UserRegistered,
@@ -264,6 +265,35 @@ def change_password(
             _revoke(session, auth_session=auth_session, reason="password_changed")
             revoked.append(auth_session)
     add_event(session, UserPasswordChanged(user_id=user.id, changed_at=now), producer=PRODUCER)
+    _commit_revoked(session, copy, revoked)
+    return ended
+
+
+DELETED_NAME = "Deleted user"
+UNUSABLE_PASSWORD_HASH = "!"  # matches no password: argon2 refuses it as a hash
+
+
+def delete_account(session: Session, *, user: User, copy: RevocationCopy) -> list[str]:
+    """End every login of the account at once, anonymise it (its email can sign up again) and
+    announce the deletion, so every service removes what it holds; returns the ended logins.
+    Raises RevocationUnavailable, with nothing changed, if the security Redis fails."""
+    copy.hold_shared(session)
+    session.refresh(user, with_for_update=True)
+    now = utcnow()
+    ended = active_session_ids(session, user_id=user.id, except_session_id=None)
+    revoked = []
+    for session_id in ended:
+        auth_session = session.get(AuthSession, session_id, with_for_update=True)
+        if auth_session is not None:
+            _revoke(session, auth_session=auth_session, reason="account_deleted")
+            revoked.append(auth_session)
+    user.email = f"deleted-{user.id.hex}@deleted.invalid"
+    user.password_hash = UNUSABLE_PASSWORD_HASH
+    user.display_name = DELETED_NAME
+    user.preferences = Preferences().model_dump()
+    user.deleted_at = user.updated_at = now
+    session.add(user)
+    add_event(session, UserDeleted(user_id=user.id, deleted_at=now), producer=PRODUCER)
     _commit_revoked(session, copy, revoked)
     return ended
 

@@ -1,4 +1,5 @@
-"""What the catalog consumes: cache invalidation on catalog events, users' adult preference."""
+"""What the catalog consumes: cache invalidation on catalog events, users' preferences
+(adult titles, language, region) and account deletions."""
 
 import logging
 
@@ -19,6 +20,7 @@ from shared.events import (
     EventEnvelope,
     RatingRemoved,
     RatingSet,
+    UserDeleted,
     UserPreferencesChanged,
 )
 from shared.inbox import handle_once
@@ -103,6 +105,18 @@ def subscription(
                     preferences=event.preferences,
                     at=envelope.occurred_at,
                 ),
+            )
+        except RedisError as exc:
+            raise TransientError("Redis unavailable") from exc
+
+    @subscription.on(UserDeleted)
+    async def on_user_deleted(event: UserDeleted, envelope: EventEnvelope) -> None:
+        try:
+            await handle_once(
+                engine,
+                consumer=CONSUMER,
+                envelope=envelope,
+                effect=lambda s: viewers.forget(s, user_id=event.user_id),
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc

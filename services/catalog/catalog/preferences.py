@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.client import Pipeline
 from redis.client import Redis as SyncRedis
 from redis.exceptions import RedisError
-from sqlalchemy import Boolean, Column, DateTime, String, select
+from sqlalchemy import Boolean, Column, DateTime, String, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, Session, SQLModel, col
 
@@ -87,6 +87,12 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
         row = session.get(Viewer, user_id, populate_existing=True)
         assert row is not None
         self._copy(self.redis, str(user_id), row.allowed, _tag(row))
+
+    def forget(self, session: Session, *, user_id: uuid.UUID) -> None:
+        """A deleted account's preferences go, from the table and the copy (before commit)."""
+        self.hold_shared(session)
+        session.execute(delete(Viewer).where(col(Viewer.user_id) == user_id))
+        self._copy(self.redis, str(user_id), False, None)
 
     def _copy(
         self, target: SyncRedis | Pipeline, user_id: str, allowed: bool, tag: str | None

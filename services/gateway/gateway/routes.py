@@ -50,6 +50,8 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/auth/logout", "auth", Access.REQUIRED),
     _route("/api/v1/me", "auth", Access.REQUIRED),
     _route("/api/v1/me/password", "auth", Access.REQUIRED),
+    _route("/api/v1/me/export", "auth", Access.REQUIRED),
+    _route("/api/v1/me/delete", "auth", Access.REQUIRED),
     _route("/api/v1/me/ratings", "library", Access.REQUIRED),
     _route("/api/v1/me/history", "library", Access.REQUIRED),
     _route("/api/v1/me/history/{movie_id}", "library", Access.REQUIRED),
@@ -67,6 +69,8 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/people/{person_id}/movies", "catalog", Access.OPTIONAL),
     _route("/api/v1/search", "catalog", Access.OPTIONAL),
     _route("/api/v1/movies/{movie_id}/rating", "library", Access.REQUIRED),
+    _route("/api/v1/movies/{movie_id}/me", "library", Access.REQUIRED),
+    _route("/api/v1/movies/{movie_id}/not-interested", "library", Access.REQUIRED),
     # Reading reviews is public; writing them needs a token, which the service enforces.
     _route("/api/v1/movies/{movie_id}/reviews", "library", Access.OPTIONAL),
     _route("/api/v1/reviews/{review_id}", "library", Access.REQUIRED),

@@ -1,14 +1,19 @@
-"""The library service application: favorites, ratings, reviews and watch history, one
-package each (models, service, api), over one database, one outbox and one catalog client."""
+"""The library service application: favorites, the watchlist, ratings, reviews, watch
+history and "not interested", one package each (models, service, api), and the account as a
+whole (one title's state, export, deletion), over one database, one outbox and one catalog
+client."""
 
 from fastapi import FastAPI
 
+from library.account.api import internal_router as account_internal_router
+from library.account.api import router as account_router
 from library.catalog_client import LibraryCatalogClient
 from library.config import LibrarySettings, settings
 from library.events import PUBLISHES
 from library.favorites.api import router as favorites_router
 from library.handlers import subscription
 from library.history.api import router as history_router
+from library.not_interested.api import router as not_interested_router
 from library.ratings.api import router as ratings_router
 from library.reviews.api import router as reviews_router
 from library.watchlist.api import router as watchlist_router
@@ -41,6 +46,9 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
             ratings_router,
             reviews_router,
             history_router,
+            not_interested_router,
+            account_router,
+            account_internal_router,
         ],
     )
     app.state.catalog = catalog

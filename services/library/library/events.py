@@ -5,6 +5,8 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
+    NotInterestedAdded,
+    NotInterestedRemoved,
     RatingRemoved,
     RatingSet,
     ReviewCreated,
@@ -25,4 +27,6 @@ PUBLISHES = (
     HistoryRemoved,
     WatchlistAdded,
     WatchlistRemoved,
+    NotInterestedAdded,
+    NotInterestedRemoved,
 )

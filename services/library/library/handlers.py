@@ -1,5 +1,6 @@
-"""What the library consumes: users' display names, for review authors, and movie
-updates, which drop the cached pages of favorites that show the old data."""
+"""What the library consumes: users' display names (for review authors) and watchlist
+preference, account deletions (everything the user holds goes), and movie updates, which
+drop the cached pages of favorites that show the old data."""
 
 from datetime import datetime
 
@@ -7,11 +8,14 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
+from library.account import service as account
 from library.reviews.models import UserDirectoryEntry
+from library.watchlist import service as watchlist_service
 from shared.bus import Subscription
 from shared.events import (
     CatalogMovieUpdated,
     EventEnvelope,
+    UserDeleted,
     UserPreferencesChanged,
     UserRegistered,
 )
@@ -58,17 +62,33 @@ def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
         # Pages may show or hide adult titles by the new preference. Idempotent by nature; a
         # Redis failure raises, so the event is retried.
         await pages.drop(event.user_id)
-        if event.display_name is None:
-            return
-        name = event.display_name
+
+        def effect(session: Session) -> None:
+            if event.display_name is not None:
+                _remember(
+                    session,
+                    user_id=event.user_id,
+                    display_name=event.display_name,
+                    at=envelope.occurred_at,
+                )
+            watchlist_service.set_remove_when_watched(
+                session,
+                user_id=event.user_id,
+                enabled=bool(event.preferences.get("remove_watched_from_watchlist")),
+                at=envelope.occurred_at,
+            )
+
+        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+
+    @subscription.on(UserDeleted)
+    async def on_user_deleted(event: UserDeleted, envelope: EventEnvelope) -> None:
         await handle_once(
             engine,
             consumer=CONSUMER,
             envelope=envelope,
-            effect=lambda s: _remember(
-                s, user_id=event.user_id, display_name=name, at=envelope.occurred_at
-            ),
+            effect=lambda s: account.forget(s, user_id=event.user_id),
         )
+        await pages.drop(event.user_id)
 
     @subscription.on(CatalogMovieUpdated)
     async def on_movie_updated(event: CatalogMovieUpdated, _: EventEnvelope) -> None:

@@ -62,21 +62,41 @@ class MovieSet(Generic[E]):
 
     def remove(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
         """Remove a movie; False if it was not there."""
+        removed = self.discard(session, user_id=user_id, movie_id=movie_id)
+        if removed:
+            session.commit()
+        else:
+            session.rollback()
+        return removed
+
+    def discard(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
+        """Remove a movie in the caller's transaction (not committed); False if not there."""
         removed = session.execute(
             delete(self.table)
             .where(self._column("user_id") == user_id, self._column("movie_id") == movie_id)
             .returning(self._column("movie_id"))
         ).first()
         if removed is None:
-            session.rollback()
             return False
         add_event(
             session,
             self.removed(user_id=user_id, movie_id=movie_id, at=utcnow()),
             producer=PRODUCER,
         )
-        session.commit()
         return True
+
+    def holds(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
+        return self.get(session, user_id=user_id, movie_id=movie_id) is not None
+
+    def everything(self, session: Session, *, user_id: uuid.UUID) -> list[Listed]:
+        """The user's whole set, newest first (for an export)."""
+        added_at, movie_id = self._column("added_at"), self._column("movie_id")
+        found = session.execute(
+            select(movie_id, added_at)
+            .where(self._column("user_id") == user_id)
+            .order_by(added_at.desc(), movie_id.desc())
+        ).all()
+        return [Listed(row[0], row[1]) for row in found]
 
     def page(
         self, session: Session, *, user_id: uuid.UUID, page: int, limit: int

@@ -4,6 +4,7 @@ from alembic import context
 
 import library.favorites.models
 import library.history.models
+import library.not_interested.models
 import library.ratings.models
 import library.reviews.models
 import library.watchlist.models  # noqa: F401  (registers the tables)

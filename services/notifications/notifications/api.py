@@ -14,9 +14,10 @@ from starlette.responses import StreamingResponse
 
 from notifications import live, service
 from notifications.models import NotificationPublic, NotificationsPage
+from shared.account_export import NotificationExport
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
-from shared.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from shared.deps import CurrentPrincipal, InternalOnly, RuntimeDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.parsing import ascii_int
 
@@ -170,3 +171,15 @@ async def stream(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+internal_router = APIRouter(
+    prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
+)
+
+
+@internal_router.get("/users/{user_id}/export", response_model=list[NotificationExport])
+async def export(user_id: uuid.UUID, session: SessionDep) -> list[NotificationExport]:
+    """The notifications' part of an account export (auth assembles the whole)."""
+    rows = await run_in_threadpool(service.everything, session, user_id=user_id)
+    return [NotificationExport.model_validate(row, from_attributes=True) for row in rows]

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from notifications.api import router
+from notifications.api import internal_router, router
 from notifications.config import NotificationsSettings, settings
 from notifications.handlers import subscription
 from shared.app import create_service_app
@@ -29,7 +29,7 @@ def create_app(app_settings: NotificationsSettings = settings) -> FastAPI:
         runtime,
         title="Notifications service",
         description="Trending and recommendation news for each user, listed and streamed.",
-        routers=[router],
+        routers=[router, internal_router],
     )
     app.state.stream_keepalive_s = app_settings.stream_keepalive_s
     return app

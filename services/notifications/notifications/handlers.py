@@ -1,5 +1,5 @@
-"""What the notifications service consumes: who wants what (auth's events), what is new in
-trending (the catalog's refreshes) and in users' recommendations."""
+"""What the notifications service consumes: who wants what and who is gone (auth's events),
+what is new in trending (the catalog's refreshes) and in users' recommendations."""
 
 import contextlib
 from collections.abc import Callable
@@ -20,6 +20,7 @@ from shared.events import (
     CatalogTrendingRefreshed,
     EventEnvelope,
     RecommendationsUpdated,
+    UserDeleted,
     UserPreferencesChanged,
     UserRegistered,
 )
@@ -65,6 +66,15 @@ def subscription(
             effect=lambda s: service.update_preferences(
                 s, user_id=event.user_id, preferences=event.preferences, at=envelope.occurred_at
             ),
+        )
+
+    @subscription.on(UserDeleted)
+    async def on_user_deleted(event: UserDeleted, envelope: EventEnvelope) -> None:
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: service.forget(s, user_id=event.user_id),
         )
 
     @subscription.on(CatalogTrendingRefreshed)

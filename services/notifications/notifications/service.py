@@ -316,3 +316,23 @@ def mark_all_read(session: Session, *, user_id: uuid.UUID) -> None:
         .values(read_at=utcnow())
     )
     session.commit()
+
+
+def everything(session: Session, *, user_id: uuid.UUID) -> list[Notification]:
+    """All of the user's notifications, oldest first (for an export)."""
+    try:
+        return list(
+            session.scalars(
+                select(Notification)
+                .where(col(Notification.user_id) == user_id)
+                .order_by(col(Notification.seq))
+            ).all()
+        )
+    finally:
+        session.rollback()
+
+
+def forget(session: Session, *, user_id: uuid.UUID) -> None:
+    """A deleted account's notifications and subscription go (in the caller's transaction)."""
+    session.execute(delete(Notification).where(col(Notification.user_id) == user_id))
+    session.execute(delete(Subscriber).where(col(Subscriber.user_id) == user_id))

@@ -1,15 +1,20 @@
 """Recommendations routes."""
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from starlette.responses import Response
 
+from recommendations import profile
 from recommendations.service import Recommender
+from shared.account_export import TasteSignalExport
 from shared.app import API_PREFIX
 from shared.catalog_models import MovieSummary, Page
-from shared.deps import CurrentPrincipal
+from shared.deps import CurrentPrincipal, InternalOnly, SessionDep
 from shared.errors import problem_responses
 from shared.pagecache import PAGE_STAMP_HEADER
 
@@ -49,3 +54,29 @@ async def recommendations(
 ) -> Response:
     body = await recommender.page(principal.user_id, page=page, limit=limit, stamp=stamp)
     return Response(body, media_type="application/json")
+
+
+internal_router = APIRouter(
+    prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
+)
+
+
+@internal_router.get("/users/{user_id}/export", response_model=dict[str, list[TasteSignalExport]])
+async def export(user_id: uuid.UUID, session: SessionDep) -> dict[str, list[TasteSignalExport]]:
+    """The taste profile's part of an account export (auth assembles the whole)."""
+
+    def read() -> list[TasteSignalExport]:
+        try:
+            return [
+                TasteSignalExport(
+                    movie_id=signal.movie_id,
+                    kind=signal.kind,
+                    score=signal.score,
+                    at=datetime.fromtimestamp(signal.at, UTC),
+                )
+                for signal in profile.signals(session, user_id=user_id)
+            ]
+        finally:
+            session.rollback()
+
+    return {"taste_signals": await run_in_threadpool(read)}

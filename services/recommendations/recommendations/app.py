@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from recommendations.api import router
+from recommendations.api import internal_router, router
 from recommendations.config import RecommendationsSettings, settings
 from recommendations.events import PUBLISHES
 from recommendations.handlers import subscription
@@ -28,7 +28,7 @@ def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
         runtime,
         title="Recommendations service",
         description="Movies chosen for each user from their taste profile.",
-        routers=[router],
+        routers=[router, internal_router],
     )
     recommender = Recommender(
         engine=runtime.engine,

@@ -56,7 +56,7 @@ class Signal:
     """One thing the user did with a movie."""
 
     movie_id: int
-    kind: str  # favorite, rating, watched or watchlist
+    kind: str  # favorite, rating, watched, watchlist or not_interested (never a seed)
     at: float  # epoch seconds
     score: float | None = None  # ratings only, 0.5..10
 
@@ -68,7 +68,8 @@ class Profile:
     include_adult: bool = False
 
     def excluded(self) -> set[int]:
-        """Everything the user already favorited, rated, watched or put on the watchlist."""
+        """Everything the user already favorited, rated, watched, put on the watchlist or
+        marked as not interesting."""
         return {signal.movie_id for signal in self.signals}
 
 

@@ -1,5 +1,6 @@
-"""What the recommendations service consumes: the events its taste profiles are built from,
-and anything that makes a user's cached recommendations old."""
+"""What the recommendations service consumes: the events its taste profiles are built from
+(a "not interested" mark among them: never recommended), account deletions, and anything that
+makes a user's cached recommendations old."""
 
 import uuid
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
+    NotInterestedAdded,
+    NotInterestedRemoved,
     RatingRemoved,
     RatingSet,
+    UserDeleted,
     UserPreferencesChanged,
     WatchlistAdded,
     WatchlistRemoved,
@@ -52,6 +56,8 @@ SignalEvent: TypeAlias = (
     | HistoryRemoved
     | WatchlistAdded
     | WatchlistRemoved
+    | NotInterestedAdded
+    | NotInterestedRemoved
 )
 SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = get_args(SignalEvent)
 
@@ -95,6 +101,14 @@ def signal_change(event: SignalEvent) -> SignalChange:
                 profile.WATCHLIST,
                 event.at,
                 added=isinstance(event, WatchlistAdded),
+            )
+        case NotInterestedAdded() | NotInterestedRemoved():
+            return SignalChange(
+                event.user_id,
+                event.movie_id,
+                profile.NOT_INTERESTED,
+                event.at,
+                added=isinstance(event, NotInterestedAdded),
             )
     raise TypeError(f"not a taste signal: {event.event_type}")
 
@@ -155,6 +169,16 @@ def subscription(
             )
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        await drop(event.user_id)
+
+    @subscription.on(UserDeleted)
+    async def on_user_deleted(event: UserDeleted, envelope: EventEnvelope) -> None:
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: profile.forget(s, user_id=event.user_id),
+        )
         await drop(event.user_id)
 
     @subscription.on(CatalogTrendingRefreshed)

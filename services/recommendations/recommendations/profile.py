@@ -3,14 +3,15 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
 from recommendations.engine import Profile, Signal
-from recommendations.models import TastePreference, TasteSignal
+from recommendations.models import TastePreference, TasteSignal, TopPick
 
 FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
+NOT_INTERESTED = "not_interested"  # no taste signal, only never recommended
 
 
 def signal_added(
@@ -116,3 +117,9 @@ def load(session: Session, *, user_id: uuid.UUID) -> Profile:
         preferred_genres=list(preference.genres) if preference else [],
         include_adult=preference.include_adult if preference else False,
     )
+
+
+def forget(session: Session, *, user_id: uuid.UUID) -> None:
+    """Everything known of a deleted account goes."""
+    for table in (TasteSignal, TastePreference, TopPick):
+        session.execute(delete(table).where(col(table.user_id) == user_id))  # type: ignore[attr-defined]

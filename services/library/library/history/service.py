@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 
 from library.events import PRODUCER
 from library.history.models import WatchEntry
+from library.watchlist import service as watchlist_service
 from shared.db import utcnow
 from shared.events import HistoryAdded, HistoryRemoved
 from shared.outbox import add_event
@@ -17,7 +18,8 @@ from shared.outbox import add_event
 def add(
     session: Session, *, user_id: uuid.UUID, movie_id: int, watched_at: datetime | None
 ) -> WatchEntry:
-    """Record a viewing (now, unless told when); a later viewing replaces an earlier one."""
+    """Record a viewing (now, unless told when); a later viewing replaces an earlier one. The
+    title leaves the watchlist in the same transaction when the user wants that."""
     when = watched_at or utcnow()
     statement = insert(WatchEntry).values(user_id=user_id, movie_id=movie_id, watched_at=when)
     stored = session.scalar(
@@ -35,6 +37,7 @@ def add(
         HistoryAdded(user_id=user_id, movie_id=movie_id, watched_at=when),
         producer=PRODUCER,
     )
+    watchlist_service.watched(session, user_id=user_id, movie_id=movie_id)
     session.commit()
     return WatchEntry(user_id=user_id, movie_id=movie_id, watched_at=stored or when)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
-from sqlalchemy import Column, DateTime, Index, Integer
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from library.models import MovieIdValue
@@ -20,6 +20,17 @@ class WatchlistEntry(SQLModel, table=True):
     user_id: uuid.UUID = Field(primary_key=True)
     movie_id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     added_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WatchlistSetting(SQLModel, table=True):
+    """Whether watching a title takes it off the user's watchlist (their preference
+    `remove_watched_from_watchlist`, kept from `user.preferences_changed` events)."""
+
+    __tablename__ = "watchlist_setting"
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    remove_when_watched: bool = Field(sa_column=Column(Boolean, nullable=False))
+    changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class WatchlistIn(BaseModel):
