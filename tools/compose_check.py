@@ -269,7 +269,8 @@ class Stack:
             # traffic's few users make many requests each, this is not a rate-limit test).
             **STACK_SETTINGS,
             "COMPOSE_PROJECT_NAME": PROJECT,
-            "TMDB_BASE_URL": f"http://tmdb-sandbox:{SANDBOX_PORT}/3",  # the catalog's cache keys name it
+            # the catalog's cache keys name it
+            "TMDB_BASE_URL": f"http://tmdb-sandbox:{SANDBOX_PORT}/3",
         }
         self.settings = values.copy()
         self._write(values)

@@ -136,6 +136,7 @@ def test_me_and_patch_me(api: httpx.Client, new_user: NewUser) -> None:
         "language": "en",
         "region": "US",
         "include_adult": False,
+        "remove_watched_from_watchlist": False,
         "notify": {"trending": True, "recommendations": True},
     }
     patched = api.patch(

@@ -314,7 +314,7 @@ async def _check_password(
 
 @router.get(
     "/me/export",
-    operation_id="profile_export",
+    operation_id="privacy_export",
     response_model=AccountExport,
     responses=problem_responses(401, 503),
     tags=["privacy"],
@@ -332,7 +332,7 @@ async def export_account(
 
 @router.post(
     "/me/delete",
-    operation_id="profile_delete",
+    operation_id="privacy_delete",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 413, 422, 429, 503),
     tags=["privacy"],

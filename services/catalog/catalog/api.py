@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from catalog.community import CommunityMirror, community_key
@@ -236,12 +235,6 @@ Year = Annotated[int | None, Query(ge=1870, le=2100)]
 Runtime = Annotated[int | None, Query(ge=0, le=1000, description="Minutes")]
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("query", field), "msg": message, "type": "value_error"}]
-    )
-
-
 def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
     if not raw:
         return (), False
@@ -255,9 +248,10 @@ def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
     response_model=None,
     summary="Movies matching filters",
     description=(
-        "Every filter is optional. `language` here filters on the original language; the "
-        "answer's language is the user's (or Accept-Language). `region` filters releases and "
-        "watch providers, and defaults to the user's region for `provider`."
+        "Every filter is optional and all of them must hold (a range whose ends are swapped "
+        "matches nothing). `language` here filters on the original language; the answer's "
+        "language is the user's (or Accept-Language). `region` filters releases and watch "
+        "providers, and defaults to the user's region for `provider`."
     ),
     responses={
         **_ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
@@ -288,10 +282,6 @@ async def discover(
     ] = None,
     page: PageQuery = 1,
 ) -> Response:
-    if year_from is not None and year_to is not None and year_from > year_to:
-        raise _invalid("year_to", "must not be before year_from")
-    if runtime_min is not None and runtime_max is not None and runtime_min > runtime_max:
-        raise _invalid("runtime_max", "must not be below runtime_min")
     who = await _audience(request, runtime, principal, Preferred(region=region))
     genre_ids, any_genre = _ids(genres)
     filters = DiscoverFilters(
@@ -337,14 +327,15 @@ async def search(
     return await _respond(request, catalog.search(query, page, audience.locale), audience)
 
 
+_PART = f"({'|'.join(PARTS)})"
+INCLUDE_PATTERN = f"^({_PART}(,{_PART})*)?$"
+
+
 def _parts(include: str | None) -> tuple[str, ...]:
+    """The parts asked for (the query's pattern has refused unknown ones); all without it."""
     if include is None:
         return PARTS
-    asked = [part.strip() for part in include.split(",") if part.strip()]
-    unknown = [part for part in asked if part not in PARTS]
-    if unknown:
-        raise _invalid("include", f"unknown part {unknown[0]!r}; parts are {', '.join(PARTS)}")
-    return tuple(dict.fromkeys(asked))
+    return tuple(dict.fromkeys(part for part in include.split(",") if part))
 
 
 DETAIL_EXAMPLE = {
@@ -412,7 +403,11 @@ async def movie(
     movie_id: MovieId,
     include: Annotated[
         str | None,
-        Query(max_length=200, description=f"Parts to add: {', '.join(PARTS)}"),
+        Query(
+            max_length=200,
+            pattern=INCLUDE_PATTERN,
+            description=f"Parts to add, comma-separated: {', '.join(PARTS)}",
+        ),
     ] = None,
 ) -> Response:
     parts = _parts(include)
@@ -564,7 +559,7 @@ finder = APIRouter(prefix=API_PREFIX, tags=["search"])
 
 @finder.get(
     "/search",
-    operation_id="search",
+    operation_id="search_any",
     response_model=None,
     summary="Search movies or people",
     responses={

@@ -9,12 +9,12 @@ from shared.app import API_PREFIX
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 
-router = APIRouter(prefix=API_PREFIX, tags=["not interested"])
+router = APIRouter(prefix=API_PREFIX, tags=["library"])
 
 
 @router.put(
     "/movies/{movie_id}/not-interested",
-    operation_id="not_interested_mark",
+    operation_id="library_not_interested_mark",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 404, 422, 503),
     summary="Never suggest this title to me (marking twice changes nothing)",
@@ -31,7 +31,7 @@ async def mark_not_interested(
 
 @router.delete(
     "/movies/{movie_id}/not-interested",
-    operation_id="not_interested_unmark",
+    operation_id="library_not_interested_unmark",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 404, 422),
     summary="Let this title be suggested again",
