@@ -2,6 +2,7 @@
 
 import re
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -127,6 +128,27 @@ def test_every_operation_has_a_short_stable_id_and_one_tag(stack: Stack) -> None
             assert operation_id not in seen, operation_id
             seen.add(operation_id)
     assert {"favorites_add", "movies_trending", "auth_login"} <= seen
+
+
+def test_every_request_body_and_catalog_answer_has_an_example(stack: Stack) -> None:
+    """What SDK docs and Swagger UI show first: a body to send, an answer to expect."""
+    document = httpx.get(f"{stack.url('gateway')}/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    def has_example(content: dict[str, Any]) -> bool:
+        schema = content.get("schema", {})
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        return bool({"example", "examples"} & (set(content) | set(schema)))
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                assert has_example(content), (method, path, media)
+            if path.startswith("/api/v1/movies/") and operation.get("tags") == ["movies"]:
+                if method == "get" and "200" in operation["responses"]:
+                    answer = operation["responses"]["200"]["content"]["application/json"]
+                    assert has_example(answer), (method, path)
 
 
 def test_gateway_metrics_use_route_templates(api: httpx.Client, stack: Stack) -> None:

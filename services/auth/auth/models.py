@@ -162,7 +162,18 @@ def _clean_display_name(value: str) -> str:
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "correct horse battery",
+                    "display_name": "Ada",
+                }
+            ]
+        },
+    )
     email: EmailStr = PydanticField(max_length=320)
     password: str = PydanticField(
         min_length=8, max_length=128, description="8 to 128 characters, not a common password"
@@ -187,16 +198,34 @@ class RegisterIn(BaseModel):
 
 
 class LoginIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse battery"}]
+        }
+    )
     email: str = PydanticField(min_length=1, max_length=320)
     password: str = PydanticField(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class RefreshIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "the refresh token from login"}]}
+    )
     refresh_token: str = PydanticField(min_length=1, max_length=512)
 
 
 class PasswordChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "current_password": "correct horse battery",
+                    "new_password": "a new long passphrase",
+                }
+            ]
+        },
+    )
     current_password: str = PydanticField(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = PydanticField(
         min_length=8, max_length=128, description="8 to 128 characters, not a common password"
@@ -223,7 +252,17 @@ class AccountDeleteIn(BaseModel):
 class ProfileUpdate(BaseModel):
     """Only these fields can change; any other field is refused (422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "display_name": "Ada",
+                    "preferences": {"genres": [18, 878], "language": "fr", "region": "FR"},
+                }
+            ]
+        },
+    )
     display_name: str | None = PydanticField(
         None, min_length=1, max_length=DISPLAY_NAME_MAX, pattern=DISPLAY_NAME_PATTERN
     )

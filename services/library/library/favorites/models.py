@@ -25,7 +25,7 @@ class Favorite(SQLModel, table=True):
 
 
 class FavoriteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"movie_id": 550}]})
     movie_id: MovieIdValue = PydanticField(description="TMDb movie id (a positive integer)")
 
 

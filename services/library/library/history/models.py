@@ -38,7 +38,10 @@ def _utc(moment: datetime) -> datetime:
 
 
 class HistoryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"movie_id": 550, "watched_at": "2026-11-30T20:15:00Z"}]},
+    )
     movie_id: MovieIdValue
     watched_at: (
         Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_utc)] | None

@@ -28,7 +28,7 @@ class Rating(SQLModel, table=True):
 
 
 class RatingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 8.5}]})
     score: Score = PydanticField(description="0.5 to 10 in steps of 0.5")
 
 

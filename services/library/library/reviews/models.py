@@ -48,13 +48,18 @@ ReviewBody = Annotated[
 
 
 class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"body": "Tense from the first minute.", "score": 8}]},
+    )
     body: ReviewBody = PydanticField(description="Plain text, 1 to 5000 characters")
     score: Score | None = PydanticField(None, description="Optional, 0.5 to 10 in steps of 0.5")
 
 
 class ReviewUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"body": "Even better the second time."}]}
+    )
     body: ReviewBody | None = None
     score: Score | None = None
 
