@@ -482,7 +482,12 @@ async def title_recommendations(
     response_model=None,
     summary="Movie genres",
     responses={
-        200: {"model": list[Genre], "description": "Every genre", "headers": HEADERS},
+        200: {
+            "model": list[Genre],
+            "description": "Every genre",
+            "headers": HEADERS,
+            "content": {"application/json": {"example": [{"id": 28, "name": "Action"}]}},
+        },
         **problem_responses(502, 503, 504),
     },
 )
