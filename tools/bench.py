@@ -41,6 +41,17 @@ PASSWORD = "a long benchmark passphrase"
 REDIS_DB = 12
 CONNECTIONS = 32
 FLOOR = "bare ASGI app (floor)"
+DETAILS_DIRECT = "catalog: cached enriched details (direct)"
+DISCOVER_QUERIES = (  # what a discovery screen asks for, each warmed before it is measured
+    "genres=18&sort=rating&min_votes=20",
+    "genres=28,12&year_from=1990&year_to=1999",
+    "genres=35|10749&sort=release_date",
+    "without_genres=27&runtime_max=100",
+    "provider=8&region=US",
+    "sort=title&min_rating=7",
+    "language=en&year_from=1995&sort=popularity",
+    "genres=878&min_votes=50&page=2",
+)
 
 
 @dataclass
@@ -344,7 +355,8 @@ class Bench:
             )
         )
         movie_paths = [f"/api/v1/movies/{movie_id}" for movie_id in range(1, 201)]
-        for path in movie_paths:
+        discover_paths = [f"/api/v1/movies/discover?{query}" for query in DISCOVER_QUERIES]
+        for path in movie_paths + discover_paths:
             api.get(path.removeprefix("/api/v1")).raise_for_status()
         few_id, few = self.user(api)
         for movie_id in (1, 50, 100, 181, 258, 7, 9, 12, 98, 127):
@@ -379,9 +391,19 @@ class Bench:
         run("catalog: cached trending (direct)", f"{catalog}{trending_path}")
         run("gateway: cached trending", f"{gateway}{trending_path}")
         run(
+            "catalog: cached enriched details (direct)",
+            f"{catalog}/",
+            script=header_script(scripts, "details-direct", {}, movie_paths),
+        )
+        run(
             "gateway: cached movie details",
             f"{gateway}/",
             script=header_script(scripts, "details", {}, movie_paths),
+        )
+        run(
+            "gateway: cached discover",
+            f"{gateway}/",
+            script=header_script(scripts, "discover", {}, discover_paths),
         )
         run(
             "gateway: favorites list (10 favorites)",
@@ -474,6 +496,10 @@ class Bench:
             "catalog: cached trending (direct)": (
                 "of the bare app",
                 catalog.requests_per_s / bare.requests_per_s,
+            ),
+            DETAILS_DIRECT: (
+                "of the bare app",
+                by[DETAILS_DIRECT].requests_per_s / bare.requests_per_s,
             ),
             "gateway: cached trending": (
                 "of the catalog direct",

@@ -90,7 +90,7 @@ class CommunityMirror:
     async def resolve(self, movie_id: int, mirrored: bytes | None) -> bytes:
         """The aggregate's JSON from the mirrored value, else from the database (and mirrored)."""
         if mirrored is not None:
-            return mirrored.split(b"|", 1)[1]
+            return mirrored_body(mirrored)
         try:
             version, body = await asyncio.to_thread(read, self.engine, movie_id)
         except Exception:
@@ -99,6 +99,11 @@ class CommunityMirror:
         with contextlib.suppress(RedisError):
             await self.publish(movie_id, version, body)
         return body
+
+
+def mirrored_body(mirrored: bytes) -> bytes:
+    """The aggregate's JSON in a mirrored value ("version|json")."""
+    return mirrored.split(b"|", 1)[1]
 
 
 def with_community(detail_body: bytes, community: bytes) -> bytes:

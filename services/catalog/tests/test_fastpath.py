@@ -71,3 +71,23 @@ async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
             assert (await client.get(path)).status_code == 299, path
         await asyncio.sleep(0.25)
         assert (await client.get("/api/v1/movies/7")).status_code == 299  # the second is over
+
+
+async def test_a_key_answered_before_is_read_again_from_redis_alone(redis) -> None:  # type: ignore[no-untyped-def]
+    cache = CatalogCache(redis, recent_ttl_s=0.1)
+    key = KEYS.movie(11, DEFAULT_LOCALE)
+    entry = Entry(pack(b'{"id":11}', {}), time.time() + 600)
+    await redis.set(key, entry.encode())
+    await redis.set(community_key(11), b'3|{"average":7.0,"count":2}')
+    async with _client(cache) as client:
+        assert (await client.get("/api/v1/movies/11")).status_code == 299  # never answered here
+        cache.remember(key, entry)  # as the route does when it answers
+        cache.remember(community_key(11), b'{"average":7.0,"count":2}')
+        assert (await client.get("/api/v1/movies/11")).status_code == 200
+        await asyncio.sleep(0.15)  # the one-second copy is gone: one Redis read answers
+        again = await client.get("/api/v1/movies/11")
+        assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
+        assert again.content == b'{"id":11,"community_rating":{"average":7.0,"count":2}}'
+        await redis.set(key, Entry(entry.body, time.time() - 1).encode())  # stale now
+        await asyncio.sleep(0.15)
+        assert (await client.get("/api/v1/movies/11")).status_code == 299  # the routes refresh
