@@ -173,7 +173,11 @@ def start_stack(
     names = [spec.name for spec in SERVICES] + ["sandbox"] + [name for name, _ in extra_gateways]
     ports = {name: (ports or {}).get(name) or free_port() for name in names}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    wiring = {"TMDB_BASE_URL": f"{urls['sandbox']}/3", **local_wiring(urls)}
+    wiring = {
+        "TMDB_BASE_URL": f"{urls['sandbox']}/3",
+        "TMDB_IMAGE_BASE_URL": f"{urls['sandbox']}/t/p/w500",
+        **local_wiring(urls),
+    }
     stack = Stack(ports=ports, env={**os.environ, **wiring, **env}, log_dir=log_dir)
     gateway = next(spec for spec in SERVICES if spec.name == "gateway")
     try:

@@ -133,10 +133,16 @@ def sandbox_url(environ: dict[str, str]) -> str:
     return f"http://127.0.0.1:{environ.get('SANDBOX_PORT', SANDBOX.port)}/3"
 
 
+def sandbox_image_url(environ: dict[str, str]) -> str:
+    """Where the sandbox draws posters, at TMDb's image paths."""
+    return f"http://127.0.0.1:{environ.get('SANDBOX_PORT', SANDBOX.port)}/t/p/w500"
+
+
 def main() -> None:
     specs: tuple[ServiceSpec, ...] = SERVICES
     if uses_sandbox(dict(os.environ)):
         os.environ["TMDB_BASE_URL"] = sandbox_url(dict(os.environ))
+        os.environ.setdefault("TMDB_IMAGE_BASE_URL", sandbox_image_url(dict(os.environ)))
         specs = (SANDBOX, *SERVICES)
         say("supervise", f"no TMDb key: using the TMDb sandbox at {os.environ['TMDB_BASE_URL']}")
     else:

@@ -223,3 +223,18 @@ async def test_discover_filters_and_sorts(client: httpx.AsyncClient) -> None:
     assert 0 < offered < 1682
     bad = await client.get("/3/discover/movie", params={"sort_by": "nonsense"})
     assert bad.status_code == 422
+
+
+async def test_images_at_tmdbs_paths(client: httpx.AsyncClient) -> None:
+    movie = (await client.get("/3/movie/1", params={"append_to_response": "credits"})).json()
+    assert movie["poster_path"] == "/sandbox-poster-1.svg"
+    poster = await client.get(f"/t/p/w500{movie['poster_path']}")
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/svg+xml"
+    assert b"Toy Story" in poster.content and b"1995" in poster.content
+    assert b'aria-label="Poster of Toy Story"' in poster.content
+    assert (await client.get(f"/t/p/original{movie['backdrop_path']}")).status_code == 200
+    profile = movie["credits"]["cast"][0]["profile_path"]
+    assert (await client.get(f"/t/p/w185{profile}")).status_code == 200
+    assert (await client.get("/t/p/w92/sandbox-provider-8.svg")).status_code == 200
+    for missing in ("sandbox-poster-99999.svg", "sandbox-person-5.svg", "nope.png"):
+        assert (await client.get(f"/t/p/w500/{missing}")).status_code == 404

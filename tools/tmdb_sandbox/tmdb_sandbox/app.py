@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tmdb_sandbox import generated
+from tmdb_sandbox import generated, images
 from tmdb_sandbox.config import SandboxSettings
 from tmdb_sandbox.data import load_movies, load_ratings
 from tmdb_sandbox.faults import MODES, Fault, FaultBook, tmdb_error
@@ -269,6 +269,16 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
     def genres(_: Request) -> Response:
         return _json({"genres": world.genres})
 
+    async def image(request: Request) -> Response:
+        found = images.image(request.path_params["file_name"], world.movies)
+        if found is None:
+            return Response(status_code=404)
+        return Response(
+            found,
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     async def admin_faults(request: Request) -> Response:
         if request.method == "DELETE":
             faults.clear()
@@ -315,6 +325,7 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         Route("/3/person/{person_id}", tmdb(person)),
         Route("/3/person/{person_id}/movie_credits", tmdb(person_credits)),
         Route("/3/genre/movie/list", tmdb(genres)),
+        Route("/t/p/{size}/{file_name}", image),  # TMDb's image paths, not counted as calls
         Route("/__admin/faults", admin_faults, methods=["POST", "DELETE"]),
         Route("/__admin/stats", admin_stats, methods=["GET", "DELETE"]),
         Route("/__admin/clock", admin_clock, methods=["GET", "POST"]),

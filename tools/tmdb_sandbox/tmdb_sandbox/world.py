@@ -292,7 +292,7 @@ class World:
         average, count = self.index.stats(movie_id, self.clock.data_time())
         return {
             "adult": movie_id in self.adult_ids,
-            "backdrop_path": None,
+            "backdrop_path": f"/sandbox-backdrop-{movie_id}.svg",
             "genre_ids": list(movie.genre_ids),
             "id": movie.id,
             "media_type": "movie",
@@ -300,7 +300,7 @@ class World:
             "original_title": movie.title,
             "overview": self._overview(movie, average, count, language),
             "popularity": self.popularity().get(movie_id, 0.6),
-            "poster_path": None,
+            "poster_path": f"/sandbox-poster-{movie_id}.svg",
             "release_date": f"{movie.year}-01-01" if movie.year else "",
             "title": movie.title,
             "video": False,
