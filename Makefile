@@ -12,11 +12,12 @@ export PYTHONUNBUFFERED := 1
 SANDBOX_DATA := data/ml-100k
 RECBOLE_WHEEL := data/downloads/recbole-1.2.1-py3-none-any.whl
 
-.PHONY: help setup uv venv infra migrate sandbox-data run test eval bench chaos compose-check lint format clean
+.PHONY: help setup uv venv infra browser migrate sandbox-data run test screenshots eval bench chaos compose-check lint format clean
 
 help:
 	@echo "make run    - set up and start every service on loopback (gateway on :8000)"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make test   - set up and run the whole test suite (installs headless Chromium if missing)"
+	@echo "make screenshots - the web client's main pages into docs/screenshots/"
 	@echo "make eval   - offline recommendation quality (BENCHMARKS.md)"
 	@echo "make bench  - throughput and latency with wrk (BENCHMARKS.md)"
 	@echo "make chaos  - faults under traffic: restarts PostgreSQL, Redis, RabbitMQ (RELIABILITY.md)"
@@ -34,6 +35,9 @@ venv: uv
 
 infra:
 	@bash tools/ensure-infra.sh
+
+browser:
+	@bash tools/ensure-browser.sh
 
 migrate: venv infra
 	@$(PYTHON) tools/migrate.py
@@ -53,8 +57,12 @@ run: setup
 	@echo "run: gateway http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops everything"
 	@exec $(PYTHON) tools/supervise.py
 
-test: setup
+test: setup browser
 	@$(PYTHON) -m pytest
+
+# The browser test, saving the web client's main pages for README.md.
+screenshots: setup browser
+	@WEB_SCREENSHOTS_DIR=docs/screenshots $(PYTHON) -m pytest -q tests/e2e/test_web_client.py -k new_user
 
 # Offline recommendation quality on MovieLens 100K; writes its table into BENCHMARKS.md.
 # Each tool runs as a module of the repository (python -m tools.X), so `tools` imports resolve.

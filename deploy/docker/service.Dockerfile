@@ -41,8 +41,11 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 COPY --from=build /app /app
 COPY deploy/docker/entrypoint.sh /usr/local/bin/entrypoint
+# The browser client's static files (the gateway serves them at /; a few tens of KiB).
+COPY web /app/web
 ENV PATH=/app/.venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 \
-    SERVICE=${SERVICE} APP=${SERVICE}.app:create_app PORT=${PORT} ENVIRONMENT=production
+    SERVICE=${SERVICE} APP=${SERVICE}.app:create_app PORT=${PORT} ENVIRONMENT=production \
+    GATEWAY_WEB_DIR=/app/web
 USER app
 EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=90s --retries=3 \

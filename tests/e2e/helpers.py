@@ -2,6 +2,8 @@
 
 import httpx
 
+from catalog.config import CatalogSettings
+from catalog.keys import CacheKeys
 from tools.stack import Stack
 
 PASSWORD = "a fine passphrase"
@@ -34,3 +36,11 @@ def refresh_after_time_passes(stack: Stack, days: float) -> dict[str, list[int]]
     assert refreshed.status_code == 200, refreshed.text
     new: dict[str, list[int]] = refreshed.json()["new_movie_ids"]
     return new
+
+
+def catalog_keys(stack: Stack) -> CacheKeys:
+    """The cache keys the stack's catalog uses (they name its TMDb and image server)."""
+    image_base = stack.env.get(
+        "TMDB_IMAGE_BASE_URL", CatalogSettings.model_fields["tmdb_image_base_url"].default
+    )
+    return CacheKeys(stack.env["TMDB_BASE_URL"], image_base)

@@ -9,10 +9,9 @@ import httpx
 import pytest
 import redis
 
-from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import assert_problem
+from tests.e2e.helpers import assert_problem, catalog_keys
 from tests.e2e.test_movies import DETAIL_KEYS, SUMMARY_KEYS
 
 PARTS = {
@@ -146,7 +145,7 @@ def test_enriched_details_cold_and_warm(
     movie_id = 1620  # no other test reads it; it belongs to no collection
     plain = sandbox.get(f"/3/movie/{movie_id}", params={"api_key": stack.env["TMDB_API_KEY"]})
     assert plain.json()["belongs_to_collection"] is None
-    key = CacheKeys(stack.env["TMDB_BASE_URL"]).movie(movie_id, DEFAULT_LOCALE)
+    key = catalog_keys(stack).movie(movie_id, DEFAULT_LOCALE)
     sandbox.delete("/__admin/stats")
     answers: list[httpx.Response] = []
     cold = _reads_of(stack, key, lambda: answers.append(api.get(f"/movies/{movie_id}")))

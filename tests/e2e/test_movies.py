@@ -8,10 +8,9 @@ import pytest
 import redis
 
 from catalog.cache import Entry
-from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import assert_problem
+from tests.e2e.helpers import assert_problem, catalog_keys
 
 SUMMARY_KEYS = {
     "id",
@@ -175,7 +174,7 @@ def test_tmdb_failure_serves_the_stale_copy(
     fresh = api.get("/movies/1610")
     assert fresh.status_code == 200
     cache = redis.Redis.from_url(stack.env["REDIS_URL"])
-    key = CacheKeys(stack.env["TMDB_BASE_URL"]).movie(1610, DEFAULT_LOCALE)
+    key = catalog_keys(stack).movie(1610, DEFAULT_LOCALE)
     entry = Entry.decode(cache.get(key))  # type: ignore[arg-type]
     cache.set(key, Entry(entry.body, time.time() - 1).encode())  # expire it
     sandbox.post("/__admin/faults", json={"path": "/3/movie/1610", "mode": "503"})

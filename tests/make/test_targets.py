@@ -26,7 +26,8 @@ SMOKED = {"run", "test", "eval", "bench", "chaos", "lint", "format", "migrate"}
 # Not run here, by design: it installs and starts a Docker engine and builds every image
 # (minutes, and a daemon of the machine's). Its command line is checked below; its figures
 # are in DEPLOYMENT.md.
-BY_HAND = {"compose-check"}
+# `make screenshots` rewrites docs/screenshots/ with the browser test, which make test runs.
+BY_HAND = {"compose-check", "screenshots"}
 
 
 def _make(*args: str, timeout_s: float, env: dict[str, str] | None = None) -> str:

@@ -1,6 +1,7 @@
-"""The catalog's cache keys. Each names the upstream TMDb (switching `TMDB_BASE_URL` starts
-from an empty cache instead of serving the old upstream's answers) and, where an answer
-depends on them, its language and region."""
+"""The catalog's cache keys. Each names the upstream TMDb and its image server (switching
+`TMDB_BASE_URL` or `TMDB_IMAGE_BASE_URL` starts from an empty cache instead of serving the
+old upstream's answers or image URLs) and, where an answer depends on them, its language and
+region."""
 
 import hashlib
 
@@ -14,8 +15,9 @@ def digest(text: str) -> str:
 
 
 class CacheKeys:
-    def __init__(self, tmdb_base_url: str) -> None:
-        upstream = digest(tmdb_base_url.rstrip("/").lower())[:10]
+    def __init__(self, tmdb_base_url: str, image_base_url: str = "") -> None:
+        named = f"{tmdb_base_url.rstrip('/').lower()} {image_base_url.rstrip('/').lower()}"
+        upstream = digest(named)[:10]
         self.prefix = f"catalog:v3:{upstream}"
         self.locales = f"{self.prefix}:locales"  # the locale tags answers were cached in
 

@@ -117,7 +117,7 @@ class Catalog:
         self.tmdb = tmdb
         self.cache = cache
         self.settings = settings
-        self.keys = CacheKeys(settings.tmdb_base_url)
+        self.keys = CacheKeys(settings.tmdb_base_url, settings.tmdb_image_base_url)
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._noted_locales: set[str] = {DEFAULT_LOCALE.tag}
 

@@ -80,7 +80,8 @@ def unique_id() -> int:
     return 100_000 + uuid.uuid4().int % 800_000
 
 
-KEYS = CacheKeys("http://tmdb.test/3")  # the test settings' TMDB_BASE_URL
+# The test settings' TMDB_BASE_URL, and TMDb's own image server (the default)
+KEYS = CacheKeys("http://tmdb.test/3", "https://image.tmdb.org/t/p/w500")
 
 
 def movie_key(movie_id: int) -> str:

@@ -1,4 +1,5 @@
-"""The gateway application: the proxy in front, docs and health behind it."""
+"""The gateway application: the proxy in front; docs, health and the browser client behind
+it."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from gateway.config import GatewaySettings, settings
 from gateway.openapi import OpenApiMerger
 from gateway.proxy import GatewayProxy
+from gateway.web import web_client
 from shared.app import settle_heap
 from shared.errors import install_problem_handlers
 from shared.logging import configure_logging
@@ -116,6 +118,8 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     ops.add_route("/openapi.json", openapi_json, include_in_schema=False)
     ops.add_route("/docs", docs, include_in_schema=False)
     ops.add_route("/docs/oauth2-redirect", oauth2_redirect, include_in_schema=False)
+    if (app_settings.web_dir / "index.html").is_file():
+        ops.mount("/", web_client(app_settings.web_dir))
 
     proxy = GatewayProxy(
         fallback=ops, settings=app_settings, redis=redis, security_redis=security_redis

@@ -1,5 +1,7 @@
 """Gateway settings (env prefix GATEWAY_)."""
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import PlatformSettings
@@ -31,6 +33,8 @@ class GatewaySettings(PlatformSettings):
     # older than the catalog's cache (signed-in requests always go through).
     micro_cache_ttl_s: float = 1.0
     micro_cache_entries: int = 5000
+    # The browser client's files, served at / (none when the directory does not exist).
+    web_dir: Path = Path(__file__).resolve().parents[3] / "web"
 
     def service_urls(self) -> dict[str, str]:
         """Each upstream of the service registry (`shared/services.py`) by name."""
