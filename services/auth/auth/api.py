@@ -155,15 +155,6 @@ async def login(
     responses=problem_responses(401, 413, 422, 429, 503),
     tags=["auth"],
     summary="Log in with the OAuth2 password form (username = email)",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "example": {"username": "ada@example.com", "password": "correct horse battery"}
-                }
-            }
-        }
-    },
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
