@@ -1,5 +1,8 @@
 """Assertions shared by the end-to-end tests."""
 
+import time
+from collections.abc import Callable
+
 import httpx
 
 from catalog.config import CatalogSettings
@@ -44,3 +47,17 @@ def catalog_keys(stack: Stack) -> CacheKeys:
         "TMDB_IMAGE_BASE_URL", CatalogSettings.model_fields["tmdb_image_base_url"].default
     )
     return CacheKeys(stack.env["TMDB_BASE_URL"], image_base)
+
+
+def bearer(user: dict[str, str]) -> dict[str, str]:
+    """The Authorization header of a user made by the `new_user` fixture."""
+    return {"Authorization": user["authorization"]}
+
+
+def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    """Wait for something the system does after answering (an event applied, a cache
+    dropped); fails naming it if it is not seen in time."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within_s, f"{what} not seen within {within_s} s"
+        time.sleep(0.05)

@@ -13,16 +13,7 @@ from catalog.locale import DEFAULT_LOCALE
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import assert_problem, catalog_keys
 from tests.e2e.test_movies import DETAIL_KEYS, SUMMARY_KEYS
-
-PARTS = {
-    "credits",
-    "videos",
-    "watch_providers",
-    "certification",
-    "collection",
-    "external_ids",
-    "keywords",
-}
+from tests.e2e.test_movies import DETAIL_PARTS as PARTS
 
 
 def _page(response: httpx.Response, extra: set[str] = frozenset()) -> dict:  # type: ignore[type-arg,assignment]

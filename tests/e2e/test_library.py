@@ -6,13 +6,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.e2e.helpers import assert_problem
+from tests.e2e.helpers import assert_problem, bearer, until
 
 NewUser = Callable[..., dict[str, str]]
-
-
-def _auth(user: dict[str, str]) -> dict[str, str]:
-    return {"Authorization": user["authorization"]}
 
 
 def _community(api: httpx.Client, movie_id: int) -> dict[str, object]:
@@ -20,16 +16,9 @@ def _community(api: httpx.Client, movie_id: int) -> dict[str, object]:
     return rating
 
 
-def _until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < within_s, f"{what} not seen within {within_s} s"
-        time.sleep(0.05)
-
-
 # --- ratings --------------------------------------------------------------------------------
 def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) -> None:
-    alice, bob = _auth(new_user()), _auth(new_user())
+    alice, bob = bearer(new_user()), bearer(new_user())
     movie_id = 1501
     assert _community(api, movie_id) == {"average": None, "count": 0}
     rated = api.put(f"/movies/{movie_id}/rating", json={"score": 8}, headers=alice)
@@ -38,7 +27,7 @@ def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) 
     assert (
         api.put(f"/movies/{movie_id}/rating", json={"score": 5.5}, headers=bob).status_code == 200
     )
-    _until(
+    until(
         lambda: _community(api, movie_id) == {"average": 6.75, "count": 2},
         2,
         "the community average",
@@ -46,9 +35,9 @@ def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) 
     assert (
         api.put(f"/movies/{movie_id}/rating", json={"score": 9.5}, headers=alice).status_code == 200
     )
-    _until(lambda: _community(api, movie_id) == {"average": 7.5, "count": 2}, 2, "a changed rating")
+    until(lambda: _community(api, movie_id) == {"average": 7.5, "count": 2}, 2, "a changed rating")
     assert api.delete(f"/movies/{movie_id}/rating", headers=bob).status_code == 204
-    _until(lambda: _community(api, movie_id) == {"average": 9.5, "count": 1}, 2, "a removed rating")
+    until(lambda: _community(api, movie_id) == {"average": 9.5, "count": 1}, 2, "a removed rating")
     assert_problem(api.delete(f"/movies/{movie_id}/rating", headers=bob), 404)
     mine = api.get("/me/ratings", headers=alice).json()
     assert [(r["movie_id"], r["score"]) for r in mine["results"]] == [(movie_id, 9.5)]
@@ -58,7 +47,7 @@ def test_rating_and_the_community_average(api: httpx.Client, new_user: NewUser) 
 def test_concurrent_first_ratings_count_the_user_once(api: httpx.Client, new_user: NewUser) -> None:
     import concurrent.futures
 
-    user, movie_id = _auth(new_user()), 1502
+    user, movie_id = bearer(new_user()), 1502
     scores = [float(1 + index % 10) for index in range(16)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(
@@ -73,7 +62,7 @@ def test_concurrent_first_ratings_count_the_user_once(api: httpx.Client, new_use
     stored = api.get("/me/ratings", headers=user).json()["results"]
     assert len(stored) == 1
     final = stored[0]["score"]
-    _until(
+    until(
         lambda: _community(api, movie_id) == {"average": final, "count": 1},
         3,
         "one user counted once",
@@ -85,7 +74,7 @@ def test_concurrent_first_ratings_count_the_user_once(api: httpx.Client, new_use
 def test_concurrent_profile_changes_all_last(api: httpx.Client, new_user: NewUser) -> None:
     import concurrent.futures
 
-    user = _auth(new_user())
+    user = bearer(new_user())
     changes = [
         {"preferences": {"genres": [18, 35]}},
         {"preferences": {"language": "fr"}},
@@ -111,12 +100,12 @@ def test_concurrent_profile_changes_all_last(api: httpx.Client, new_user: NewUse
 @pytest.mark.parametrize("score", [0, 10.5, 7.3, "text", "8", True, None, -1])
 def test_bad_scores_are_422(api: httpx.Client, new_user: NewUser, score: object) -> None:
     assert_problem(
-        api.put("/movies/1/rating", json={"score": score}, headers=_auth(new_user())), 422
+        api.put("/movies/1/rating", json={"score": score}, headers=bearer(new_user())), 422
     )
 
 
 def test_rating_rules(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     assert_problem(api.put("/movies/999999/rating", json={"score": 5}, headers=headers), 404)
     assert_problem(api.put("/movies/1/rating", json={}, headers=headers), 422)
     assert_problem(api.put("/movies/1/rating", json={"score": 5}), 401)
@@ -128,13 +117,13 @@ def test_rating_rules(api: httpx.Client, new_user: NewUser) -> None:
 def test_a_movie_rated_or_watchlisted_leaves_the_recommendations(
     api: httpx.Client, new_user: NewUser, action: str
 ) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
 
     def recommended() -> list[int]:
         return [m["id"] for m in api.get("/recommendations", headers=headers).json()["results"]]
 
-    _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
+    until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
     target = recommended()[0]
     if action == "rated":
         done = api.put(f"/movies/{target}/rating", json={"score": 3}, headers=headers)
@@ -142,12 +131,12 @@ def test_a_movie_rated_or_watchlisted_leaves_the_recommendations(
     else:
         done = api.post("/watchlist", json={"movie_id": target}, headers=headers)
         assert done.status_code == 201
-    _until(lambda: target not in recommended(), 2, f"the {action} movie leaving them")
+    until(lambda: target not in recommended(), 2, f"the {action} movie leaving them")
 
 
 # --- watchlist ------------------------------------------------------------------------------
 def test_the_watchlist_is_kept_apart_from_favorites(api: httpx.Client, new_user: NewUser) -> None:
-    headers, other = _auth(new_user()), _auth(new_user())
+    headers, other = bearer(new_user()), bearer(new_user())
     added = api.post("/watchlist", json={"movie_id": 21}, headers=headers)
     assert added.status_code == 201, added.text
     assert added.headers["location"] == "/api/v1/watchlist/21"
@@ -177,13 +166,13 @@ def test_the_watchlist_is_kept_apart_from_favorites(api: httpx.Client, new_user:
 def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
     author, other = new_user(), new_user()
     assert (
-        api.patch("/me", json={"display_name": "Critic"}, headers=_auth(author)).status_code == 200
+        api.patch("/me", json={"display_name": "Critic"}, headers=bearer(author)).status_code == 200
     )
     movie_id = 1502
     created = api.post(
         f"/movies/{movie_id}/reviews",
         json={"body": "<b>Great</b> & moving", "score": 9},
-        headers=_auth(author),
+        headers=bearer(author),
     )
     assert created.status_code == 201, created.text
     review = created.json()
@@ -191,14 +180,14 @@ def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
     assert review["body"] == "<b>Great</b> & moving"  # plain text, stored and returned as is
     assert review["author"]["id"] == author["id"]
     assert_problem(
-        api.post(f"/movies/{movie_id}/reviews", json={"body": "again"}, headers=_auth(author)), 409
+        api.post(f"/movies/{movie_id}/reviews", json={"body": "again"}, headers=bearer(author)), 409
     )
     assert_problem(
-        api.patch(f"/reviews/{review['id']}", json={"body": "mine now"}, headers=_auth(other)), 403
+        api.patch(f"/reviews/{review['id']}", json={"body": "mine now"}, headers=bearer(other)), 403
     )
-    assert_problem(api.delete(f"/reviews/{review['id']}", headers=_auth(other)), 403)
+    assert_problem(api.delete(f"/reviews/{review['id']}", headers=bearer(other)), 403)
     edited = api.patch(
-        f"/reviews/{review['id']}", json={"body": "Still great"}, headers=_auth(author)
+        f"/reviews/{review['id']}", json={"body": "Still great"}, headers=bearer(author)
     )
     assert (
         edited.status_code == 200
@@ -210,7 +199,7 @@ def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
     assert public.status_code == 200
     listed = public.json()["results"]
     assert [r["id"] for r in listed] == [review["id"]]
-    _until(
+    until(
         lambda: (
             api.get(f"/movies/{movie_id}/reviews").json()["results"][0]["author"]["display_name"]
             == "Critic"
@@ -218,10 +207,10 @@ def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
         3,
         "the author's display name",
     )
-    assert api.delete(f"/reviews/{review['id']}", headers=_auth(author)).status_code == 204
-    assert_problem(api.delete(f"/reviews/{review['id']}", headers=_auth(author)), 404)
+    assert api.delete(f"/reviews/{review['id']}", headers=bearer(author)).status_code == 204
+    assert_problem(api.delete(f"/reviews/{review['id']}", headers=bearer(author)), 404)
     assert_problem(
-        api.patch(f"/reviews/{review['id']}", json={"body": "x"}, headers=_auth(author)), 404
+        api.patch(f"/reviews/{review['id']}", json={"body": "x"}, headers=bearer(author)), 404
     )
 
 
@@ -237,11 +226,11 @@ def test_review_rules(api: httpx.Client, new_user: NewUser) -> None:
     ],
 )
 def test_bad_reviews_are_422(api: httpx.Client, new_user: NewUser, body: dict[str, object]) -> None:
-    assert_problem(api.post("/movies/2/reviews", json=body, headers=_auth(new_user())), 422)
+    assert_problem(api.post("/movies/2/reviews", json=body, headers=bearer(new_user())), 422)
 
 
 def test_review_limits_and_unknowns(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     assert (
         api.post("/movies/3/reviews", json={"body": "x" * 5000}, headers=headers).status_code == 201
     )
@@ -259,7 +248,7 @@ def test_review_limits_and_unknowns(api: httpx.Client, new_user: NewUser) -> Non
 
 # --- watch history --------------------------------------------------------------------------
 def test_history_and_isolation(api: httpx.Client, new_user: NewUser) -> None:
-    alice, bob = _auth(new_user()), _auth(new_user())
+    alice, bob = bearer(new_user()), bearer(new_user())
     first = api.post(
         "/me/history", json={"movie_id": 1, "watched_at": "2024-01-02T20:00:00Z"}, headers=alice
     )
@@ -290,11 +279,11 @@ def test_history_and_isolation(api: httpx.Client, new_user: NewUser) -> None:
     ],
 )
 def test_bad_history_is_422(api: httpx.Client, new_user: NewUser, body: dict[str, object]) -> None:
-    assert_problem(api.post("/me/history", json=body, headers=_auth(new_user())), 422)
+    assert_problem(api.post("/me/history", json=body, headers=bearer(new_user())), 422)
 
 
 def test_history_keeps_any_offset_as_utc(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     added = api.post(
         "/me/history",
         json={"movie_id": 2, "watched_at": "2020-07-02T01:55:29+22:44"},
@@ -306,7 +295,7 @@ def test_history_keeps_any_offset_as_utc(api: httpx.Client, new_user: NewUser) -
 
 def test_history_unknown_movie_and_no_token(api: httpx.Client, new_user: NewUser) -> None:
     assert_problem(
-        api.post("/me/history", json={"movie_id": 999999}, headers=_auth(new_user())), 404
+        api.post("/me/history", json={"movie_id": 999999}, headers=bearer(new_user())), 404
     )
     assert_problem(api.get("/me/history"), 401)
 
@@ -316,7 +305,7 @@ def test_adult_titles_stay_hidden_from_users_who_did_not_allow_them(
 ) -> None:
     from tests.e2e.settings import ADULT_MOVIE
 
-    user = _auth(new_user())
+    user = bearer(new_user())
     for path in (f"/movies/{ADULT_MOVIE}", f"/movies/{ADULT_MOVIE}/similar"):
         assert_problem(api.get(path, headers=user), 404)
         assert_problem(api.get(path), 404)
@@ -327,7 +316,7 @@ def test_adult_titles_stay_hidden_from_users_who_did_not_allow_them(
 
     # Allowed, they are there; turned off again, a favorite of one is no longer listed.
     api.patch("/me", json={"preferences": {"include_adult": True}}, headers=user)
-    _until(
+    until(
         lambda: api.get(f"/movies/{ADULT_MOVIE}", headers=user).status_code == 200,
         5,
         "the adult preference",
@@ -341,4 +330,4 @@ def test_adult_titles_stay_hidden_from_users_who_did_not_allow_them(
 
     assert listed() == {ADULT_MOVIE, 1}
     api.patch("/me", json={"preferences": {"include_adult": False}}, headers=user)
-    _until(lambda: listed() == {1}, 5, "the adult favorite hidden again")
+    until(lambda: listed() == {1}, 5, "the adult favorite hidden again")

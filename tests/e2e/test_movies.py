@@ -31,6 +31,9 @@ DETAIL_KEYS = SUMMARY_KEYS | {
     "original_language",
     "backdrop_url",
     "community_rating",
+}
+# The parts API.md names, all of them in an answer without ?include=
+DETAIL_PARTS = {
     "credits",
     "videos",
     "watch_providers",
@@ -39,6 +42,7 @@ DETAIL_KEYS = SUMMARY_KEYS | {
     "external_ids",
     "keywords",
 }
+DETAIL_KEYS |= DETAIL_PARTS
 
 
 def _assert_page(response: httpx.Response) -> dict:  # type: ignore[type-arg]

@@ -1,13 +1,12 @@
 """A user's whole state: one title in one call, "not interested", the export of everything
 and the deletion of the account in every service, through the gateway."""
 
-import time
 from collections.abc import Callable
 
 import httpx
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import PASSWORD, assert_problem
+from tests.e2e.helpers import PASSWORD, assert_problem, bearer, until
 
 NewUser = Callable[..., dict[str, str]]
 STATE_KEYS = {
@@ -21,19 +20,8 @@ STATE_KEYS = {
 }
 
 
-def _auth(user: dict[str, str]) -> dict[str, str]:
-    return {"Authorization": user["authorization"]}
-
-
-def _until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < within_s, f"{what} not seen within {within_s} s"
-        time.sleep(0.05)
-
-
 def test_one_title_in_one_call(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     blank = api.get("/movies/31/me", headers=headers)
     assert blank.status_code == 200, blank.text
     assert blank.json() == {
@@ -63,20 +51,20 @@ def test_one_title_in_one_call(api: httpx.Client, new_user: NewUser) -> None:
 
 
 def test_not_interested_leaves_the_recommendations(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     assert api.post("/favorites", json={"movie_id": 50}, headers=headers).status_code == 201
 
     def recommended() -> list[int]:
         return [m["id"] for m in api.get("/recommendations", headers=headers).json()["results"]]
 
-    _until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
+    until(lambda: 50 not in recommended() and bool(recommended()), 2, "the favorite's effect")
     target = recommended()[0]
     assert api.put(f"/movies/{target}/not-interested", headers=headers).status_code == 204
     assert api.put(f"/movies/{target}/not-interested", headers=headers).status_code == 204
-    _until(lambda: target not in recommended(), 2, "the hidden title leaving them")
+    until(lambda: target not in recommended(), 2, "the hidden title leaving them")
     assert api.delete(f"/movies/{target}/not-interested", headers=headers).status_code == 204
     assert_problem(api.delete(f"/movies/{target}/not-interested", headers=headers), 404)
-    _until(lambda: target in recommended(), 2, "the title coming back")
+    until(lambda: target in recommended(), 2, "the title coming back")
     assert_problem(api.put("/movies/999999/not-interested", headers=headers), 404)
     assert_problem(api.put(f"/movies/{target}/not-interested"), 401)
 
@@ -84,7 +72,7 @@ def test_not_interested_leaves_the_recommendations(api: httpx.Client, new_user: 
 def test_watching_takes_a_title_off_the_watchlist_when_asked(
     api: httpx.Client, new_user: NewUser
 ) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     for movie_id in (41, 42):
         assert (
             api.post("/watchlist", json={"movie_id": movie_id}, headers=headers).status_code == 201
@@ -104,7 +92,7 @@ def test_watching_takes_a_title_off_the_watchlist_when_asked(
         }
         return 42 not in ids
 
-    _until(watch_42_and_check, 5, "the watched title leaving the watchlist")
+    until(watch_42_and_check, 5, "the watched title leaving the watchlist")
     assert api.get("/movies/42/me", headers=headers).json()["on_watchlist"] is False
 
 
@@ -116,7 +104,7 @@ def _export(api: httpx.Client, headers: dict[str, str]) -> dict:  # type: ignore
 
 def test_export_holds_everything(api: httpx.Client, new_user: NewUser) -> None:
     user = new_user()
-    headers = _auth(user)
+    headers = bearer(user)
     api.patch(
         "/me", json={"display_name": "Exporter", "preferences": {"genres": [18]}}, headers=headers
     )
@@ -149,20 +137,20 @@ def test_export_holds_everything(api: httpx.Client, new_user: NewUser) -> None:
     assert [h["movie_id"] for h in exported["history"]] == [65]
     assert [n["movie_id"] for n in exported["not_interested"]] == [66]
     assert isinstance(exported["notifications"], list)
-    _until(
+    until(
         lambda: (
             {s["movie_id"] for s in _export(api, headers)["taste_signals"]} >= {61, 62, 63, 65, 66}
         ),
         5,
         "the taste signals in the export",
     )
-    other = _export(api, _auth(new_user()))
+    other = _export(api, bearer(new_user()))
     assert other["favorites"] == [] and other["ratings"] == []  # only one's own
     assert_problem(api.get("/me/export"), 401)
 
 
 def test_deletion_needs_the_password(api: httpx.Client, new_user: NewUser) -> None:
-    headers = _auth(new_user())
+    headers = bearer(new_user())
     wrong = api.post("/me/delete", json={"password": "not the password"}, headers=headers)
     assert_problem(wrong, 401)
     for body in ({}, {"password": ""}, {"password": 5}, {"password": PASSWORD, "extra": 1}):
@@ -185,7 +173,7 @@ def test_deleting_the_account_removes_it_everywhere(
     api: httpx.Client, new_user: NewUser, stack: Stack
 ) -> None:
     user = new_user()
-    headers = _auth(user)
+    headers = bearer(user)
     movie_id = 71
     before = api.get(f"/movies/{movie_id}").json()["community_rating"]["count"]
     assert (
@@ -195,7 +183,7 @@ def test_deleting_the_account_removes_it_everywhere(
     api.post("/movies/73/reviews", json={"body": "Gone soon"}, headers=headers)
     api.post("/me/history", json={"movie_id": 74}, headers=headers)
     api.post("/watchlist", json={"movie_id": 75}, headers=headers)
-    _until(
+    until(
         lambda: api.get(f"/movies/{movie_id}").json()["community_rating"]["count"] == before + 1,
         5,
         "the rating in the community average",
@@ -225,18 +213,18 @@ def test_deleting_the_account_removes_it_everywhere(
         "reviews": [],
         "history": [],
     }
-    _until(
+    until(
         lambda: _internal_export(stack, "library", user["id"]) == empty_library,
         5,
         "the library forgetting the account",
     )
-    _until(
+    until(
         lambda: _internal_export(stack, "recommendations", user["id"]) == {"taste_signals": []},
         5,
         "the taste profile forgotten",
     )
     assert _internal_export(stack, "notifications", user["id"]) == []
-    _until(
+    until(
         lambda: api.get(f"/movies/{movie_id}").json()["community_rating"]["count"] == before,
         5,
         "the rating leaving the community average",

@@ -19,14 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
-from shared.account_export import (
-    ListedExport,
-    NotificationExport,
-    RatingExport,
-    ReviewExport,
-    TasteSignalExport,
-    WatchExport,
-)
+from shared.account_export import LibraryExport, NotificationExport, TasteSignalExport
 from shared.db import utcnow
 
 DISPLAY_NAME_MAX = 50
@@ -285,17 +278,12 @@ class ProfilePublic(UserPublic):
     preferences: Preferences
 
 
-class AccountExport(BaseModel):
-    """Everything the system holds of a user."""
+class AccountExport(LibraryExport):
+    """Everything the system holds of a user: the profile, the library's sections, the
+    notifications and what recommendations learned."""
 
     exported_at: datetime
     profile: ProfilePublic
-    favorites: list[ListedExport]
-    watchlist: list[ListedExport]
-    not_interested: list[ListedExport]
-    ratings: list[RatingExport]
-    reviews: list[ReviewExport]
-    history: list[WatchExport]
     notifications: list[NotificationExport]
     taste_signals: list[TasteSignalExport] = PydanticField(
         description="What recommendations are made from"

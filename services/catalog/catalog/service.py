@@ -195,9 +195,7 @@ class Catalog:
             lambda: self._people_page(params),
         )
 
-    async def discover(
-        self, *, genre_ids: list[int], page: int, sort_by: str = "popularity.desc"
-    ) -> Served:
+    async def discover(self, *, genre_ids: list[int], page: int) -> Served:
         """Popular titles in any of these genres (for the recommendations service)."""
         filters = DiscoverFilters(genres=tuple(genre_ids), any_genre=True)
         return await self.discover_filtered(filters, page=page)
