@@ -238,6 +238,7 @@ class Stack:
                     "RABBITMQ_UI_HOST_PORT",
                     "PROMETHEUS_HOST_PORT",
                     "GRAFANA_HOST_PORT",
+                    "SANDBOX_HOST_PORT",
                 )
             },
         }
@@ -269,8 +270,9 @@ class Stack:
             # traffic's few users make many requests each, this is not a rate-limit test).
             **STACK_SETTINGS,
             "COMPOSE_PROJECT_NAME": PROJECT,
-            # the catalog's cache keys name it
+            # the catalog's cache keys name both; the browser test loads the sandbox's posters
             "TMDB_BASE_URL": f"http://tmdb-sandbox:{SANDBOX_PORT}/3",
+            "TMDB_IMAGE_BASE_URL": f"http://127.0.0.1:{self.env['SANDBOX_HOST_PORT']}/t/p/w500",
         }
         self.settings = values.copy()
         self._write(values)

@@ -4,6 +4,7 @@ answered before, from one Redis read, with no routing and no dependency injectio
 else (a first read, a stale or missing entry, a query, a signed-in caller) goes on to the
 FastAPI routes unchanged."""
 
+import time
 from urllib.parse import parse_qsl
 
 from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
@@ -35,6 +36,42 @@ def _parse_trending_query(query: bytes) -> tuple[str, int] | None:
     return window, page
 
 
+class _Answer:
+    """A built answer: its bytes, its ETag, and its headers, made again once a second (the
+    max-age in them counts down)."""
+
+    __slots__ = ("_headers", "_second", "body", "community", "entry", "etag", "max_age_cap_s")
+
+    def __init__(
+        self,
+        entry: Entry,
+        community: bytes | None,
+        body: bytes,
+        etag: bytes,
+        max_age_cap_s: int | None,
+    ) -> None:
+        self.entry, self.community, self.body, self.etag = entry, community, body, etag
+        self.max_age_cap_s = max_age_cap_s
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._second = -1
+
+    def headers(self, *, with_type: bool = False) -> list[tuple[bytes, bytes]]:
+        second = int(time.time())
+        if second != self._second:
+            self._headers = [
+                JSON,
+                *cache_headers(
+                    etag=self.etag,
+                    cache_status="HIT",
+                    fresh_until=self.entry.fresh_until,
+                    personal=False,
+                    max_age_cap_s=self.max_age_cap_s,
+                ),
+            ]
+            self._second = second
+        return self._headers if with_type else self._headers[1:]
+
+
 class CachedReadsFastPath:
     def __init__(self, app: ASGIApp, *, cache: CatalogCache, keys: CacheKeys) -> None:
         self.app = app
@@ -43,24 +80,17 @@ class CachedReadsFastPath:
         self._trending_queries: dict[bytes, tuple[str, int] | None] = {}
         # The answer built from a recalled entry, with its ETag, while that entry is the one
         # recalled: a hit then costs no joining and no hashing.
-        self._answers: dict[str, tuple[object, object, bytes, bytes]] = {}
+        self._answers: dict[str, _Answer] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             headers = dict(scope["headers"])
             if _USER not in headers and (found := await self._cached(scope, headers)) is not None:
-                body, etag, entry, max_age_cap_s = found
-                answer = cache_headers(
-                    etag=etag,
-                    cache_status="HIT",
-                    fresh_until=entry.fresh_until,
-                    personal=False,
-                    max_age_cap_s=max_age_cap_s,
-                )
-                if matches(headers.get(b"if-none-match"), etag):
-                    await send_whole(send, 304, answer, b"")
+                answer = found
+                if matches(headers.get(b"if-none-match"), answer.etag):
+                    await send_whole(send, 304, answer.headers(), b"")
                 else:
-                    await send_whole(send, 200, [JSON, *answer], body)
+                    await send_whole(send, 200, answer.headers(with_type=True), answer.body)
                 return
         await self.app(scope, receive, send)
 
@@ -75,17 +105,19 @@ class CachedReadsFastPath:
             self._trending_queries[query] = found
         return found
 
-    def _built(self, key: str, entry: Entry, community: bytes | None) -> tuple[bytes, bytes]:
-        """The answer's bytes and ETag for this entry (and community rating), built once."""
+    def _built(
+        self, key: str, entry: Entry, community: bytes | None, max_age_cap_s: int | None
+    ) -> "_Answer":
+        """The answer for this entry (and community rating), built once while it is recalled."""
         known = self._answers.get(key)
-        if known is not None and known[0] is entry and known[1] is community:
-            return known[2], known[3]
+        if known is not None and known.entry is entry and known.community is community:
+            return known
         body = entry.body if community is None else assemble(entry.body, PARTS, community)
-        etag = etag_of(body)
+        answer = _Answer(entry, community, body, etag_of(body), max_age_cap_s)
         if len(self._answers) >= ANSWERS_KEPT:
             self._answers.clear()
-        self._answers[key] = (entry, community, body, etag)
-        return body, etag
+        self._answers[key] = answer
+        return answer
 
     async def _reread(self, key: str, *companions: str) -> tuple[object, list[bytes | None]]:
         """The entry (only a fresh one) and companions from Redis, remembered for a second;
@@ -97,9 +129,7 @@ class CachedReadsFastPath:
         self.cache.remember(key, entry)
         return entry, extras
 
-    async def _cached(
-        self, scope: Scope, headers: dict[bytes, bytes]
-    ) -> tuple[bytes, bytes, Entry, int | None] | None:
+    async def _cached(self, scope: Scope, headers: dict[bytes, bytes]) -> "_Answer | None":
         path: str = scope["path"]
         language = headers.get(b"accept-language")
         locale = (accepted(language.decode("latin-1")) if language else None) or DEFAULT_LOCALE
@@ -113,7 +143,7 @@ class CachedReadsFastPath:
                 entry, _ = await self._reread(key)
             if isinstance(entry, Entry) and not entry.adult_ids:
                 scope["route_template"] = TRENDING_PATH
-                return *self._built(key, entry, None), entry, None
+                return self._built(key, entry, None, None)
             return None
         movie_id = ascii_int(path[len(MOVIE_PREFIX) :] if path.startswith(MOVIE_PREFIX) else "")
         if movie_id and not scope["query_string"] and movie_id < 2**31:
@@ -132,5 +162,5 @@ class CachedReadsFastPath:
                 and isinstance(community, bytes)
             ):
                 scope["route_template"] = "/api/v1/movies/{movie_id}"
-                return *self._built(key, entry, community), entry, DETAILS_MAX_AGE_S
+                return self._built(key, entry, community, DETAILS_MAX_AGE_S)
         return None
