@@ -211,6 +211,9 @@ def test_language_and_region_of_answers(api: httpx.Client, new_user) -> None:  #
         time.sleep(0.2)
     assert mine.json()["watch_providers"]["region"] == "ES"
     assert mine.headers["cache-control"] == "private"
+    assert api.post("/favorites", json={"movie_id": 2}, headers=auth).status_code == 201
+    kept = api.get("/favorites", headers=auth).json()["results"][0]["movie"]
+    assert kept["overview"].startswith("Una película")  # the library's lists too
     explicit = api.get("/movies/1", params={"language": "fr"}, headers=auth).json()
     assert explicit["overview"].startswith("Un film")  # an explicit language wins
     assert_problem(api.get("/movies/1", params={"language": "french"}), 422)

@@ -15,7 +15,15 @@ from catalog.community import CommunityMirror, community_key
 from catalog.conditional import DETAILS_MAX_AGE_S, cache_headers, etag_of, matches
 from catalog.deps import CatalogDep, PageQuery
 from catalog.details import PARTS, assemble
-from catalog.locale import LANGUAGE_PATTERN, REGION_PATTERN, Locale, Preferred, accepted, explicit
+from catalog.locale import (
+    DEFAULT_LOCALE,
+    LANGUAGE_PATTERN,
+    REGION_PATTERN,
+    Locale,
+    Preferred,
+    accepted,
+    explicit,
+)
 from catalog.models import (
     Genre,
     MovieBatch,
@@ -28,7 +36,7 @@ from catalog.models import (
     RelatedLists,
     SearchPage,
 )
-from catalog.preferences import ANONYMOUS, allows_adult, viewer_preferences
+from catalog.preferences import ANONYMOUS, viewer_preferences
 from catalog.service import (
     MOVIE_LISTS,
     TMDB_PAGE_SIZE,
@@ -682,17 +690,18 @@ async def movies_batch(
 ) -> Response:
     """Summaries of many movies at once, for other services (gateway-signed calls only).
 
-    With `viewer`, adult titles that viewer has not allowed are listed in `hidden` instead of
-    `results`, so a service acting for a user treats them as it would an unknown id."""
+    With `viewer`, they are in that viewer's language and region, and adult titles the viewer
+    has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
+    treats them as it would an unknown id."""
     _internal_only(request, runtime)
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
-    found = await catalog.movies(movie_ids)
+    user_id = viewer if isinstance(viewer, uuid.UUID) else None
+    eyes = await viewer_preferences(runtime.redis, user_id) if user_id else ANONYMOUS
+    found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
     hidden: list[int] = []
-    if viewer is not None and found["adult_ids"]:
-        user_id = viewer if isinstance(viewer, uuid.UUID) else None
-        if not await allows_adult(runtime.redis, user_id):
-            hidden = list(found["adult_ids"])
-            left_out = set(hidden)
-            found["results"] = [m for m in found["results"] if m["id"] not in left_out]
+    if viewer is not None and found["adult_ids"] and not eyes.allows_adult:
+        hidden = list(found["adult_ids"])
+        left_out = set(hidden)
+        found["results"] = [m for m in found["results"] if m["id"] not in left_out]
     found["hidden"] = hidden
     return Response(orjson.dumps(found), media_type="application/json")

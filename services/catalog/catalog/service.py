@@ -234,9 +234,11 @@ class Catalog:
             lambda: self.fetch_genres(locale),
         )
 
-    async def movies(self, movie_ids: list[int]) -> dict[str, list[Any]]:
+    async def movies(
+        self, movie_ids: list[int], locale: Locale = DEFAULT_LOCALE
+    ) -> dict[str, list[Any]]:
         """Summaries for many movies: one MGET, then the misses fetched together."""
-        keys = [self.keys.movie(movie_id, DEFAULT_LOCALE) for movie_id in movie_ids]
+        keys = [self.keys.movie(movie_id, locale) for movie_id in movie_ids]
         entries = await self.cache.get_many(keys)
         missing = [
             (movie_id, entry)
@@ -244,7 +246,7 @@ class Catalog:
             if entry is None or not entry.is_fresh()
         ]
         fetched = await asyncio.gather(
-            *(self.movie(movie_id) for movie_id, _ in missing), return_exceptions=True
+            *(self.movie(movie_id, locale) for movie_id, _ in missing), return_exceptions=True
         )
         by_id = {movie_id: entry for movie_id, entry in zip(movie_ids, entries, strict=True)}
         unavailable: list[int] = []
