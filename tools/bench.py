@@ -44,7 +44,8 @@ FLOOR = "bare ASGI app (floor)"
 # The same floor asked for the 200 details paths wrk's Lua script picks from: that script
 # costs wrk (on the same cores) more than a fixed request, so the details are compared to it.
 PATHS_FLOOR = "bare ASGI app (floor), 200 paths"
-DETAILS_DIRECT = "catalog: cached enriched details (direct)"
+DETAILS_DIRECT = "catalog: cached enriched details, 200 pages (direct)"
+DETAILS_PAGE = "catalog: cached enriched details page (direct)"
 DISCOVER_QUERIES = (  # what a discovery screen asks for, each warmed before it is measured
     "genres=18&sort=rating&min_votes=20",
     "genres=28,12&year_from=1990&year_to=1999",
@@ -399,8 +400,9 @@ class Bench:
         )
         run("catalog: cached trending (direct)", f"{catalog}{trending_path}")
         run("gateway: cached trending", f"{gateway}{trending_path}")
+        run(DETAILS_PAGE, f"{catalog}/api/v1/movies/1")
         run(
-            "catalog: cached enriched details (direct)",
+            DETAILS_DIRECT,
             f"{catalog}/",
             script=header_script(scripts, "details-direct", {}, movie_paths),
         )
@@ -505,6 +507,10 @@ class Bench:
             "catalog: cached trending (direct)": (
                 "of the bare app",
                 catalog.requests_per_s / bare.requests_per_s,
+            ),
+            DETAILS_PAGE: (
+                "of the bare app",
+                by[DETAILS_PAGE].requests_per_s / bare.requests_per_s,
             ),
             DETAILS_DIRECT: (
                 "of the bare app on the same 200 paths",
