@@ -306,6 +306,10 @@ export async function recommendations(view, params) {
 export async function notifications(view, _params, _id, rerender, shell) {
   if (needsSignIn(view)) return;
   const result = await get("/notifications");
+  // The titles the notifications name (cached at the catalog, so a few quick reads).
+  const ids = [...new Set(result.results.flatMap((n) => n.movie_ids.slice(0, 5)))].slice(0, 40);
+  const found = await Promise.allSettled(ids.map((m) => get(`/movies/${m}?include=`)));
+  const titles = new Map(found.filter((r) => r.status === "fulfilled").map((r) => [r.value.id, r.value.title]));
   view.replaceChildren(
     h("h1", {}, "Notifications"),
     h("button", { type: "button", onclick: async () => { await post("/notifications/read-all"); await shell.refreshUnread(); await rerender(); } }, "Mark all read"),
@@ -320,7 +324,9 @@ export async function notifications(view, _params, _id, rerender, shell) {
               h("strong", {}, n.title),
               h("p", {}, n.body),
               h("p", { class: "byline" }, when(n.created_at)),
-              n.movie_ids.length ? h("p", {}, n.movie_ids.slice(0, 5).map((m) => h("a", { href: `#/movie/${m}`, class: "chip" }, `Movie ${m}`))) : null,
+              n.movie_ids.length
+                ? h("p", {}, n.movie_ids.slice(0, 5).map((m) => h("a", { href: `#/movie/${m}`, class: "chip" }, titles.get(m) || `Movie ${m}`)))
+                : null,
               n.read_at ? null : h("button", { type: "button", onclick: async () => { await post(`/notifications/${n.id}/read`); await shell.refreshUnread(); await rerender(); } }, "Mark read"),
             ),
           ),
