@@ -48,12 +48,14 @@ from catalog.service import (
 from catalog.tmdb import TmdbUnavailable
 from shared.app import API_PREFIX
 from shared.catalog_models import page_count
-from shared.deps import OptionalPrincipal, RuntimeDep, from_gateway
+from shared.deps import InternalOnly, OptionalPrincipal, RuntimeDep
 from shared.errors import ProblemError, problem_responses
 from shared.events import CatalogTrendingRefreshed
 
 router = APIRouter(prefix=API_PREFIX, tags=["movies"])
-internal_router = APIRouter(prefix="/internal", include_in_schema=False)
+internal_router = APIRouter(
+    prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
+)
 
 MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]
 PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb person id")]
@@ -601,11 +603,6 @@ async def search_any(
     return _answer(request, typed, served, audience)
 
 
-def _internal_only(request: Request, runtime: RuntimeDep) -> None:
-    if not from_gateway(request, runtime):
-        raise ProblemError(403, "Internal endpoint")
-
-
 IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$")]
 Pages = Annotated[int, Query(ge=1, le=5)]
 
@@ -621,7 +618,6 @@ async def related(
     ids_only: Annotated[bool, Query(description="Each list as movie ids only")] = False,
 ) -> Response:
     """TMDb's recommendations (or similar titles) for up to 50 movies in one call."""
-    _internal_only(request, runtime)
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:50]
     found = await catalog.related(movie_ids, kind=kind, pages=pages)
     if ids_only:
@@ -638,7 +634,6 @@ async def trending_list(
     pages: Pages = 2,
 ) -> Response:
     """Several pages of trending as one list, adult titles marked, for other services."""
-    _internal_only(request, runtime)
     found = await catalog.collected(
         [catalog.trending(window, page) for page in range(1, pages + 1)]
     )
@@ -654,7 +649,6 @@ async def discover_list(
     pages: Pages = 1,
 ) -> Response:
     """Popular titles in any of these genres, for other services."""
-    _internal_only(request, runtime)
     genres = [int(g) for g in genre_ids.split(",")][:20]
     found = await catalog.collected(
         [catalog.discover(genre_ids=genres, page=page) for page in range(1, pages + 1)]
@@ -665,7 +659,6 @@ async def discover_list(
 @internal_router.post("/refresh")
 async def refresh_now(request: Request, runtime: RuntimeDep) -> Response:
     """Run the scheduled refresh now (operators, tests): the same code, the same events."""
-    _internal_only(request, runtime)
     events = await request.app.state.refresher.refresh_once(trigger="request")
     new = {
         event.window: event.new_movie_ids
@@ -693,7 +686,6 @@ async def movies_batch(
     With `viewer`, they are in that viewer's language and region, and adult titles the viewer
     has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
     treats them as it would an unknown id."""
-    _internal_only(request, runtime)
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
     user_id = viewer if isinstance(viewer, uuid.UUID) else None
     eyes = await viewer_preferences(runtime.redis, user_id) if user_id else ANONYMOUS

@@ -2,7 +2,8 @@
 
 The aggregate lives in the catalog's database (updated once per event, through the inbox) and
 is mirrored to Redis with a version number, so that movie details stay one cached read: the
-details and the aggregate come back from a single MGET and are joined as bytes.
+details and the aggregate come back from a single MGET and are joined as bytes
+(`details.assemble`).
 """
 
 import asyncio
@@ -104,8 +105,3 @@ class CommunityMirror:
 def mirrored_body(mirrored: bytes) -> bytes:
     """The aggregate's JSON in a mirrored value ("version|json")."""
     return mirrored.split(b"|", 1)[1]
-
-
-def with_community(detail_body: bytes, community: bytes) -> bytes:
-    """Join cached details (without community_rating) and the aggregate, as bytes."""
-    return detail_body[:-1] + b',"community_rating":' + community + b"}"

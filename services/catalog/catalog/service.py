@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 MAX_PAGE = 500
 TMDB_PAGE_SIZE = 20
 OTHER_REPLICA_POLL_S = 0.05
+LOCALES_REWRITE_S = 60.0
 SUMMARY_FIELDS = tuple(MovieSummary.model_fields)
 MOVIE_LISTS = {  # public name -> TMDb's list
     "popular": "popular",
@@ -119,7 +120,9 @@ class Catalog:
         self.settings = settings
         self.keys = CacheKeys(settings.tmdb_base_url, settings.tmdb_image_base_url)
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
-        self._noted_locales: set[str] = {DEFAULT_LOCALE.tag}
+        # When each locale is next to be written to the Redis set of cached locales again (so
+        # a set lost to a flush or an eviction is whole again within a minute of traffic).
+        self._locales_due: dict[str, float] = {}
 
     # --- public reads ----------------------------------------------------------------------
     async def trending(self, window: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -326,14 +329,15 @@ class Catalog:
         )
 
     async def _note(self, locale: Locale) -> None:
-        """Remember, for invalidations, that answers are cached in this locale."""
-        if locale.tag in self._noted_locales:
+        """Remember, for invalidations, that answers are cached in this locale (the default
+        one always counts), again every minute it is served."""
+        if locale == DEFAULT_LOCALE or self._locales_due.get(locale.tag, 0.0) > time.monotonic():
             return
         try:
             await self.cache.redis.sadd(self.keys.locales, locale.tag)
         except RedisError:
             return  # tried again next time; until then an invalidation may miss this locale
-        self._noted_locales.add(locale.tag)
+        self._locales_due[locale.tag] = time.monotonic() + LOCALES_REWRITE_S
 
     async def cached_locales(self) -> list[Locale]:
         """Every locale answers were cached in (the default one always)."""

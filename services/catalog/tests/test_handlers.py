@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 
 from catalog.cache import Entry
-from catalog.community import CommunityMirror, community_key, with_community
+from catalog.community import CommunityMirror, community_key
 from catalog.config import CatalogSettings
 from catalog.handlers import subscription
 from catalog.locale import Locale
@@ -226,10 +226,6 @@ async def test_community_rating_follows_rating_events_once(
     await redis.delete(community_key(9))  # Redis lost it: rebuilt from the database
     assert await mirror.resolve(9, None) == b'{"average":10.0,"count":1}'
     assert await mirror.resolve(404, None) == b'{"average":null,"count":0}'
-    assert (
-        with_community(b'{"id":9}', b'{"average":null,"count":0}')
-        == b'{"id":9,"community_rating":{"average":null,"count":0}}'
-    )
 
 
 async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, engine) -> None:  # type: ignore[no-untyped-def]
