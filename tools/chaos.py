@@ -218,7 +218,7 @@ class System:
             return False
 
     def kill(self, name: str) -> None:
-        pattern = f"uvicorn {name}.app:create_app .*--port {self.ports[name]}"
+        pattern = f"shared.serve {name} .*--port {self.ports[name]}"
         found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
         pids = [int(pid) for pid in found.split()]
         if not pids:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.services import SANDBOX_PORT
+from shared.services import BY_NAME, SANDBOX_PORT
 from shared.services import SERVICES as REGISTRY
 
 
@@ -26,37 +26,17 @@ class ServiceSpec:
     def command(
         self, python: str = sys.executable, environ: Mapping[str, str] | None = None
     ) -> list[str]:
+        """The service under shared.serve (its shutdown deadline, the gateway's trusted
+        proxies); the sandbox, not a service of the product, under plain uvicorn."""
         environ = os.environ if environ is None else environ
         port = environ.get(f"{self.name.upper()}_PORT", str(self.port))
-        return [
-            python,
-            "-m",
-            "uvicorn",
-            self.app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
-            *self.proxy_options(environ),
-        ]
-
-    def proxy_options(self, environ: Mapping[str, str]) -> list[str]:
-        """Only the gateway may take the client's address from X-Forwarded-For, and only from
-        the proxies FORWARDED_ALLOW_IPS names (an ingress); unset, nobody is trusted, so a
-        client cannot choose its own address (uvicorn trusts 127.0.0.1 by default, which on
-        loopback is every client). The services learn the address from the gateway."""
-        trusted = environ.get("FORWARDED_ALLOW_IPS")
-        if self.name == "gateway" and trusted:
-            return ["--proxy-headers", "--forwarded-allow-ips", trusted]
-        return ["--no-proxy-headers"]
+        if self.name not in BY_NAME:
+            return [
+                python, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1",
+                "--port", port, "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                "--timeout-graceful-shutdown", "2",
+            ]  # fmt: skip
+        return [python, "-m", "shared.serve", self.name, "--host", "127.0.0.1", "--port", port]
 
 
 SANDBOX = ServiceSpec("sandbox", "tmdb_sandbox.app:create_app", SANDBOX_PORT)

@@ -17,7 +17,27 @@ def _platform(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
-class PlatformSettings(BaseSettings):
+class ShutdownSettings(BaseSettings):
+    """How long a service process may take to stop, from SIGTERM to its exit: a few seconds
+    less than the container's grace period (compose waits 10 s, our Kubernetes manifests 20 s),
+    so nothing is ever killed half-way by the orchestrator."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    shutdown_deadline_s: float = Field(8.0, gt=0, validation_alias=_platform("SHUTDOWN_DEADLINE_S"))
+
+    @property
+    def graceful_shutdown_s(self) -> float:
+        """The part given to requests in flight (uvicorn's graceful shutdown)."""
+        return round(self.shutdown_deadline_s * 0.5, 2)
+
+    @property
+    def lifespan_shutdown_s(self) -> float:
+        """The part given to the lifespan's shutdown: background tasks, relay, bus, clients."""
+        return round(self.shutdown_deadline_s * 0.3, 2)
+
+
+class PlatformSettings(ShutdownSettings):
     """Settings shared by every service; subclasses set `env_prefix` for their own fields."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)

@@ -1,19 +1,29 @@
 """Transactional outbox: events are rows written with the change, published by a relay.
 
 `add_event` writes the serialized envelope in the caller's transaction. The relay claims
-pending rows with FOR UPDATE SKIP LOCKED (so relays in several replicas never publish one row
-twice), publishes them, and marks them sent only once the broker has confirmed; a failed
-publish is retried with capped exponential backoff.
+pending rows with a short lease (one UPDATE over a FOR UPDATE SKIP LOCKED selection, committed
+at once, so relays in several replicas never claim one row together and no connection is held
+while the broker confirms), publishes them, and marks them sent once the broker has confirmed;
+a failed publish is retried with capped exponential backoff.
+
+Every database step runs in one worker thread on a connection of its own, start to end: a
+pass that is cancelled abandons the await, never the connection (a session shared by two
+threads is how a stop once turned into a hang). Rows a relay claimed and did not publish are
+released when it stops; if it dies instead, its lease runs out after `CLAIM_LEASE_S` and any
+relay publishes them. A row published but not recorded is published again: consumers are
+idempotent (the inbox).
 """
 
 import asyncio
-import contextlib
+import functools
 import logging
 import random
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -23,20 +33,27 @@ from sqlalchemy import (
     Identity,
     Index,
     LargeBinary,
+    bindparam,
     event,
     text,
 )
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, Session, SQLModel
 
 from shared.bus import EventBus
 from shared.db import utcnow
 from shared.events import EventEnvelope, IntegrationEvent, wrap
+from shared.lifecycle import Deadline, cancel_and_wait, wait_event
 from shared.metrics import OUTBOX_PENDING
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 10.0  # a broker back from an outage gets the backlog within seconds
 SENT_RETENTION = timedelta(days=1)
+# How long a claim keeps other relays off a row: longer than a publish may take (the bus's
+# PUBLISH_TIMEOUT_S), short enough that a relay that died leaves its rows for seconds only.
+CLAIM_LEASE_S = 15.0
+T = TypeVar("T")
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -90,6 +107,34 @@ def _wake_relays_after_commit(session: Session) -> None:
             callback()
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    id: int
+    event_id: uuid.UUID
+    type: str
+    content: bytes
+    correlation_id: str | None
+    times_sent: int
+
+
+_CLAIM = text(
+    "UPDATE outbox_event SET next_attempt_at = now() + make_interval(secs => :lease_s) "
+    "WHERE id IN (SELECT id FROM outbox_event WHERE sent_at IS NULL AND next_attempt_at <= now() "
+    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, event_id, type, content, correlation_id, times_sent"
+)
+_MARK_SENT = text(
+    "UPDATE outbox_event SET sent_at = now(), times_sent = times_sent + 1 WHERE id = ANY(:ids)"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+_MARK_FAILED = text(
+    "UPDATE outbox_event SET times_sent = times_sent + 1, last_error = :error, "
+    "next_attempt_at = now() + make_interval(secs => :backoff_s) WHERE id = :id"
+)
+_RELEASE = text(
+    "UPDATE outbox_event SET next_attempt_at = now() WHERE id = ANY(:ids) AND sent_at IS NULL"
+).bindparams(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
 class OutboxRelay:
     """Publishes pending outbox rows; woken at once by commits, else polls."""
 
@@ -103,21 +148,46 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        # Read by the worker threads too: a claim that starts after a stop began claims nothing.
+        self._stopping = threading.Event()
+        self._claimed: set[int] = set()  # claimed by this relay, neither recorded nor released
+        self._claimed_lock = threading.Lock()
+        self._steps: set[asyncio.Future[Any]] = set()  # database steps running in threads
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping.clear()
         with _wake_lock:
             _wake_callbacks.append(self.wake)
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 5.0) -> bool:
+        """Finish the pass under way (half the time at most), then cancel; wait for database
+        steps still running in threads and release the rows claimed and not published, so
+        another relay (or this one after a restart) publishes them at once. True if all of
+        that happened in time; otherwise the claims left run out after CLAIM_LEASE_S."""
+        deadline = Deadline(timeout_s)
         with _wake_lock:
             if self.wake in _wake_callbacks:
                 _wake_callbacks.remove(self.wake)
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        self._stopping.set()
+        self._wake.set()
+        task = self._task
+        if task is not None:
+            await asyncio.wait({task}, timeout=deadline.left() / 2)
+            await cancel_and_wait(task, deadline.left() / 2)
+            if task.done():
+                self._task = None
+        if self._steps:
+            await asyncio.wait(set(self._steps), timeout=deadline.left())
+        released = await self._release_claims(deadline)
+        if not (released and (task is None or task.done()) and not self._steps):
+            logger.warning(
+                "outbox relay stopped late: claimed rows are left to their lease",
+                extra={"claimed": len(self._claimed), "lease_s": CLAIM_LEASE_S},
+            )
+            return False
+        return True
 
     def wake(self) -> None:
         """Thread-safe: called from the thread that committed."""
@@ -127,7 +197,7 @@ class OutboxRelay:
     async def run(self) -> None:
         cleanup_every = 300
         passes = 0
-        while True:
+        while not self._stopping.is_set():
             published = 0
             # Cleared before the pass, so a commit made during the pass starts the next at once.
             self._wake.clear()
@@ -135,81 +205,128 @@ class OutboxRelay:
                 if self.bus.is_connected:
                     published = await self.relay_once()
                 if published < self.batch_size:  # idle or caught up: counting is cheap now
-                    await asyncio.to_thread(self._update_pending_gauge)
+                    await self._in_thread(self._update_pending_gauge)
                 passes += 1
                 if passes % cleanup_every == 0:
-                    await asyncio.to_thread(self._delete_old_sent)
+                    await self._in_thread(self._delete_old_sent)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.warning("outbox relay pass failed", exc_info=True)
             if published < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                await wait_event(self._wake, self.poll_interval_s)
 
     async def relay_once(self) -> int:
         """Claim one batch, publish it, mark what the broker confirmed. Returns rows sent."""
-        session = Session(self.engine)
-        try:
-            rows = await asyncio.to_thread(self._claim, session)
-            if not rows:
-                return 0
-            results = await asyncio.gather(
-                *(
-                    self.bus.publish_raw(
-                        body=row.content,
-                        event_id=str(row.event_id),
-                        event_type=row.type,
-                        correlation_id=row.correlation_id,
-                    )
-                    for row in rows
-                ),
-                return_exceptions=True,
-            )
-            sent = [row for row, result in zip(rows, results, strict=True) if result is None]
-            failed = [
-                (row, result)
-                for row, result in zip(rows, results, strict=True)
-                if result is not None
-            ]
-            await asyncio.to_thread(self._record, session, sent, failed)
-            return len(sent)
-        finally:
-            await asyncio.to_thread(session.close)
-
-    def _claim(self, session: Session) -> list[OutboxEvent]:
-        claim = text(
-            "SELECT id FROM outbox_event WHERE sent_at IS NULL AND next_attempt_at <= now() "
-            "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        rows = await self._in_thread(self._claim)
+        if not rows:
+            return 0
+        results = await asyncio.gather(
+            *(
+                self.bus.publish_raw(
+                    body=row.content,
+                    event_id=str(row.event_id),
+                    event_type=row.type,
+                    correlation_id=row.correlation_id,
+                )
+                for row in rows
+            ),
+            return_exceptions=True,
         )
-        ids = [row[0] for row in session.execute(claim, {"limit": self.batch_size})]
-        if not ids:
-            session.rollback()
+        sent = [row for row, result in zip(rows, results, strict=True) if result is None]
+        failed = [
+            (row, result) for row, result in zip(rows, results, strict=True) if result is not None
+        ]
+        await self._in_thread(self._record, sent, failed)
+        return len(sent)
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a database step in a worker thread. A cancelled caller stops waiting; the step
+        runs to its end in its thread (with its own connection), and `stop` waits for it."""
+        loop = asyncio.get_running_loop()
+        step = loop.run_in_executor(None, functools.partial(function, *args))
+        self._steps.add(step)
+        step.add_done_callback(self._steps.discard)
+        return await asyncio.shield(step)
+
+    def _claim(self) -> list[ClaimedRow]:
+        if self._stopping.is_set():
             return []
-        rows = select(OutboxEvent).where(col(OutboxEvent.id).in_(ids)).order_by(col(OutboxEvent.id))
-        return list(session.exec(rows))
+        with self.engine.begin() as connection:
+            if self._stopping.is_set():  # a stop began while this thread waited for a connection
+                return []
+            result = connection.execute(
+                _CLAIM, {"lease_s": CLAIM_LEASE_S, "limit": self.batch_size}
+            )
+            rows = sorted(
+                (
+                    ClaimedRow(
+                        id=row.id,
+                        event_id=uuid.UUID(str(row.event_id)),
+                        type=row.type,
+                        content=bytes(row.content),  # psycopg2 gives bytea as a memoryview
+                        correlation_id=row.correlation_id,
+                        times_sent=row.times_sent,
+                    )
+                    for row in result
+                ),
+                key=lambda row: row.id,
+            )
+        with self._claimed_lock:
+            self._claimed.update(row.id for row in rows)
+        if rows and self._stopping.is_set():  # nobody will publish them: give them back
+            self._release([row.id for row in rows])
+            return []
+        return rows
 
     def _record(
-        self,
-        session: Session,
-        sent: list[OutboxEvent],
-        failed: list[tuple[OutboxEvent, BaseException]],
+        self, sent: list[ClaimedRow], failed: list[tuple[ClaimedRow, BaseException]]
     ) -> None:
-        now = utcnow()
-        for row in sent:
-            row.sent_at = now
-            row.times_sent += 1
-        for row, error in failed:
-            row.times_sent += 1
-            backoff_s = min(MAX_BACKOFF_S, 0.5 * 2 ** min(row.times_sent, 10))
-            row.next_attempt_at = now + timedelta(seconds=random.uniform(0, backoff_s))
-            row.last_error = repr(error)[:500]
-        session.commit()
+        with self.engine.begin() as connection:
+            if sent:
+                connection.execute(_MARK_SENT, {"ids": [row.id for row in sent]})
+            if failed:
+                connection.execute(
+                    _MARK_FAILED,
+                    [
+                        {
+                            "id": row.id,
+                            "error": repr(error)[:500],
+                            "backoff_s": random.uniform(
+                                0, min(MAX_BACKOFF_S, 0.5 * 2 ** min(row.times_sent + 1, 10))
+                            ),
+                        }
+                        for row, error in failed
+                    ],
+                )
+        with self._claimed_lock:
+            self._claimed.difference_update(row.id for row in sent)
+            self._claimed.difference_update(row.id for row, _ in failed)
         if failed:
             logger.warning(
                 "outbox publish failed, will retry",
                 extra={"failed": len(failed), "error": repr(failed[0][1])[:300]},
             )
+
+    async def _release_claims(self, deadline: Deadline) -> bool:
+        with self._claimed_lock:
+            claimed = sorted(self._claimed)
+        if not claimed:
+            return True
+        loop = asyncio.get_running_loop()
+        release = loop.run_in_executor(None, self._release, claimed)
+        done, _ = await asyncio.wait({release}, timeout=deadline.step())
+        if release in done and release.exception() is None:
+            return True
+        if release in done:
+            logger.warning("outbox claims not released: %r", release.exception())
+        return False
+
+    def _release(self, ids: list[int]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(_RELEASE, {"ids": ids})
+        with self._claimed_lock:
+            self._claimed.difference_update(ids)
 
     def _update_pending_gauge(self) -> None:
         with self.engine.connect() as connection:

@@ -227,6 +227,14 @@ class UserPageCache:
             self._retries.add(task)
             task.add_done_callback(self._retries.discard)
 
+    async def stop(self, _: object = None) -> None:
+        """At shutdown: stop retrying (a page not dropped expires with its TTL)."""
+        retries, self._retries = self._retries, set()
+        for task in retries:
+            task.cancel()
+        if retries:
+            await asyncio.wait(retries, timeout=1.0)
+
     async def _drop_later(self, user_id: uuid.UUID) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ttl_s

@@ -1,9 +1,11 @@
-"""What a service process holds for its lifetime: settings, database, Redis, bus and relay."""
+"""What a service process holds for its lifetime: settings, database, Redis, bus and relay,
+and the background tasks it runs; it starts them all and stops them all by one deadline."""
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import Engine
@@ -12,6 +14,7 @@ from shared.bus import EventBus
 from shared.config import DatabaseSettings, PlatformSettings
 from shared.db import make_engine, ping
 from shared.events import IntegrationEvent
+from shared.lifecycle import Deadline, Tasks, within
 from shared.metrics import declare_event_metrics
 from shared.outbox import OutboxRelay
 from shared.redis import make_redis, warn_if_evicting
@@ -34,31 +37,57 @@ class Runtime:
     # only need it for signed-in requests, and anonymous ones should go on without it).
     needs_security_redis: bool = False
     on_start: list[Hook] = field(default_factory=list)
+    # Run at shutdown after the background tasks ended, last added first: release leases,
+    # close clients. Each is given what is left of the deadline.
     on_stop: list[Hook] = field(default_factory=list)
+    tasks: Tasks = field(default_factory=Tasks)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], *, name: str) -> "asyncio.Task[Any]":
+        """Run a background task for the process's lifetime; `stop` cancels it."""
+        return self.tasks.spawn(coroutine, name=name)
 
     async def start(self) -> None:
-        await warn_if_evicting(self.security_redis)
-        if self.bus is not None:
-            self.bus.start()
-        if self.relay is not None:
-            self.relay.start()
-        for hook in self.on_start:
-            await hook(self)
-
-    async def stop(self) -> None:
-        for hook in reversed(self.on_stop):
-            try:
+        """Start the bus, the relay and the start hooks; if any of it fails, stop what was
+        started before raising, so no task outlives a failed start."""
+        try:
+            await warn_if_evicting(self.security_redis)
+            if self.bus is not None:
+                self.bus.start()
+            if self.relay is not None:
+                self.relay.start()
+            for hook in self.on_start:
                 await hook(self)
-            except Exception:
-                logger.warning("shutdown hook failed", exc_info=True)
-        if self.relay is not None:
-            await self.relay.stop()
-        if self.bus is not None:
-            await self.bus.close()
-        await self.redis.aclose()
-        await self.security_redis.aclose()
+        except BaseException:
+            await asyncio.shield(self.stop())
+            raise
+
+    async def stop(self, timeout_s: float | None = None) -> list[str]:
+        """Stop everything within `timeout_s` (the settings' lifespan share of the shutdown
+        deadline): background tasks, then the stop hooks, the relay (its claimed rows are
+        released), the bus, the clients. Returns what was abandoned at the deadline, and logs
+        it; what is abandoned is picked up later (the relay's claims expire, the broker
+        redelivers unacked messages)."""
+        deadline = Deadline(self.settings.lifespan_shutdown_s if timeout_s is None else timeout_s)
+        abandoned = [f"task {name}" for name in await self.tasks.stop(deadline.left() / 2)]
+        for hook in reversed(self.on_stop):
+            if not await within(hook(self), deadline.step(), what=hook.__name__):
+                abandoned.append(f"stop hook {hook.__name__}")
+        if self.relay is not None and not await self.relay.stop(deadline.step()):
+            abandoned.append("outbox relay (its claims expire by themselves)")
+        if self.bus is not None and not await self.bus.close(deadline.step()):
+            abandoned.append("broker connection")
+        for name, client in (("redis", self.redis), ("security redis", self.security_redis)):
+            if not await within(client.aclose(), deadline.step(), what=f"{name} close"):
+                abandoned.append(name)
         if self.engine is not None:
             self.engine.dispose()
+        if abandoned:
+            logger.error(
+                "shutdown deadline passed; abandoned: %s",
+                ", ".join(abandoned),
+                extra={"abandoned": abandoned},
+            )
+        return abandoned
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency's state: "ok" or what is wrong."""
@@ -75,7 +104,8 @@ class Runtime:
 
 async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, READINESS_TIMEOUT_S)
+        async with asyncio.timeout(READINESS_TIMEOUT_S):
+            await probe
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"

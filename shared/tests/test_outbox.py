@@ -1,19 +1,21 @@
 """Outbox and inbox on the real PostgreSQL and RabbitMQ."""
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
 from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent
 from shared.inbox import record_once
-from shared.outbox import OutboxRelay, add_event
+from shared.outbox import CLAIM_LEASE_S, OutboxRelay, add_event
 from testsupport.bus import subscription_of
 from testsupport.infra import Infra
 
@@ -144,6 +146,133 @@ async def test_two_relays_never_publish_a_row_twice(
     finally:
         for relay in relays:
             await relay.stop()
+
+
+def _claimed(engine: Engine) -> int:
+    """Rows some relay holds: pending, with their next attempt pushed past now."""
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM outbox_event "
+                    "WHERE sent_at IS NULL AND next_attempt_at > now()"
+                )
+            ).scalar_one()
+        )
+
+
+async def test_a_stop_during_a_slow_claim_ends_at_once_and_loses_nothing(
+    engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]]
+) -> None:
+    """A stop that lands while the claim waits for a database connection (a busy database)
+    ends the relay within its deadline; the thread that was waiting claims nothing when it
+    gets its connection, so another relay publishes every row at once, not after a lease."""
+    bus, received = collecting_bus
+    ids = _stage(engine, 5)
+    slow = make_engine(str(engine.url.render_as_string(hide_password=False)))
+    waiting, go_on = threading.Event(), threading.Event()
+
+    @event.listens_for(slow, "checkout")
+    def busy_database(*_: Any) -> None:
+        waiting.set()
+        go_on.wait(30)
+
+    relay = OutboxRelay(engine=slow, bus=bus, poll_interval_s=0.05)
+    relay.start()
+    loop = asyncio.get_running_loop()
+    try:
+        assert await asyncio.to_thread(waiting.wait, 10), "the relay never asked for a connection"
+        started = loop.time()
+        async with asyncio.timeout(6):  # a relay that cannot stop fails here, not by hanging
+            await relay.stop(timeout_s=2)
+        assert loop.time() - started < 3
+    finally:
+        go_on.set()
+    await asyncio.sleep(0.5)  # the thread that waited has its connection now
+    assert _claimed(engine) == 0
+    online = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.05)
+    online.start()
+    try:
+        await _until(lambda: len(received) >= 5, timeout_s=CLAIM_LEASE_S - 5)
+        assert sorted(received) == sorted(ids)
+    finally:
+        await online.stop()
+        slow.dispose()
+
+
+class _StuckBus:
+    """A broker that takes every message and never confirms it."""
+
+    is_connected = True
+
+    def __init__(self) -> None:
+        self.publishing = asyncio.Event()
+
+    async def publish_raw(self, **_: Any) -> None:
+        self.publishing.set()
+        await asyncio.sleep(3600)
+
+
+async def test_a_stop_during_a_publish_gives_the_claimed_rows_back(
+    engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]]
+) -> None:
+    bus, received = collecting_bus
+    ids = _stage(engine, 5)
+    stuck = _StuckBus()
+    relay = OutboxRelay(engine=engine, bus=stuck, poll_interval_s=0.05)  # type: ignore[arg-type]
+    relay.start()
+    await asyncio.wait_for(stuck.publishing.wait(), 10)
+    assert _claimed(engine) == 5
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await relay.stop(timeout_s=2)
+    assert loop.time() - started < 2.5
+    assert _claimed(engine) == 0  # released, not left to their lease
+    online = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.05)
+    online.start()
+    try:
+        await _until(lambda: len(received) >= 5, timeout_s=CLAIM_LEASE_S - 5)
+        assert sorted(received) == sorted(ids)
+        await _until(lambda: _pending(engine) == 0)
+    finally:
+        await online.stop()
+
+
+async def test_a_relay_that_died_leaves_its_rows_for_the_lease_only(
+    engine: Engine, clean: None
+) -> None:
+    """No stop at all (SIGKILL): the claims run out after CLAIM_LEASE_S."""
+    _stage(engine, 3)
+    stuck = _StuckBus()
+    relay = OutboxRelay(engine=engine, bus=stuck, poll_interval_s=0.05)  # type: ignore[arg-type]
+    relay.start()
+    await asyncio.wait_for(stuck.publishing.wait(), 10)
+    with engine.connect() as connection:
+        lease_left_s = connection.execute(
+            text(
+                "SELECT max(extract(epoch FROM next_attempt_at - now())) FROM outbox_event "
+                "WHERE sent_at IS NULL"
+            )
+        ).scalar_one()
+    assert 0 < lease_left_s <= CLAIM_LEASE_S
+    await relay.stop(timeout_s=1)
+
+
+async def test_a_cancelled_stop_is_not_swallowed(
+    engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]]
+) -> None:
+    """Whoever waits for the relay to stop can itself be cancelled (its own deadline)."""
+    stuck = _StuckBus()
+    _stage(engine, 1)
+    relay = OutboxRelay(engine=engine, bus=stuck, poll_interval_s=0.05)  # type: ignore[arg-type]
+    relay.start()
+    await asyncio.wait_for(stuck.publishing.wait(), 10)
+    stopper = asyncio.create_task(relay.stop(timeout_s=30))
+    await asyncio.sleep(0.1)
+    stopper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopper
+    await relay.stop(timeout_s=2)
 
 
 def test_inbox_records_an_event_once(engine: Engine, clean: None) -> None:

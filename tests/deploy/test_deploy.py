@@ -107,7 +107,7 @@ def test_one_multi_stage_non_root_dockerfile_builds_every_service() -> None:
 def test_the_entrypoint_migrates_then_serves() -> None:
     entrypoint = (DEPLOY / "docker" / "entrypoint.sh").read_text()
     assert "python -m shared.migrations /app" in entrypoint
-    assert 'exec uvicorn "$APP" --factory --host 0.0.0.0 --port "$PORT"' in entrypoint
+    assert 'exec python -m shared.serve "$SERVICE" --host 0.0.0.0 --port "$PORT"' in entrypoint
     assert (DEPLOY / "docker" / "entrypoint.sh").stat().st_mode & 0o111
 
 
@@ -174,7 +174,7 @@ def test_compose_wires_the_services_to_each_other(compose: dict[str, Any]) -> No
 
 def test_env_example_names_only_settings_that_exist() -> None:
     known = {"RABBITMQ_USER", "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
-    known |= {"FORWARDED_ALLOW_IPS", "COMPOSE_PROJECT_NAME"}  # uvicorn's own, compose's own
+    known |= {"FORWARDED_ALLOW_IPS", "COMPOSE_PROJECT_NAME"}  # shared.serve's, compose's own
     compose_text = (DEPLOY / "docker-compose.yml").read_text()
     known |= set(re.findall(r"\$\{([A-Z_]+)[:?}-]", compose_text))  # compose's variables
     for name, settings in SETTINGS.items():

@@ -1,8 +1,5 @@
 """The auth service application."""
 
-import asyncio
-import contextlib
-
 from fastapi import FastAPI
 
 from auth.api import router
@@ -39,22 +36,17 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
     app.state.exporter = exporter
     revocations = RevocationCopy(make_sync_redis(app_settings.security_redis_url))
     app.state.revocations = revocations
-    keeper: list[asyncio.Task[None]] = []
 
     async def keep_copy_whole(runtime: Runtime) -> None:
         assert runtime.engine is not None
-        keeper.append(asyncio.create_task(revocations.keep_whole(runtime.engine)))
+        runtime.spawn(revocations.keep_whole(runtime.engine), name="revocation-copy")
 
-    async def stop_keeping(_: Runtime) -> None:
-        for task in keeper:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close_clients(_: Runtime) -> None:
         revocations.redis.close()
         await exporter.close()
 
     runtime.on_start.append(keep_copy_whole)
-    runtime.on_stop.append(stop_keeping)
+    runtime.on_stop.append(close_clients)
     app.state.throttle = LoginThrottle(
         redis=runtime.security_redis,
         failures_per_account=app_settings.login_failures_per_account,

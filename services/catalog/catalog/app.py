@@ -1,8 +1,5 @@
 """The catalog service application."""
 
-import asyncio
-import contextlib
-
 from fastapi import FastAPI
 
 from catalog.api import finder, internal_router, people, router
@@ -46,25 +43,21 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     refresher = TrendingRefresher(
         catalog=catalog, redis=cache_redis, engine=runtime.engine, settings=app_settings
     )
-    tasks: list[asyncio.Task[None]] = []
 
-    async def start_refresher(_: Runtime) -> None:
+    async def start_background(_: Runtime) -> None:
         assert runtime.engine is not None
-        tasks.append(asyncio.create_task(viewers.keep_whole(runtime.engine), name="viewers"))
+        runtime.spawn(viewers.keep_whole(runtime.engine), name="viewers-copy")
         if app_settings.refresh_enabled:
-            tasks.append(asyncio.create_task(refresher.run(), name="trending-refresh"))
+            runtime.spawn(refresher.run(), name="trending-refresh")
 
-    async def stop(_: Runtime) -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async def close_clients(_: Runtime) -> None:
+        await refresher.release_lease()
         await tmdb.close()
         await cache_redis.aclose()
         viewers.redis.close()
 
-    runtime.on_start.append(start_refresher)
-    runtime.on_stop.append(stop)
+    runtime.on_start.append(start_background)
+    runtime.on_stop.append(close_clients)
     app = create_service_app(
         runtime,
         title="Catalog service",

@@ -1,4 +1,12 @@
-"""Scheduled refresh of trending and genres by one replica at a time (a Redis lease).
+"""Scheduled refresh of trending and genres: once per interval across replicas.
+
+When the last refresh was is the database's (`trending_snapshot.refreshed_at`): every replica
+checks it and refreshes once the interval has passed since it, holding a short Redis lease
+only while it refreshes, so two replicas do not refresh together. The lease is released when
+the refresh ends and on shutdown (only if it is still ours), and expires `REFRESH_LEASE_S`
+after a crash: a restart, a deploy or a changed interval never waits out an old lease. A
+refresh that saved nothing (TMDb down) keeps the lease for `FAILED_REFRESH_PAUSE_S`, so the
+replicas retry about once a minute instead of at every check.
 
 Each refresh announces itself with `catalog.trending.refreshed` (naming the titles new since
 the last refresh), and `catalog.movie.updated` for every trending title whose data changed, so
@@ -13,6 +21,7 @@ replicas (should the lease ever be lost) cannot both announce the same change.
 import asyncio
 import hashlib
 import logging
+import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +29,9 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Column, DateTime, Engine, String
+from sqlalchemy import Column, DateTime, Engine, String, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
 from catalog.config import CatalogSettings
@@ -35,8 +44,21 @@ from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed, Integra
 from shared.outbox import add_event
 
 logger = logging.getLogger(__name__)
-LEASE_KEY = "catalog:refresh:lease"
+# Held only while a refresh runs; when the last refresh was is the database's.
+LEASE_KEY = "catalog:refresh:running"
+REFRESH_LEASE_S = 60  # longer than a refresh takes (a few TMDb calls with their timeouts)
+FAILED_REFRESH_PAUSE_S = 60
+MAX_CHECK_INTERVAL_S = 30.0  # a shortened interval or a replica's crash is noticed this soon
 WINDOWS = ("day", "week")
+# Delete the lease only if it still names this replica (it may have expired and been taken).
+_RELEASE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+_PAUSE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) "
+    "end return 0"
+)
+LEASE_CALL_TIMEOUT_S = 2.0
 
 
 class TrendingSnapshot(SQLModel, table=True):
@@ -61,25 +83,80 @@ class TrendingRefresher:
         self.replica_id = uuid.uuid4().hex
 
     async def run(self) -> None:
+        """Refresh whenever it is due, for the process's lifetime."""
         while True:
             try:
-                if await self._take_lease():
-                    await self.refresh_once(trigger="schedule")
+                wait_s = await self.refresh_if_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("trending refresh failed")
-            await asyncio.sleep(self.settings.refresh_interval_s)
+                wait_s = self._check_interval_s()
+            # A little jitter, so replicas started together do not all ask at once.
+            await asyncio.sleep(wait_s + random.uniform(0, min(1.0, wait_s / 10)))
+
+    async def refresh_if_due(self) -> float:
+        """Refresh if the interval has passed since the last refresh by any replica; returns
+        how long to wait before looking again."""
+        due_in_s = await self._due_in_s()
+        if due_in_s > 0:
+            return min(due_in_s, self._check_interval_s())
+        if not await self._take_lease():
+            return self._check_interval_s()  # another replica is refreshing (or Redis is down)
+        pause_s: int | None = FAILED_REFRESH_PAUSE_S  # unless it saves a refresh
+        try:
+            if await self._due_in_s() == 0:  # else refreshed by another replica meanwhile
+                await self.refresh_once(trigger="schedule")
+            if await self._due_in_s() > 0:
+                pause_s = None
+            return self._check_interval_s()
+        except asyncio.CancelledError:
+            pause_s = None  # shutting down: another replica may refresh at once
+            raise
+        finally:
+            await self._end_lease(pause_s=pause_s)
+
+    def _check_interval_s(self) -> float:
+        return float(min(self.settings.refresh_interval_s, MAX_CHECK_INTERVAL_S))
+
+    async def _due_in_s(self) -> float:
+        last = await asyncio.to_thread(self._last_refreshed_at)
+        if last is None:
+            return 0.0
+        elapsed_s = (datetime.now(UTC) - last).total_seconds()
+        return max(0.0, self.settings.refresh_interval_s - elapsed_s)
+
+    def _last_refreshed_at(self) -> datetime | None:
+        with Session(self.engine) as session:
+            return session.exec(select(func.max(TrendingSnapshot.refreshed_at))).one()
 
     async def _take_lease(self) -> bool:
         try:
-            taken = await self.redis.set(
-                LEASE_KEY, self.replica_id, nx=True, ex=max(1, self.settings.refresh_interval_s - 1)
-            )
-        except RedisError:
+            async with asyncio.timeout(LEASE_CALL_TIMEOUT_S):
+                taken = await self.redis.set(
+                    LEASE_KEY, self.replica_id, nx=True, ex=REFRESH_LEASE_S
+                )
+        except (RedisError, TimeoutError):
             logger.warning("refresh skipped: Redis unavailable for the lease")
             return False
         return bool(taken)
+
+    async def _end_lease(self, *, pause_s: int | None) -> None:
+        """Release the lease if it is still ours, or keep it `pause_s` more after a failure."""
+        try:
+            async with asyncio.timeout(LEASE_CALL_TIMEOUT_S):
+                if pause_s is None:
+                    await self.redis.eval(_RELEASE_IF_OURS, 1, LEASE_KEY, self.replica_id)
+                else:
+                    await self.redis.eval(
+                        _PAUSE_IF_OURS, 1, LEASE_KEY, self.replica_id, str(pause_s)
+                    )
+        except (RedisError, TimeoutError):
+            logger.warning("refresh lease not released (it expires in %d s)", REFRESH_LEASE_S)
+
+    async def release_lease(self) -> None:
+        """At shutdown: free the lease if this replica holds it, so others need not wait."""
+        await self._end_lease(pause_s=None)
 
     async def refresh_once(self, *, trigger: str) -> list[IntegrationEvent]:
         """Refresh every window and the genres; `trigger` ("schedule" or "request") is logged,

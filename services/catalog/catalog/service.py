@@ -383,7 +383,8 @@ class Catalog:
             if cached is None:
                 fresh = await asyncio.shield(flight)
             else:  # a stale copy can be served: wait for TMDb only briefly
-                fresh = await asyncio.wait_for(asyncio.shield(flight), self.settings.stale_wait_s)
+                async with asyncio.timeout(self.settings.stale_wait_s):
+                    fresh = await asyncio.shield(flight)
         except (TmdbUnavailable, TimeoutError):
             if cached is None:
                 CACHE_REQUESTS.labels("miss").inc()

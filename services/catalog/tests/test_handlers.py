@@ -18,7 +18,7 @@ from catalog.config import CatalogSettings
 from catalog.handlers import subscription
 from catalog.locale import Locale
 from catalog.preferences import ADULT_USERS_KEY, Viewers, allows_adult, viewer_preferences
-from catalog.refresh import TrendingRefresher
+from catalog.refresh import LEASE_KEY, REFRESH_LEASE_S, TrendingRefresher
 from catalog.service import Catalog
 from services.catalog.tests.support import movie_key, trending_key
 from shared.bus import EventBus
@@ -281,3 +281,99 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
     assert (await viewer_preferences(redis, fan)).locale == Locale("fr", "CA")
     assert not await allows_adult(redis, other)
+
+
+def _refresher(make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, settings):  # type: ignore[no-untyped-def]
+    return TrendingRefresher(
+        catalog=make_catalog(httpx.ASGITransport(app=sandbox_app)),
+        redis=redis,
+        engine=engine,
+        settings=settings,
+    )
+
+
+def _refreshes(engine) -> int:  # type: ignore[no-untyped-def]
+    return _outbox_types(engine).count("catalog.trending.refreshed") // 2
+
+
+async def test_one_scheduled_refresh_per_interval_across_replicas(
+    make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, catalog_settings
+) -> None:  # type: ignore[no-untyped-def]
+    replicas = [
+        _refresher(make_catalog, sandbox_app, redis, engine, catalog_settings) for _ in range(3)
+    ]
+    await asyncio.gather(*(r.refresh_if_due() for r in replicas))
+    assert _refreshes(engine) == 1
+    # The lease is held only while refreshing: gone now, and the schedule is the database's.
+    assert await redis.get(LEASE_KEY) is None
+    waits = await asyncio.gather(*(r.refresh_if_due() for r in replicas))
+    assert _refreshes(engine) == 1
+    assert all(0 < wait_s <= catalog_settings.refresh_interval_s for wait_s in waits)
+
+
+async def test_a_shorter_interval_refreshes_at_once_whatever_the_last_process_left(
+    make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, catalog_settings
+) -> None:  # type: ignore[no-untyped-def]
+    """A stack stopped with the default interval leaves nothing that delays the next one."""
+    default = _refresher(make_catalog, sandbox_app, redis, engine, catalog_settings)
+    default_run = asyncio.create_task(default.run())
+    deadline = time.monotonic() + 15
+    while _refreshes(engine) < 1:
+        assert time.monotonic() < deadline, "the first refresh did not happen"
+        await asyncio.sleep(0.05)
+    default_run.cancel()
+    await asyncio.wait({default_run}, timeout=5)
+    await default.release_lease()
+    with engine.begin() as connection:  # the last refresh was 10 s ago
+        connection.execute(
+            text("UPDATE trending_snapshot SET refreshed_at = now() - interval '10 seconds'")
+        )
+    short = _refresher(
+        make_catalog,
+        sandbox_app,
+        redis,
+        engine,
+        catalog_settings.model_copy(update={"refresh_interval_s": 5}),
+    )
+    assert await short.refresh_if_due() <= 5
+    assert _refreshes(engine) == 2
+
+
+async def test_the_lease_is_released_at_shutdown_only_if_it_is_ours(
+    make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, catalog_settings
+) -> None:  # type: ignore[no-untyped-def]
+    ours = _refresher(make_catalog, sandbox_app, redis, engine, catalog_settings)
+    theirs = _refresher(make_catalog, sandbox_app, redis, engine, catalog_settings)
+    assert await ours._take_lease()
+    await theirs.release_lease()
+    assert await redis.get(LEASE_KEY) == ours.replica_id.encode()
+    ttl_s = await redis.ttl(LEASE_KEY)
+    assert 0 < ttl_s <= REFRESH_LEASE_S  # a crashed holder blocks the others this long at most
+    await ours.release_lease()
+    assert await redis.get(LEASE_KEY) is None
+
+
+async def test_a_refresh_cancelled_half_way_releases_its_lease(
+    make_catalog: MakeCatalog, redis: Redis, engine, catalog_settings
+) -> None:  # type: ignore[no-untyped-def]
+    started = asyncio.Event()
+
+    async def slow_tmdb(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    refresher = TrendingRefresher(
+        catalog=make_catalog(httpx.MockTransport(slow_tmdb)),
+        redis=redis,
+        engine=engine,
+        settings=catalog_settings,
+    )
+    run = asyncio.create_task(refresher.run())
+    await asyncio.wait_for(started.wait(), 10)
+    assert await redis.get(LEASE_KEY) == refresher.replica_id.encode()
+    run.cancel()
+    done, _ = await asyncio.wait({run}, timeout=5)
+    assert done, "the refresher did not stop when cancelled"
+    assert run.cancelled()
+    assert await redis.get(LEASE_KEY) is None

@@ -2,6 +2,7 @@
 it."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,11 +20,14 @@ from gateway.proxy import GatewayProxy
 from gateway.web import web_client
 from shared.app import settle_heap
 from shared.errors import install_problem_handlers
+from shared.lifecycle import Deadline, within
 from shared.logging import configure_logging
 from shared.metrics import metrics_endpoint
 from shared.middleware import ASGIApp, RequestContextMiddleware
 from shared.redis import make_redis, warn_if_evicting
 from shared.security import COPY_COMPLETE_KEY
+
+logger = logging.getLogger(__name__)
 
 
 async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: float) -> str:
@@ -57,9 +61,17 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
         try:
             yield
         finally:
-            await proxy.stop()
-            await redis.aclose()
-            await security_redis.aclose()
+            deadline = Deadline(app_settings.lifespan_shutdown_s)
+            abandoned = await proxy.stop(deadline.left() / 2)
+            for name, client in (("redis", redis), ("security redis", security_redis)):
+                if not await within(client.aclose(), deadline.step(), what=f"{name} close"):
+                    abandoned.append(name)
+            if abandoned:
+                logger.error(
+                    "shutdown deadline passed; abandoned: %s",
+                    ", ".join(abandoned),
+                    extra={"abandoned": abandoned},
+                )
 
     ops = FastAPI(
         title="Gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
@@ -129,7 +141,8 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
 
 async def _redis_state(redis: Any) -> str:
     try:
-        await asyncio.wait_for(redis.ping(), 2.0)
+        async with asyncio.timeout(2.0):
+            await redis.ping()
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok"
@@ -138,7 +151,8 @@ async def _redis_state(redis: Any) -> str:
 async def _security_state(redis: Any) -> str:
     """ "ok" when the revocation copy can be trusted; "rebuilding" while auth restores it."""
     try:
-        complete = await asyncio.wait_for(redis.exists(COPY_COMPLETE_KEY), 2.0)
+        async with asyncio.timeout(2.0):
+            complete = await redis.exists(COPY_COMPLETE_KEY)
     except Exception as exc:
         return f"unavailable: {type(exc).__name__}"
     return "ok" if complete else "rebuilding"

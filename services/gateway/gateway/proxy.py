@@ -21,6 +21,7 @@ from gateway.revocation import RevocationChecks
 from gateway.routes import Access, Route, match
 from shared.context import request_id_var
 from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
+from shared.lifecycle import Deadline, within
 from shared.middleware import JSON_CONTENT, ASGIApp, Receive, Scope, Send, send_whole
 from shared.pagecache import (
     PAGE_STAMP_HEADER,
@@ -152,10 +153,17 @@ class GatewayProxy:
             skip_auto_headers=("User-Agent",),
         )
 
-    async def stop(self) -> None:
-        await self.rate_limiter.stop()
-        if self.session is not None:
-            await self.session.close()
+    async def stop(self, timeout_s: float) -> list[str]:
+        """Stop within `timeout_s`; returns what was abandoned."""
+        deadline = Deadline(timeout_s)
+        abandoned = []
+        if not await self.rate_limiter.stop(deadline.left() / 2):
+            abandoned.append("rate-limit flush")
+        if self.session is not None and not await within(
+            self.session.close(), deadline.step(), what="upstream connections close"
+        ):
+            abandoned.append("upstream connections")
+        return abandoned
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):

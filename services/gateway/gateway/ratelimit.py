@@ -8,7 +8,6 @@ down, each replica goes on limiting with its own counts.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from shared.lifecycle import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 WINDOW_S = 60
@@ -55,11 +56,10 @@ class RateLimiter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_forever(), name="rate-limit-flush")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop(self, timeout_s: float = 1.0) -> bool:
+        """Stop sharing counts; True if the flushing task ended within `timeout_s`."""
+        task, self._task = self._task, None
+        return task is None or await cancel_and_wait(task, timeout_s)
 
     async def _flush_forever(self) -> None:
         while True:

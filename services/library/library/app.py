@@ -32,6 +32,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
         client_class=LibraryCatalogClient,
     )
     pages = UserPageCache(runtime.redis, FAVORITES_PAGES, ttl_s=app_settings.page_cache_ttl_s)
+    runtime.on_stop.append(pages.stop)
     assert runtime.engine is not None and runtime.bus is not None
     runtime.bus.subscribe(subscription(engine=runtime.engine, pages=pages))
 

@@ -23,6 +23,7 @@ def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
     )
     assert runtime.engine is not None and runtime.bus is not None
     cache = UserPageCache(runtime.redis, RECOMMENDATIONS_PAGES, ttl_s=app_settings.cache_ttl_s)
+    runtime.on_stop.append(cache.stop)
 
     app = create_service_app(
         runtime,

@@ -1,7 +1,10 @@
-"""EventBus: publishing with confirms, and consumers that retry, then dead-letter."""
+"""EventBus: publishing with confirms, and consumers that retry, then dead-letter.
+
+Every wait on the broker has a deadline (a connect, a publish with its confirm, an ack, the
+close): a broker that stops answering costs a caller seconds, never its task forever.
+"""
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -15,11 +18,14 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractRobustConnection,
 )
+from aio_pika.connection import make_url
+from aio_pika.exceptions import AMQPError
 from pydantic import ValidationError
 
 from shared.bus.topology import Topology
 from shared.context import correlation_id_var
 from shared.events import EventEnvelope, IntegrationEvent
+from shared.lifecycle import Deadline, cancel_and_wait
 from shared.metrics import (
     EVENTS_CONSUMED,
     EVENTS_CONSUMER_LAG,
@@ -36,7 +42,11 @@ Handler = Callable[[E, EventEnvelope], Awaitable[None]]
 RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
-PUBLISH_TIMEOUT_S = 10.0
+PUBLISH_TIMEOUT_S = 10.0  # a publish, its wait for a live connection and the confirm
+CONNECT_TIMEOUT_S = 10.0
+SETTLE_TIMEOUT_S = 5.0  # an ack, nack or reject (unsettled, the broker redelivers it)
+CLOSE_TIMEOUT_S = 3.0
+RECONNECT_INTERVAL_S = 1.0
 
 
 class TransientError(Exception):
@@ -123,7 +133,9 @@ class EventBus:
         self._task = asyncio.create_task(self._connect_forever(), name="event-bus-connect")
 
     async def wait_ready(self, timeout_s: float) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout_s)
+        """Wait until connected; TimeoutError after `timeout_s`."""
+        async with asyncio.timeout(timeout_s):
+            await self._ready.wait()
 
     @property
     def is_connected(self) -> bool:
@@ -135,14 +147,17 @@ class EventBus:
             and not self._channel.is_closed
         )
 
-    async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self._connection:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
+    async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+        """Stop connecting and close the connection within `timeout_s`; True if it closed in
+        time. Messages being handled are not acked, so the broker delivers them again."""
+        deadline = Deadline(timeout_s)
+        self._ready.clear()
+        if self._task is not None:
+            await cancel_and_wait(self._task, deadline.left())
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return True
+        return await _close(connection, deadline.step())
 
     async def _connect_forever(self) -> None:
         delay_s = 0.5
@@ -163,18 +178,22 @@ class EventBus:
                 delay_s = min(delay_s * 2, 10.0)
 
     async def _connect(self) -> None:
-        connection = await aio_pika.connect_robust(
-            self.amqp_url,
-            reconnect_interval=1.0,
+        # Built here rather than by aio_pika.connect_robust, so that a connect that fails or
+        # is cancelled half-way is closed (with its reconnect task) instead of left running.
+        connection = aio_pika.RobustConnection(
+            make_url(self.amqp_url),
+            reconnect_interval=RECONNECT_INTERVAL_S,
             client_properties={"connection_name": self.producer},
         )
         try:
-            channel = await connection.channel(publisher_confirms=True)
-            self._exchange, self._dead_letter_exchange = await self._declare_exchanges(channel)
-            for subscription in self._subscriptions:
-                await self._start_consumer(connection, subscription)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await connection.connect()
+                channel = await connection.channel(publisher_confirms=True)
+                self._exchange, self._dead_letter_exchange = await self._declare_exchanges(channel)
+                for subscription in self._subscriptions:
+                    await self._start_consumer(connection, subscription)
         except BaseException:
-            await connection.close()
+            await asyncio.shield(_close(connection, CLOSE_TIMEOUT_S))
             raise
         self._connection, self._channel = connection, channel
         self._ready.set()
@@ -215,7 +234,10 @@ class EventBus:
             type=event_type,
             app_id=self.producer,
         )
-        await self._exchange.publish(message, routing_key=event_type, timeout=PUBLISH_TIMEOUT_S)
+        # The timeout covers the wait for a live connection too, which aio-pika leaves unbounded
+        # when the link drops between the check above and the publish.
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await self._exchange.publish(message, routing_key=event_type)
         EVENTS_PUBLISHED.labels(event_type).inc()
 
     # --- consuming --------------------------------------------------------------------------
@@ -291,7 +313,7 @@ class _Consumer:
         except Exception as exc:
             await self._retry(message, error=exc, counts=True)
         else:
-            await message.ack()
+            await _settle(message.ack(), message, "ack")
             EVENTS_CONSUMED.labels(self.queue_name, envelope.type).inc()
             occurred = envelope.occurred_at
             if occurred.tzinfo is None:  # an event from a producer that left out the zone
@@ -340,17 +362,16 @@ class _Consumer:
             },
         )
         try:
-            await self.channel.default_exchange.publish(
-                _copy(message, headers),
-                routing_key=self.retry_queue_name,
-                timeout=PUBLISH_TIMEOUT_S,
-            )
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await self.channel.default_exchange.publish(
+                    _copy(message, headers), routing_key=self.retry_queue_name
+                )
         except Exception:
             # Could not park it: give it back to the broker after a pause, never a tight loop.
             await asyncio.sleep(random.uniform(0.5, 1.5))
-            await message.nack(requeue=True)
+            await _settle(message.nack(requeue=True), message, "nack")
             return
-        await message.ack()
+        await _settle(message.ack(), message, "ack")
         EVENTS_RETRIED.labels(self.queue_name).inc()
 
     async def _dead_letter(
@@ -369,15 +390,44 @@ class _Consumer:
             },
         )
         try:
-            await self.dead_letter_exchange.publish(
-                _copy(message, headers), routing_key=self.queue_name, timeout=PUBLISH_TIMEOUT_S
-            )
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await self.dead_letter_exchange.publish(
+                    _copy(message, headers), routing_key=self.queue_name
+                )
         except Exception:
             # The broker's own dead-lettering (x-dead-letter-exchange) is the fallback.
-            await message.reject(requeue=False)
+            await _settle(message.reject(requeue=False), message, "reject")
         else:
-            await message.ack()
+            await _settle(message.ack(), message, "ack")
         EVENTS_DEAD_LETTERED.labels(self.queue_name, reason).inc()
+
+
+async def _settle(settling: Awaitable[None], message: AbstractIncomingMessage, verb: str) -> None:
+    """An ack, nack or reject with a deadline. One that does not reach the broker leaves the
+    message unsettled; the broker delivers it again once the channel closes, and the
+    handler's inbox makes that harmless."""
+    try:
+        async with asyncio.timeout(SETTLE_TIMEOUT_S):
+            await settling
+    except (TimeoutError, AMQPError, ConnectionError) as exc:
+        logger.warning(
+            "%s not delivered to the broker; the message will come again",
+            verb,
+            extra={"event_id": message.message_id, "error": repr(exc)[:300]},
+        )
+
+
+async def _close(connection: AbstractRobustConnection, timeout_s: float) -> bool:
+    """Close a connection (and its reconnect task) within `timeout_s`; True if it closed."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await connection.close()
+    except TimeoutError:
+        logger.warning("broker connection not closed within %.1fs; abandoned", timeout_s)
+        return False
+    except (AMQPError, ConnectionError, RuntimeError) as exc:
+        logger.info("broker connection closed with an error: %r", exc)
+    return True
 
 
 def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
