@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 SANDBOX_DATA := data/ml-100k
 RECBOLE_WHEEL := data/downloads/recbole-1.2.1-py3-none-any.whl
 
-.PHONY: help setup uv venv infra browser migrate sandbox-data run test screenshots eval bench chaos compose-check lint format clean
+.PHONY: help setup uv venv infra browser migrate sandbox-data run test screenshots eval bench chaos stop-check compose-check lint format clean
 
 help:
 	@echo "make run    - set up and start every service on loopback (gateway on :8000)"
@@ -21,6 +21,7 @@ help:
 	@echo "make eval   - offline recommendation quality (BENCHMARKS.md)"
 	@echo "make bench  - throughput and latency with wrk (BENCHMARKS.md)"
 	@echo "make chaos  - faults under traffic: restarts PostgreSQL, Redis, RabbitMQ (RELIABILITY.md)"
+	@echo "make stop-check - SIGTERM to every service under write traffic, 3 times each (RELIABILITY.md)"
 	@echo "make compose-check - build every image, run compose with 2 replicas each, check (DEPLOYMENT.md)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make migrate - create databases and run migrations"
@@ -89,6 +90,9 @@ bench: setup
 # Restarts this machine's PostgreSQL, Redis and RabbitMQ under traffic (RELIABILITY.md).
 chaos: setup
 	@$(PYTHON) -m tools.chaos $(ARGS)
+
+stop-check: setup
+	@$(PYTHON) -m tools.stop_check $(ARGS)
 
 # Builds every image, runs the compose stack with two replicas of each service, checks it and
 # writes DEPLOYMENT.md; starts (and stops) a Docker engine if none answers. Not in make test.

@@ -13,14 +13,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
+import redis
 
-from shared.services import local_wiring
+from shared.migrations import drop_database, upgrade
+from shared.services import WITH_DATABASE, local_wiring
 from tools.supervise import SANDBOX, SERVICES, ServiceSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +117,7 @@ class Stack:
         return {path.stem: path.read_text() for path in sorted(self.log_dir.glob("*.log"))}
 
     def start(self, name: str, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
-        log = (self.log_dir / f"{name}.log").open("wb")
+        log = (self.log_dir / f"{name}.log").open("ab")  # a restart adds to the same log
         self._logs.append(log)
         env = {**self.env, **(extra_env or {})}
         self.processes[name] = subprocess.Popen(
@@ -193,6 +196,62 @@ def start_stack(
         stack.stop()
         raise
     return stack
+
+
+class OwnSystem:
+    """The whole system on databases, a Redis database, a security Redis and a bus namespace
+    of its own (`make stop-check`, the notification check), so a `make run` stack or a test
+    session on the same machine is never touched. Stacks started one after the other share
+    all of it, as a restarted deployment does."""
+
+    def __init__(self, work_dir: Path, *, tag: str, redis_db: int) -> None:
+        self.work_dir = work_dir
+        self.tag = tag
+        self.database_urls = {
+            name: f"postgresql+psycopg2://postgres@127.0.0.1:5432/{tag}_{name}"
+            for name in WITH_DATABASE
+        }
+        self.redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+        self.security_redis = RedisProcess(work_dir)
+        self.namespace = f"{tag}-{uuid.uuid4().hex[:6]}"
+        self.stack: Stack | None = None
+
+    def prepare(self) -> None:
+        """Fresh databases, an empty Redis database, the security Redis started."""
+        for name, url in self.database_urls.items():
+            drop_database(url)
+            upgrade(REPO_ROOT / "services" / name, url)
+        redis.Redis.from_url(self.redis_url).flushdb()
+        self.security_redis.start()
+
+    def start_stack(self, **settings: str) -> Stack:
+        env = {
+            **{f"{name.upper()}_DATABASE_URL": url for name, url in self.database_urls.items()},
+            "REDIS_URL": self.redis_url,
+            "SECURITY_REDIS_URL": self.security_redis.url,
+            "BUS_NAMESPACE": self.namespace,
+            "BUS_QUEUE_EXPIRES_MS": "3600000",
+            "GATEWAY_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+            "GATEWAY_RATE_LIMIT_USER_PER_MINUTE": "100000000",
+            "AUTH_LOGIN_FAILURES_PER_IP": "100000",
+            **settings,
+        }
+        self.stack = start_stack(env=env, log_dir=self.work_dir)
+        return self.stack
+
+    def stop_stack(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+            self.stack = None
+
+    def close(self) -> None:
+        self.stop_stack()
+        self.security_redis.stop()
+        for url in self.database_urls.values():
+            try:
+                drop_database(url)
+            except Exception as exc:  # the next run drops it first
+                print(f"could not drop {url.rsplit('/', 1)[1]}: {exc}", flush=True)
 
 
 def metrics_of(urls: Iterable[str]) -> str:

@@ -16,13 +16,15 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.migrations import drop_database
 from tools.stack import free_port
 from tools.supervise import SANDBOX, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKED = {"run", "test", "eval", "bench", "chaos", "lint", "format", "migrate"}
+pytestmark = pytest.mark.timeout(900)  # each target's own subprocess timeout comes first
+SMOKED = {"run", "test", "eval", "bench", "chaos", "stop-check", "lint", "format", "migrate"}
 # Not run here, by design: it installs and starts a Docker engine and builds every image
 # (minutes, and a daemon of the machine's). Its command line is checked below; its figures
 # are in DEPLOYMENT.md.
@@ -93,6 +95,11 @@ def test_make_chaos_quick() -> None:
     output = _make("chaos", "ARGS=--quick", timeout_s=600)
     assert "flush the security Redis" in output
     assert "kill -9 gateway" in output
+
+
+def test_make_stop_check_quick() -> None:
+    output = _make("stop-check", "ARGS=--quick", timeout_s=600)
+    assert "| library |" in output  # its stop time, and nothing lost (else make fails)
 
 
 def test_make_run_serves_the_system_and_stops_on_sigterm() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from shared.bus.bus import ERROR_HEADER, RETRY_COUNT_HEADER
+from shared.bus.bus import CONNECT_TIMEOUT_S, ERROR_HEADER, PUBLISH_TIMEOUT_S, RETRY_COUNT_HEADER
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ async def _browse(
 
 
 async def list_dead_letters(amqp_url: str, queue_name: str, limit: int = 100) -> list[DeadLetter]:
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(amqp_url, timeout=CONNECT_TIMEOUT_S)
     async with connection:
         channel = await connection.channel()
         messages = await _browse(channel, queue_name, limit)
@@ -88,7 +88,7 @@ async def replay(
     limit: int = 10_000,
 ) -> int:
     """Send dead letters (one, or all when `message_id` is None) back to their consumer's queue."""
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(amqp_url, timeout=CONNECT_TIMEOUT_S)
     replayed = 0
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -111,6 +111,7 @@ async def replay(
                     app_id=message.app_id,
                 ),
                 routing_key=target_queue,
+                timeout=PUBLISH_TIMEOUT_S,
             )
             await message.ack()
             replayed += 1
