@@ -5,12 +5,20 @@ Redis database 12 and its own bus namespace), a bare ASGI app serving the same t
 as the floor, warms the caches, runs each scenario with wrk (32 connections unless said
 otherwise), then measures what wrk cannot: cold recommendations, TMDb calls and cache hits,
 memory, outbox relay and consumer throughput.
+
+The write scenarios: 64 users (32 per wrk thread) adding and removing favorites, watchlist
+entries, ratings and watches through the gateway, each user removing what it added two steps
+earlier, beside the peer (tools/peer_app.py: a plain FastAPI + SQLAlchemy app doing the same
+favorite transaction on the same PostgreSQL). Each row also gives the CPU per acknowledged
+write, every process on the machine summed (/proc/stat's busy time less wrk's own), and the
+consumers' lag (the 99th percentile of `events_consumer_lag_seconds` over the run).
 """
 
 import argparse
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +38,7 @@ from sqlmodel import Session
 
 from shared.db import make_engine
 from shared.events import FavoriteAdded
-from shared.migrations import drop_database, upgrade
+from shared.migrations import drop_database, ensure_database, upgrade
 from shared.outbox import add_event
 from shared.pagecache import RECOMMENDATIONS_PAGES, pages_key
 from shared.services import WITH_DATABASE
@@ -38,6 +46,28 @@ from tools.report import write_section
 from tools.stack import REPO_ROOT, Stack, free_port, start_stack
 
 PASSWORD = "a long benchmark passphrase"
+WRITERS = 64  # users in the write scenarios, half per wrk thread
+PEER = "peer: plain FastAPI + SQLAlchemy, add and remove a favorite (64 users)"
+# Each write kind: (add method, add path, add body, remove method, remove path), as Lua
+# expressions of `movie`.
+WRITES = {
+    "favorites": (
+        "POST", '"/api/v1/favorites"', '"{\\"movie_id\\": " .. movie .. "}"',
+        "DELETE", '"/api/v1/favorites/" .. movie',
+    ),
+    "watchlist": (
+        "POST", '"/api/v1/watchlist"', '"{\\"movie_id\\": " .. movie .. "}"',
+        "DELETE", '"/api/v1/watchlist/" .. movie',
+    ),
+    "ratings": (
+        "PUT", '"/api/v1/movies/" .. movie .. "/rating"', '"{\\"score\\": 7.5}"',
+        "DELETE", '"/api/v1/movies/" .. movie .. "/rating"',
+    ),
+    "history": (
+        "POST", '"/api/v1/me/history"', '"{\\"movie_id\\": " .. movie .. "}"',
+        "DELETE", '"/api/v1/me/history/" .. movie',
+    ),
+}  # fmt: skip
 REDIS_DB = 12
 CONNECTIONS = 32
 FLOOR = "bare ASGI app (floor)"
@@ -66,6 +96,8 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    cpu_ms_per_request: float | None = None  # every process on the machine, wrk's own left out
+    lag_p99_s: dict[str, float] | None = None  # consumers' lag over the run, by queue
 
 
 def ensure_wrk() -> str:
@@ -82,6 +114,19 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def busy_cpu_s() -> float:
+    """CPU time every process on the machine has used so far (/proc/stat, idle left out)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_wrk(
     wrk: str,
     name: str,
@@ -90,11 +135,14 @@ def run_wrk(
     seconds: int,
     connections: int = CONNECTIONS,
     script: str | None = None,
+    measure_cpu: bool = False,
 ) -> Result:
     argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script:
         argv += ["-s", script]
+    busy_before, wrk_before = busy_cpu_s(), children_cpu_s()
     output = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    system_cpu_s = (busy_cpu_s() - busy_before) - (children_cpu_s() - wrk_before)
     latency = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", output, re.M))
 
     def pct(key: str) -> float:
@@ -112,9 +160,12 @@ def run_wrk(
     )
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     result = Result(name, rps, pct("50"), pct("99"), errors, total)
+    if measure_cpu:
+        result.cpu_ms_per_request = 1000 * system_cpu_s / max(total - errors, 1)
     print(
         f"bench: {name}: {rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-        f"errors {errors}",
+        f"errors {errors}"
+        + (f", CPU {result.cpu_ms_per_request:.2f} ms/request" if measure_cpu else ""),
         flush=True,
     )
     return result
@@ -135,6 +186,75 @@ def header_script(
     return lua(directory / f"{name}.lua", "\n".join(lines) + "\n")
 
 
+def _wait_answers(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url, timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def writes_script(directory: Path, name: str, tokens: list[str], kind: str) -> str:
+    """64 users, half per wrk thread, taking turns: each adds a movie and removes the one it
+    added two steps earlier (so a removal never overtakes its addition on another connection;
+    movies 1 to 100, all in the catalog's cache, so the figure is the write path)."""
+    add_method, add_path, add_body, remove_method, remove_path = WRITES[kind]
+    listed = ", ".join(f'"{token}"' for token in tokens)
+    return lua(
+        directory / f"writes-{name}.lua",
+        f"""local tokens = {{{listed}}}
+local per_thread = {len(tokens) // 2}
+local threads, first, n = 0, 0, 0
+setup = function(thread) thread:set("first", threads * per_thread); threads = threads + 1 end
+init = function() first = wrk.thread:get("first") end
+request = function()
+  local user = n % per_thread
+  local step = math.floor(n / per_thread)
+  n = n + 1
+  local headers = {{["Authorization"] = "Bearer " .. tokens[first + user + 1],
+                   ["Content-Type"] = "application/json"}}
+  local round = math.floor(step / 2)
+  if step % 2 == 0 or round < 2 then
+    local movie = (round % 100) + 1
+    return wrk.format("{add_method}", {add_path}, headers, {add_body})
+  end
+  local movie = ((round - 2) % 100) + 1
+  return wrk.format("{remove_method}", {remove_path}, headers, nil)
+end
+""",
+    )
+
+
+def lag_buckets(url: str) -> dict[str, dict[float, float]]:
+    """The cumulative buckets of `events_consumer_lag_seconds`, by queue."""
+    found: dict[str, dict[float, float]] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if not line.startswith("events_consumer_lag_seconds_bucket{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        bound = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+        found.setdefault(labels["queue"], {})[bound] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def lag_p99_s(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, float]:
+    """The upper bound of the bucket holding the 99th percentile of what was consumed between
+    two readings, by queue."""
+    p99 = {}
+    for queue, buckets in after.items():
+        delta = {le: n - before.get(queue, {}).get(le, 0.0) for le, n in buckets.items()}
+        total = delta.get(float("inf"), 0.0)
+        if total:  # the queue named without the bus namespace
+            p99[queue.rsplit(".", 1)[-1]] = min(le for le, n in delta.items() if n >= 0.99 * total)
+    return p99
+
+
 class Bench:
     def __init__(self, seconds: int, work_dir: Path, only: list[str] | None = None) -> None:
         self.seconds = seconds
@@ -147,6 +267,7 @@ class Bench:
         }
         self.redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
         self.security_redis_url = f"redis://127.0.0.1:6380/{REDIS_DB}"
+        self.peer_database_url = "postgresql+psycopg2://postgres@127.0.0.1:5432/bench_peer"
         self.results: list[Result] = []
         self.extra: dict[str, Any] = {}
 
@@ -324,7 +445,7 @@ class Bench:
             for bare in bare_holder:  # stopped even when a scenario failed
                 bare.terminate()
             stack.stop()
-            for url in self.database_urls.values():
+            for url in (*self.database_urls.values(), self.peer_database_url):
                 drop_database(url)
 
     def _run(self, wrk: str, stack: Stack, bare_holder: list[subprocess.Popen[bytes]]) -> None:
@@ -472,6 +593,7 @@ class Bench:
                 f'wrk.body = \'{{"email": "{login_email}", "password": "{PASSWORD}"}}\'\n',
             ),
         )
+        self.write_scenarios(wrk, stack, api, scripts, bare_holder, run)
         cold = "recommendations cold (5 seeds, sequential)"
         if not self.only or any(part in cold for part in self.only):
             self.results.append(self.cold_recommendations(api, few_id, few, runs=30))
@@ -488,6 +610,58 @@ class Bench:
                 **self.cached_movie_memory(stack, api),
             }
         )
+
+    def write_scenarios(
+        self,
+        wrk: str,
+        stack: Stack,
+        api: httpx.Client,
+        scripts: Path,
+        holder: list[subprocess.Popen[bytes]],
+        run: Any,
+    ) -> None:
+        """The peer's favorites, then each write kind through the gateway, 64 users each."""
+        wanted = [PEER] + [f"gateway: {kind} writes (64 users)" for kind in WRITES]
+        if self.only and not any(part in name for name in wanted for part in self.only):
+            return
+        tokens = [
+            self.user(api)[1]["Authorization"].removeprefix("Bearer ") for _ in range(WRITERS)
+        ]
+        ensure_database(self.peer_database_url)
+        peer_port = free_port()
+        holder.append(
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "tools.peer_app:app", "--host", "127.0.0.1",
+                    "--port", str(peer_port), "--loop", "uvloop", "--http", "httptools",
+                    "--no-access-log", "--log-level", "warning",
+                ],
+                cwd=REPO_ROOT,
+                env={**os.environ, "PEER_DATABASE_URL": self.peer_database_url},
+            )
+        )  # fmt: skip
+        _wait_answers(f"http://127.0.0.1:{peer_port}/docs")
+        run(
+            PEER,
+            f"http://127.0.0.1:{peer_port}/",
+            script=writes_script(scripts, "peer", tokens, "favorites"),
+            measure_cpu=True,
+        )
+        consumers = [stack.url(name) for name in ("recommendations", "catalog")]
+        for kind in WRITES:
+            before = {url: lag_buckets(url) for url in consumers}
+            run(
+                f"gateway: {kind} writes (64 users)",
+                f"{stack.url('gateway')}/",
+                script=writes_script(scripts, kind, tokens, kind),
+                measure_cpu=True,
+            )
+            time.sleep(1.0)  # the last events of the run reach their consumers
+            if self.results and self.results[-1].name == f"gateway: {kind} writes (64 users)":
+                lags: dict[str, float] = {}
+                for url in consumers:
+                    lags.update(lag_p99_s(before[url], lag_buckets(url)))
+                self.results[-1].lag_p99_s = lags
 
     # --- report ----------------------------------------------------------------------------
     def report(self, command: str) -> str:
@@ -531,12 +705,32 @@ class Bench:
                 / by["gateway: favorites list (10 favorites)"].requests_per_s,
             ),
         }
+        for kind in WRITES:
+            name = f"gateway: {kind} writes (64 users)"
+            ratios[name] = ("of the peer", by[name].requests_per_s / by[PEER].requests_per_s)
         for r in self.results:
             label, ratio = ratios.get(r.name, ("", 0.0))
             ratio_text = f"{ratio:.2f} {label}" if label else ""
             lines.append(
                 f"| {r.name} | {r.requests_per_s:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {ratio_text} |"
             )
+        writes = [by[PEER], *(by[f"gateway: {kind} writes (64 users)"] for kind in WRITES)]
+        lines += [
+            "",
+            "- Writes, 64 users at 32 connections, CPU per acknowledged write (every process on "
+            "the machine, wrk's own left out): "
+            + "; ".join(f"{r.name.split(':')[0]} {r.name.split(': ')[1].split(' (')[0]} "
+                        f"{r.cpu_ms_per_request:.2f} ms" for r in writes if r.cpu_ms_per_request)
+            + ".",
+            "- Consumers' lag over each write run, 99th percentile (the bound of its histogram "
+            "bucket): "
+            + "; ".join(
+                f"{r.name.split(': ')[1].split(' (')[0]}: "
+                + ", ".join(f"{q} <= {v:g} s" for q, v in sorted((r.lag_p99_s or {}).items()))
+                for r in writes[1:]
+            )
+            + ".",
+        ]  # fmt: skip
         e = self.extra
         rss = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(e["rss_mb"].items()))
         lines += [

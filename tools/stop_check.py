@@ -135,7 +135,9 @@ def report(result: dict[str, object], *, rounds: int, limit_s: float) -> str:
     assert isinstance(acknowledged, dict)
     lines += [
         "",
-        f"- Median stop {statistics.median(all_times):.2f} s, slowest {max(all_times):.2f} s.",
+        f"- Median stop {statistics.median(all_times):.2f} s, slowest {max(all_times):.2f} s. "
+        "Exit code -15 is uvicorn raising the SIGTERM again once its shutdown has completed "
+        "(a process forced out at its deadline would exit with 70).",
         f"- Acknowledged requests: {sum(acknowledged.values())} "
         f"({', '.join(f'{op} {n}' for op, n in sorted(acknowledged.items()))}); favorites "
         f"missing afterwards: {traffic['missing favorites']}, ratings missing: "

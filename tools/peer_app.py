@@ -1,0 +1,118 @@
+"""The peer for the write benchmarks: what a user would otherwise pick, a plain FastAPI app
+with SQLAlchemy over psycopg2 doing the same transaction as a favorite added or removed here.
+
+`POST /api/v1/favorites {"movie_id"}`: the bearer token checked (HS256, signature, expiry and
+subject, as the gateway checks it), one `INSERT ... ON CONFLICT DO NOTHING` of the row and an
+outbox row with the event's JSON, one commit. `DELETE /api/v1/favorites/{movie_id}` likewise.
+No event bus, no consumers, no cache: `make bench` runs it on the same PostgreSQL beside the
+system, so a write's cost here is measured against it in the same run
+(`PEER_DATABASE_URL` names its database, which it creates its tables in).
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import jwt
+import orjson
+from fastapi import Depends, FastAPI, Header, HTTPException, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from shared.config import DEVELOPMENT_JWT_SECRET
+
+engine = create_engine(os.environ.get("PEER_DATABASE_URL", "postgresql+psycopg2:///peer"))
+SECRET = os.environ.get("JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS peer_favorite (user_id uuid NOT NULL, movie_id integer NOT NULL, "
+    "added_at timestamptz NOT NULL, PRIMARY KEY (user_id, movie_id))",
+    "CREATE TABLE IF NOT EXISTS peer_outbox (id bigserial PRIMARY KEY, event_id uuid NOT NULL "
+    "UNIQUE, type varchar(100) NOT NULL, content bytea NOT NULL, created_at timestamptz NOT NULL "
+    "DEFAULT now(), sent_at timestamptz)",
+)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> Any:
+    with engine.begin() as connection:
+        for statement in SCHEMA:
+            connection.execute(text(statement))
+    yield
+    engine.dispose()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+def current_user(authorization: Annotated[str, Header()]) -> uuid.UUID:
+    try:
+        claims = jwt.decode(
+            authorization.removeprefix("Bearer "),
+            SECRET,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"]},
+        )
+        return uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise HTTPException(401, "invalid token") from exc
+
+
+def database() -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+User = Annotated[uuid.UUID, Depends(current_user)]
+Db = Annotated[Session, Depends(database)]
+
+
+class FavoriteIn(BaseModel):
+    movie_id: int = Field(gt=0)
+
+
+def _event(session: Session, event_type: str, user_id: uuid.UUID, movie_id: int) -> None:
+    at = datetime.now(UTC)
+    content = orjson.dumps(
+        {"type": event_type, "data": {"user_id": user_id, "movie_id": movie_id, "at": at}}
+    )
+    session.execute(
+        text("INSERT INTO peer_outbox (event_id, type, content) VALUES (:id, :type, :content)"),
+        {"id": uuid.uuid4(), "type": event_type, "content": content},
+    )
+
+
+@app.post("/api/v1/favorites", status_code=201)
+def add_favorite(body: FavoriteIn, user_id: User, session: Db, response: Response) -> Any:
+    added = session.execute(
+        text(
+            "INSERT INTO peer_favorite (user_id, movie_id, added_at) VALUES (:user, :movie, now()) "
+            "ON CONFLICT DO NOTHING RETURNING added_at"
+        ),
+        {"user": user_id, "movie": body.movie_id},
+    ).first()
+    if added is None:
+        response.status_code = 200
+        return {"movie_id": body.movie_id}
+    _event(session, "favorite.added", user_id, body.movie_id)
+    session.commit()
+    return {"movie_id": body.movie_id, "added_at": added[0]}
+
+
+@app.delete("/api/v1/favorites/{movie_id}", status_code=204)
+def remove_favorite(movie_id: int, user_id: User, session: Db) -> Response:
+    removed = session.execute(
+        text(
+            "DELETE FROM peer_favorite WHERE user_id = :user AND movie_id = :movie "
+            "RETURNING movie_id"
+        ),
+        {"user": user_id, "movie": movie_id},
+    ).first()
+    if removed is None:
+        raise HTTPException(404, "not a favorite")
+    _event(session, "favorite.removed", user_id, movie_id)
+    session.commit()
+    return Response(status_code=204)
