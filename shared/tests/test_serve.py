@@ -1,0 +1,78 @@
+"""shared.serve: a process whose shutdown hangs still ends by its deadline, with its stacks."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.serve import FORCED_EXIT_CODE, ServeSettings, config_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+HANGING_SHUTDOWN = """
+import asyncio
+import sys
+
+import uvicorn
+
+from shared.serve import DeadlineServer
+
+
+async def app(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await asyncio.sleep(3600)  # a shutdown step that never ends
+
+
+config = uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[1]), lifespan="on")
+DeadlineServer(config, deadline_s=1.5).run()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_shutdown_that_hangs_ends_at_the_deadline_with_every_threads_stack() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", HANGING_SHUTDOWN, str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert process.poll() is None and time.monotonic() < deadline, "never started"
+            time.sleep(0.05)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+        took_s = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert process.returncode == FORCED_EXIT_CODE, stderr
+    assert 1.4 < took_s < 4
+    assert "shutdown took longer than SHUTDOWN_DEADLINE_S" in stderr
+    assert "Thread 0x" in stderr or "Current thread" in stderr
+
+
+def test_only_the_gateway_trusts_forwarded_addresses_and_only_when_told() -> None:
+    trusting = ServeSettings(forwarded_allow_ips="10.0.0.0/8", shutdown_deadline_s=10)
+    gateway = config_for("gateway", host="127.0.0.1", port=1, settings=trusting)
+    assert gateway.proxy_headers and gateway.forwarded_allow_ips == "10.0.0.0/8"
+    assert gateway.timeout_graceful_shutdown == 5  # half of the deadline
+    library = config_for("library", host="127.0.0.1", port=1, settings=trusting)
+    assert not library.proxy_headers
+    nobody = config_for("gateway", host="127.0.0.1", port=1, settings=ServeSettings())
+    assert not nobody.proxy_headers
