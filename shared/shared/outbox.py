@@ -35,10 +35,12 @@ from sqlalchemy import (
     LargeBinary,
     bindparam,
     event,
+    insert,
+    literal,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
 from shared.bus import EventBus
 from shared.db import utcnow
@@ -96,6 +98,42 @@ def add_event(session: Session, event_data: IntegrationEvent, *, producer: str) 
     )
     session.info[_OUTBOX_FLAG] = True
     return envelope
+
+
+def with_event(
+    change: Any, event_data: IntegrationEvent, *, producer: str
+) -> tuple[Any, EventEnvelope]:
+    """One statement that makes `change` (an INSERT or DELETE ... RETURNING) and stages the
+    event for each row it returns: the write and its event in one round trip, and no event
+    when the change touched nothing. Run it in the caller's transaction and call `staged`
+    before the commit, so the relays are woken after it. The statement returns the outbox
+    row's id when the change happened."""
+    envelope = wrap(event_data, producer=producer)
+    changed = change.cte("changed")
+    now = utcnow()
+    values = {
+        "event_id": envelope.event_id,
+        "type": envelope.type,
+        "content": envelope.to_bytes(),
+        "correlation_id": envelope.correlation_id,
+        "created_at": now,
+        "next_attempt_at": now,
+        "times_sent": 0,
+    }
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    rows = select(*(literal(v, table.c[k].type).label(k) for k, v in values.items()))
+    statement = (
+        insert(table)
+        .from_select(list(values), rows.select_from(changed))
+        .returning(table.c.id)
+        .add_cte(changed)
+    )
+    return statement, envelope
+
+
+def staged(session: Session) -> None:
+    """The session's transaction wrote outbox rows itself: wake the relays after its commit."""
+    session.info[_OUTBOX_FLAG] = True
 
 
 @event.listens_for(Session, "after_commit")

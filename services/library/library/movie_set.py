@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, col
 from library.events import PRODUCER
 from shared.db import utcnow
 from shared.events import IntegrationEvent
-from shared.outbox import add_event
+from shared.outbox import staged, with_event
 
 E = TypeVar("E", bound=SQLModel)
 
@@ -38,25 +38,26 @@ class MovieSet(Generic[E]):
     def add(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> tuple[E, bool]:
         """Add a movie; (the entry, True) if it is new, (the existing one, False) if not.
 
-        One INSERT ... ON CONFLICT DO NOTHING decides, so concurrent adds give exactly one
-        row and exactly one `added` event.
+        One statement inserts the row (ON CONFLICT DO NOTHING) and, only if it was inserted,
+        the `added` event's outbox row: concurrent adds give exactly one row and one event,
+        and the write is one round trip before the commit.
         """
         added_at = utcnow()
-        inserted = session.execute(
+        statement, _ = with_event(
             insert(self.table)
             .values(user_id=user_id, movie_id=movie_id, added_at=added_at)
             .on_conflict_do_nothing()
-            .returning(self._column("added_at"))
-        ).first()
-        if inserted is None:
+            .returning(self._column("movie_id")),
+            self.added(user_id=user_id, movie_id=movie_id, at=added_at),
+            producer=PRODUCER,
+        )
+        if session.execute(statement).first() is None:
             session.rollback()
             existing = self.get(session, user_id=user_id, movie_id=movie_id)
             if existing is None:  # removed between the two statements: try once more
                 return self.add(session, user_id=user_id, movie_id=movie_id)
             return existing, False
-        add_event(
-            session, self.added(user_id=user_id, movie_id=movie_id, at=added_at), producer=PRODUCER
-        )
+        staged(session)
         session.commit()
         return self.table(user_id=user_id, movie_id=movie_id, added_at=added_at), True
 
@@ -70,19 +71,18 @@ class MovieSet(Generic[E]):
         return removed
 
     def discard(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
-        """Remove a movie in the caller's transaction (not committed); False if not there."""
-        removed = session.execute(
+        """Remove a movie in the caller's transaction (not committed); False if not there.
+        The row and the `removed` event's outbox row in one statement."""
+        statement, _ = with_event(
             delete(self.table)
             .where(self._column("user_id") == user_id, self._column("movie_id") == movie_id)
-            .returning(self._column("movie_id"))
-        ).first()
-        if removed is None:
-            return False
-        add_event(
-            session,
+            .returning(self._column("movie_id")),
             self.removed(user_id=user_id, movie_id=movie_id, at=utcnow()),
             producer=PRODUCER,
         )
+        if session.execute(statement).first() is None:
+            return False
+        staged(session)
         return True
 
     def holds(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
