@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from shared.db import session_scope
@@ -41,11 +42,18 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     yield from session_scope(runtime.engine)
 
 
+async def get_engine(runtime: RuntimeDep) -> Engine:
+    """The engine, for routes that open their session in the worker thread (`in_session`)."""
+    assert runtime.engine is not None, "this service has no database"
+    return runtime.engine
+
+
 async def get_redis(runtime: RuntimeDep) -> Redis:
     return runtime.redis
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 

@@ -8,7 +8,7 @@ from library.favorites import service
 from library.favorites.models import FavoriteIn, FavoritePublic, FavoritesPage, FavoriteWithMovie
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
-from shared.deps import CurrentPrincipal, SessionDep
+from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.pagecache import page_field
 
@@ -77,14 +77,14 @@ async def list_favorites(
 async def add_favorite(
     body: FavoriteIn,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    engine: EngineDep,
     catalog: CatalogDep,
     pages: PagesDep,
     response: Response,
 ) -> FavoritePublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
     favorite, created = await service.add_favorite(
-        session, pages, user_id=principal.user_id, movie_id=body.movie_id
+        engine, pages, user_id=principal.user_id, movie_id=body.movie_id
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/favorites/{favorite.movie_id}"
@@ -117,10 +117,10 @@ async def get_favorite(
     summary="Remove a movie from your favorites",
 )
 async def remove_favorite(
-    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep, pages: PagesDep
+    movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep, pages: PagesDep
 ) -> Response:
     if not await service.remove_favorite(
-        session, pages, user_id=principal.user_id, movie_id=movie_id
+        engine, pages, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, NOT_A_FAVORITE)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,8 @@ from library.watchlist import service as watchlist
 from library.watchlist.models import WatchlistIn, WatchlistPage, WatchlistPublic, WatchlistWithMovie
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
-from shared.deps import CurrentPrincipal, SessionDep
+from shared.db import in_session
+from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["watchlist"])
@@ -60,13 +61,13 @@ async def list_watchlist(
 async def add_to_watchlist(
     body: WatchlistIn,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    engine: EngineDep,
     catalog: CatalogDep,
     response: Response,
 ) -> WatchlistPublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
     entry, created = await run_in_threadpool(
-        watchlist.add, session, user_id=principal.user_id, movie_id=body.movie_id
+        in_session, engine, watchlist.add, user_id=principal.user_id, movie_id=body.movie_id
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{API_PREFIX}/watchlist/{entry.movie_id}"
@@ -81,10 +82,10 @@ async def add_to_watchlist(
     summary="Take a movie off your watchlist",
 )
 async def remove_from_watchlist(
-    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+    movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
     if not await run_in_threadpool(
-        watchlist.remove, session, user_id=principal.user_id, movie_id=movie_id
+        in_session, engine, watchlist.remove, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "This movie is not on your watchlist")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
