@@ -3,25 +3,51 @@
 Every call is made for a viewer (a user id, or anonymous for public pages): an adult title
 the viewer has not allowed is, for them, a movie that does not exist."""
 
+import time
 import uuid
+from collections import OrderedDict
+from typing import Any
 
 from shared.catalog_client import CatalogClient
 from shared.catalog_models import MovieSummary
 from shared.errors import DependencyUnavailable, ProblemError
 
+# A title the catalog described as existing and not adult is known to exist, for anyone, for
+# this long: a write need not ask again (a call to the catalog cost each write about a fifth
+# of its CPU). Adult titles are asked about every time: whether they exist depends on the
+# viewer's preferences.
+KNOWN_TTL_S = 600.0
+KNOWN_MAX_ENTRIES = 20_000
+
 
 class LibraryCatalogClient(CatalogClient):
     """The shared client, with the lookups the library's routes make for a viewer."""
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._known: OrderedDict[int, tuple[float, MovieSummary]] = OrderedDict()
+
     async def require(self, movie_id: int, *, viewer: uuid.UUID | None) -> MovieSummary:
         """The movie's summary; 404 when the catalog does not know it (or hides it from the
-        viewer), 503 when it is down."""
+        viewer), 503 when it is down. A title known to exist for anyone is not asked again
+        for `KNOWN_TTL_S`."""
+        remembered = self._known.get(movie_id)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
         known = await self.movies([movie_id], viewer=_viewer(viewer))
         if movie_id in known.unavailable:
             raise DependencyUnavailable("The movie catalog")
         if not known.results:
             raise ProblemError(404, "No movie with this id")
+        if movie_id not in known.adult_ids:
+            self._remember(known.results[0])
         return known.results[0]
+
+    def _remember(self, movie: MovieSummary) -> None:
+        self._known[movie.id] = (time.monotonic() + KNOWN_TTL_S, movie)
+        self._known.move_to_end(movie.id)
+        while len(self._known) > KNOWN_MAX_ENTRIES:
+            self._known.popitem(last=False)
 
     async def summaries(
         self, movie_ids: list[int], *, viewer: uuid.UUID
