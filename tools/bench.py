@@ -43,7 +43,7 @@ from shared.outbox import add_event
 from shared.pagecache import RECOMMENDATIONS_PAGES, pages_key
 from shared.services import WITH_DATABASE
 from tools.report import write_section
-from tools.stack import REPO_ROOT, Stack, free_port, start_stack
+from tools.stack import REPO_ROOT, Stack, delete_queues, free_port, start_stack
 
 PASSWORD = "a long benchmark passphrase"
 WRITERS = 64  # users in the write scenarios, half per wrk thread
@@ -447,6 +447,7 @@ class Bench:
             stack.stop()
             for url in (*self.database_urls.values(), self.peer_database_url):
                 drop_database(url)
+            delete_queues(self.namespace)
 
     def _run(self, wrk: str, stack: Stack, bare_holder: list[subprocess.Popen[bytes]]) -> None:
         gateway, catalog = stack.url("gateway"), stack.url("catalog")

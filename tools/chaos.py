@@ -39,6 +39,7 @@ from shared.migrations import drop_database, upgrade
 from shared.services import WITH_DATABASE, local_wiring
 from tools.queries import rows
 from tools.report import write_section
+from tools.stack import delete_queues
 from tools.supervise import SANDBOX, SERVICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +239,7 @@ class System:
                 drop_database(url)
             except Exception as exc:  # leave it for the next run, which drops it first
                 log(f"could not drop {url.rsplit('/', 1)[1]}: {exc}")
+        delete_queues(self.namespace)
 
 
 # --- traffic --------------------------------------------------------------------------------

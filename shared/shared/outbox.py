@@ -33,14 +33,13 @@ from sqlalchemy import (
     Identity,
     Index,
     LargeBinary,
+    TextClause,
     bindparam,
     event,
-    insert,
-    literal,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel
 
 from shared.bus import EventBus
 from shared.db import utcnow
@@ -100,35 +99,33 @@ def add_event(session: Session, event_data: IntegrationEvent, *, producer: str) 
     return envelope
 
 
-def with_event(
-    change: Any, event_data: IntegrationEvent, *, producer: str
-) -> tuple[Any, EventEnvelope]:
-    """One statement that makes `change` (an INSERT or DELETE ... RETURNING) and stages the
-    event for each row it returns: the write and its event in one round trip, and no event
-    when the change touched nothing. Run it in the caller's transaction and call `staged`
-    before the commit, so the relays are woken after it. The statement returns the outbox
-    row's id when the change happened."""
+def with_event(change_sql: str) -> TextClause:
+    """One statement that makes a change and stages its event for each row the change
+    returns: `change_sql` is an INSERT or DELETE ... RETURNING (binding its own parameters),
+    and the statement returns the outbox row's id when the change happened. The write and its
+    event go in one round trip, and no event is written when the change touched nothing.
+    Build it once (plain SQL: measured, building the statement with SQLAlchemy's expression
+    language on every write cost more than running it); bind `event_params` with the
+    change's own parameters, run it in the caller's transaction and call `staged`."""
+    return text(
+        f"WITH changed AS ({change_sql}) "
+        "INSERT INTO outbox_event (event_id, type, content, correlation_id, created_at, "
+        "next_attempt_at, times_sent) "
+        "SELECT CAST(:event_id AS uuid), :event_type, :event_content, :correlation_id, "
+        ":event_at, :event_at, 0 FROM changed RETURNING id"
+    ).bindparams(bindparam("event_content", type_=LargeBinary))
+
+
+def event_params(event_data: IntegrationEvent, *, producer: str) -> dict[str, Any]:
+    """The parameters `with_event`'s statement binds for the event."""
     envelope = wrap(event_data, producer=producer)
-    changed = change.cte("changed")
-    now = utcnow()
-    values = {
-        "event_id": envelope.event_id,
-        "type": envelope.type,
-        "content": envelope.to_bytes(),
+    return {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.type,
+        "event_content": envelope.to_bytes(),
         "correlation_id": envelope.correlation_id,
-        "created_at": now,
-        "next_attempt_at": now,
-        "times_sent": 0,
+        "event_at": envelope.occurred_at,
     }
-    table = OutboxEvent.__table__  # type: ignore[attr-defined]
-    rows = select(*(literal(v, table.c[k].type).label(k) for k, v in values.items()))
-    statement = (
-        insert(table)
-        .from_select(list(values), rows.select_from(changed))
-        .returning(table.c.id)
-        .add_cte(changed)
-    )
-    return statement, envelope
 
 
 def staged(session: Session) -> None:

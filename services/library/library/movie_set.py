@@ -5,16 +5,16 @@ removal. Plain functions over a database session, no HTTP here."""
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import TextClause, func, select
 from sqlmodel import Session, SQLModel, col
 
 from library.events import PRODUCER
 from shared.db import utcnow
 from shared.events import IntegrationEvent
-from shared.outbox import staged, with_event
+from shared.outbox import event_params, staged, with_event
 
 E = TypeVar("E", bound=SQLModel)
 
@@ -32,6 +32,25 @@ class MovieSet(Generic[E]):
     added: type[IntegrationEvent]  # fields user_id, movie_id, at
     removed: type[IntegrationEvent]
 
+    @cached_property
+    def _add_with_event(self) -> TextClause:
+        return with_event(
+            f"INSERT INTO {self._name} (user_id, movie_id, added_at) "
+            "VALUES (CAST(:user_id AS uuid), :movie_id, :at) "
+            "ON CONFLICT DO NOTHING RETURNING movie_id"
+        )
+
+    @cached_property
+    def _discard_with_event(self) -> TextClause:
+        return with_event(
+            f"DELETE FROM {self._name} WHERE user_id = CAST(:user_id AS uuid) "
+            "AND movie_id = :movie_id RETURNING movie_id"
+        )
+
+    @property
+    def _name(self) -> str:
+        return str(self.table.__tablename__)
+
     def get(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> E | None:
         return session.get(self.table, (user_id, movie_id))
 
@@ -43,15 +62,10 @@ class MovieSet(Generic[E]):
         and the write is one round trip before the commit.
         """
         added_at = utcnow()
-        statement, _ = with_event(
-            insert(self.table)
-            .values(user_id=user_id, movie_id=movie_id, added_at=added_at)
-            .on_conflict_do_nothing()
-            .returning(self._column("movie_id")),
-            self.added(user_id=user_id, movie_id=movie_id, at=added_at),
-            producer=PRODUCER,
-        )
-        if session.execute(statement).first() is None:
+        event = self.added(user_id=user_id, movie_id=movie_id, at=added_at)
+        parameters = {"user_id": str(user_id), "movie_id": movie_id, "at": added_at}
+        parameters |= event_params(event, producer=PRODUCER)
+        if session.execute(self._add_with_event, parameters).first() is None:
             session.rollback()
             existing = self.get(session, user_id=user_id, movie_id=movie_id)
             if existing is None:  # removed between the two statements: try once more
@@ -73,14 +87,10 @@ class MovieSet(Generic[E]):
     def discard(self, session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
         """Remove a movie in the caller's transaction (not committed); False if not there.
         The row and the `removed` event's outbox row in one statement."""
-        statement, _ = with_event(
-            delete(self.table)
-            .where(self._column("user_id") == user_id, self._column("movie_id") == movie_id)
-            .returning(self._column("movie_id")),
-            self.removed(user_id=user_id, movie_id=movie_id, at=utcnow()),
-            producer=PRODUCER,
-        )
-        if session.execute(statement).first() is None:
+        event = self.removed(user_id=user_id, movie_id=movie_id, at=utcnow())
+        parameters = {"user_id": str(user_id), "movie_id": movie_id}
+        parameters |= event_params(event, producer=PRODUCER)
+        if session.execute(self._discard_with_event, parameters).first() is None:
             return False
         staged(session)
         return True
