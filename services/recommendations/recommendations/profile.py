@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, or_, select
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
@@ -12,6 +12,24 @@ from recommendations.models import TastePreference, TasteSignal, TopPick
 
 FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
 NOT_INTERESTED = "not_interested"  # no taste signal, only never recommended
+
+
+# Plain SQL built once: the expression language's statement, built for every event, cost
+# the consumer more than running it. Each SET sees the row as it was.
+_SIGNAL_ADDED = text(
+    "INSERT INTO taste_signal (user_id, movie_id, kind, score, added_at) "
+    "VALUES (CAST(:user_id AS uuid), :movie_id, :kind, :score, :at) "
+    "ON CONFLICT (user_id, movie_id, kind) DO UPDATE SET "
+    "added_at = greatest(taste_signal.added_at, excluded.added_at), "
+    "score = CASE WHEN taste_signal.added_at IS NULL OR taste_signal.added_at < excluded.added_at "
+    "THEN excluded.score ELSE taste_signal.score END"
+)
+_SIGNAL_REMOVED = text(
+    "INSERT INTO taste_signal (user_id, movie_id, kind, removed_at) "
+    "VALUES (CAST(:user_id AS uuid), :movie_id, :kind, :at) "
+    "ON CONFLICT (user_id, movie_id, kind) DO UPDATE SET "
+    "removed_at = greatest(taste_signal.removed_at, excluded.removed_at)"
+)
 
 
 def signal_added(
@@ -24,20 +42,9 @@ def signal_added(
     score: float | None = None,
 ) -> None:
     """Record an add (or a new rating); one older than what is recorded changes nothing."""
-    statement = insert(TasteSignal).values(
-        user_id=user_id, movie_id=movie_id, kind=kind, score=score, added_at=at
-    )
-    newer = or_(
-        col(TasteSignal.added_at).is_(None), col(TasteSignal.added_at) < statement.excluded.added_at
-    )
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "movie_id", "kind"],
-            set_={
-                "added_at": func.greatest(col(TasteSignal.added_at), statement.excluded.added_at),
-                "score": case((newer, statement.excluded.score), else_=col(TasteSignal.score)),
-            },
-        )
+        _SIGNAL_ADDED,
+        {"user_id": str(user_id), "movie_id": movie_id, "kind": kind, "score": score, "at": at},
     )
 
 
@@ -45,18 +52,9 @@ def signal_removed(
     session: Session, *, user_id: uuid.UUID, movie_id: int, kind: str, at: datetime
 ) -> None:
     """Record a removal; it only hides adds that happened before it."""
-    statement = insert(TasteSignal).values(
-        user_id=user_id, movie_id=movie_id, kind=kind, removed_at=at
-    )
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "movie_id", "kind"],
-            set_={
-                "removed_at": func.greatest(
-                    col(TasteSignal.removed_at), statement.excluded.removed_at
-                )
-            },
-        )
+        _SIGNAL_REMOVED,
+        {"user_id": str(user_id), "movie_id": movie_id, "kind": kind, "at": at},
     )
 
 
