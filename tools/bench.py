@@ -594,10 +594,12 @@ class Bench:
                 f'wrk.body = \'{{"email": "{login_email}", "password": "{PASSWORD}"}}\'\n',
             ),
         )
-        self.write_scenarios(wrk, stack, api, scripts, bare_holder, run)
         cold = "recommendations cold (5 seeds, sequential)"
         if not self.only or any(part in cold for part in self.only):
             self.results.append(self.cold_recommendations(api, few_id, few, runs=30))
+        # Last: the consumers may still be catching up when the write runs end.
+        self.write_scenarios(wrk, stack, api, scripts, bare_holder, run)
+        self.drain(stack)
         if self.only:
             return  # a partial run, for tuning: its results are printed as they are
         self.extra.update(
@@ -611,6 +613,36 @@ class Bench:
                 **self.cached_movie_memory(stack, api),
             }
         )
+
+    def drain(self, stack: Stack, timeout_s: float = 120) -> None:
+        """Wait until every outbox is empty and the consumers have stopped consuming (a
+        backlog left by the write runs would be measured as the relay's and consumers'
+        rates)."""
+        deadline = time.monotonic() + timeout_s
+        engines = [make_engine(url) for url in self.database_urls.values()]
+        try:
+            while time.monotonic() < deadline:
+                pending = 0
+                for engine in engines:
+                    with engine.connect() as connection:
+                        pending += int(
+                            connection.execute(
+                                text("SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")
+                            ).scalar_one()
+                        )
+                if pending == 0:
+                    break
+                time.sleep(0.5)
+            consumers = [stack.url(name) for name in ("recommendations", "catalog")]
+            consumed, steady = -1.0, 0
+            while time.monotonic() < deadline and steady < 2:
+                time.sleep(1.0)
+                now = sum(self.metric(url, "events_consumed_total") for url in consumers)
+                steady = steady + 1 if now == consumed else 0
+                consumed = now
+        finally:
+            for engine in engines:
+                engine.dispose()
 
     def write_scenarios(
         self,
