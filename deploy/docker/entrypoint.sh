@@ -3,7 +3,7 @@
 #   serve (default)  run the service; with MIGRATE_ON_START=true, its migrations first
 #   migrate          run the service's migrations and exit (a one-off job or init container)
 #   anything else    run that command
-# The image sets SERVICE and PORT.
+# The image sets SERVICE and PORT (and APP, the ASGI factory, for the sandbox).
 set -eu
 
 migrate() {
@@ -21,6 +21,11 @@ case "${1:-serve}" in
     serve)
         if [ "${MIGRATE_ON_START:-false}" = "true" ]; then
             migrate
+        fi
+        if [ "$SERVICE" = "sandbox" ]; then
+            # The TMDb sandbox, not a service of the product: plain uvicorn.
+            exec uvicorn "$APP" --factory --host 0.0.0.0 --port "$PORT" \
+                --loop uvloop --http httptools --no-access-log --timeout-graceful-shutdown 2
         fi
         # shared.serve: uvicorn with the service's options, the gateway's trusted proxies
         # (FORWARDED_ALLOW_IPS) and one shutdown deadline (SHUTDOWN_DEADLINE_S, below the

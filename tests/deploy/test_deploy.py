@@ -108,6 +108,10 @@ def test_the_entrypoint_migrates_then_serves() -> None:
     entrypoint = (DEPLOY / "docker" / "entrypoint.sh").read_text()
     assert "python -m shared.migrations /app" in entrypoint
     assert 'exec python -m shared.serve "$SERVICE" --host 0.0.0.0 --port "$PORT"' in entrypoint
+    # The sandbox's image has no `shared` package: it is served by plain uvicorn.
+    assert 'if [ "$SERVICE" = "sandbox" ]' in entrypoint and 'exec uvicorn "$APP"' in entrypoint
+    sandbox = (ROOT / "tools" / "tmdb_sandbox" / "Dockerfile").read_text()
+    assert "SERVICE=sandbox APP=tmdb_sandbox.app:create_app" in sandbox
     assert (DEPLOY / "docker" / "entrypoint.sh").stat().st_mode & 0o111
 
 
