@@ -19,15 +19,17 @@ cleanup() {
     dropdb -h 127.0.0.1 -U postgres --if-exists "$db" || true
 }
 trap cleanup EXIT
+logs=.run/repeat-under-load
+mkdir -p "$logs"
 passed=0
 for run in $(seq "$runs"); do
     started=$(date +%s%N)
-    if "$@" >"/tmp/repeat-under-load-$run.log" 2>&1; then
+    if "$@" >"$logs/$run.log" 2>&1; then
         passed=$((passed + 1))
         echo "run $run: passed in $(( ($(date +%s%N) - started) / 1000000 )) ms"
     else
-        printf 'run %d: FAILED (log: /tmp/repeat-under-load-%d.log)\n' "$run" "$run"
-        tail -5 "/tmp/repeat-under-load-$run.log"
+        echo "run $run: FAILED (log: $logs/$run.log)"
+        tail -5 "$logs/$run.log"
     fi
 done
 echo "passed $passed of $runs"
