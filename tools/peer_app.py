@@ -67,57 +67,42 @@ class FavoriteIn(BaseModel):
     movie_id: int = Field(gt=0)
 
 
-def _event(session: Session, event_type: str, user_id: uuid.UUID, movie_id: int) -> None:
-    at = datetime.now(UTC)
-    content = orjson.dumps(
-        {"type": event_type, "data": {"user_id": user_id, "movie_id": movie_id, "at": at}}
-    )
-    session.execute(
-        text("INSERT INTO peer_outbox (event_id, type, content) VALUES (:id, :type, :content)"),
-        {"id": uuid.uuid4(), "type": event_type, "content": content},
-    )
+_ADD = text(
+    "INSERT INTO peer_favorite (user_id, movie_id, added_at) VALUES (:user, :movie, now()) "
+    "ON CONFLICT DO NOTHING RETURNING added_at"
+)
+_REMOVE = text(
+    "DELETE FROM peer_favorite WHERE user_id = :user AND movie_id = :movie RETURNING movie_id"
+)
+_STAGE = text("INSERT INTO peer_outbox (event_id, type, content) VALUES (:id, :type, :content)")
 
 
-# The token is checked on the event loop and each write runs in one worker thread with its
-# own session: the leanest plain FastAPI (a session dependency would cost two thread hops).
+def _write(change: Any, event_type: str, user_id: uuid.UUID, movie_id: int) -> Any:
+    """The change and, if it touched a row, its outbox row, in one transaction; the row the
+    change returned, or None. The token is checked on the event loop and each write runs in
+    one worker thread with its own session: the leanest plain FastAPI (a session dependency
+    would cost two thread hops)."""
+    with Session(engine) as session:
+        changed = session.execute(change, {"user": user_id, "movie": movie_id}).first()
+        if changed is not None:
+            data = {"user_id": user_id, "movie_id": movie_id, "at": datetime.now(UTC)}
+            content = orjson.dumps({"type": event_type, "data": data})
+            session.execute(_STAGE, {"id": uuid.uuid4(), "type": event_type, "content": content})
+            session.commit()
+        return changed
+
+
 @app.post("/api/v1/favorites", status_code=201)
 def add_favorite(body: FavoriteIn, user_id: User, response: Response) -> Any:
-    with Session(engine) as session:
-        return _add(session, user_id, body.movie_id, response)
-
-
-def _add(session: Session, user_id: uuid.UUID, movie_id: int, response: Response) -> Any:
-    added = session.execute(
-        text(
-            "INSERT INTO peer_favorite (user_id, movie_id, added_at) VALUES (:user, :movie, now()) "
-            "ON CONFLICT DO NOTHING RETURNING added_at"
-        ),
-        {"user": user_id, "movie": movie_id},
-    ).first()
+    added = _write(_ADD, "favorite.added", user_id, body.movie_id)
     if added is None:
         response.status_code = 200
-        return {"movie_id": movie_id}
-    _event(session, "favorite.added", user_id, movie_id)
-    session.commit()
-    return {"movie_id": movie_id, "added_at": added[0]}
+        return {"movie_id": body.movie_id}
+    return {"movie_id": body.movie_id, "added_at": added[0]}
 
 
 @app.delete("/api/v1/favorites/{movie_id}", status_code=204)
 def remove_favorite(movie_id: int, user_id: User) -> Response:
-    with Session(engine) as session:
-        return _remove(session, user_id, movie_id)
-
-
-def _remove(session: Session, user_id: uuid.UUID, movie_id: int) -> Response:
-    removed = session.execute(
-        text(
-            "DELETE FROM peer_favorite WHERE user_id = :user AND movie_id = :movie "
-            "RETURNING movie_id"
-        ),
-        {"user": user_id, "movie": movie_id},
-    ).first()
-    if removed is None:
+    if _write(_REMOVE, "favorite.removed", user_id, movie_id) is None:
         raise HTTPException(404, "not a favorite")
-    _event(session, "favorite.removed", user_id, movie_id)
-    session.commit()
     return Response(status_code=204)

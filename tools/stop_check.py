@@ -19,6 +19,7 @@ import argparse
 import os
 import signal
 import statistics
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ def stop_once(stack: Stack, name: str, *, limit_s: float) -> dict[str, object]:
     process.send_signal(signal.SIGTERM)
     try:
         code = process.wait(timeout=limit_s * 3)
-    except Exception:
+    except subprocess.TimeoutExpired:
         process.kill()
         code = process.wait()
     took_s = time.monotonic() - started

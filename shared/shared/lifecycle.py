@@ -85,6 +85,16 @@ async def within(step: Awaitable[object], timeout_s: float, *, what: str) -> boo
     return True
 
 
+def log_abandoned(abandoned: list[str]) -> None:
+    """Say, once, what a shutdown left undone when its deadline passed."""
+    if abandoned:
+        logger.error(
+            "shutdown deadline passed; abandoned: %s",
+            ", ".join(abandoned),
+            extra={"abandoned": abandoned},
+        )
+
+
 class Tasks:
     """The owner of a process's background tasks: starts them, stops them all by a deadline."""
 

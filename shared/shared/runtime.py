@@ -14,7 +14,7 @@ from shared.bus import EventBus
 from shared.config import DatabaseSettings, PlatformSettings
 from shared.db import make_engine, ping
 from shared.events import IntegrationEvent
-from shared.lifecycle import Deadline, Tasks, within
+from shared.lifecycle import Deadline, Tasks, log_abandoned, within
 from shared.metrics import declare_event_metrics
 from shared.outbox import OutboxRelay
 from shared.redis import make_redis, warn_if_evicting
@@ -81,12 +81,7 @@ class Runtime:
                 abandoned.append(name)
         if self.engine is not None:
             self.engine.dispose()
-        if abandoned:
-            logger.error(
-                "shutdown deadline passed; abandoned: %s",
-                ", ".join(abandoned),
-                extra={"abandoned": abandoned},
-            )
+        log_abandoned(abandoned)
         return abandoned
 
     async def readiness(self) -> dict[str, str]:

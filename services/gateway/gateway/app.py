@@ -2,7 +2,6 @@
 it."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,14 +19,12 @@ from gateway.proxy import GatewayProxy
 from gateway.web import web_client
 from shared.app import settle_heap
 from shared.errors import install_problem_handlers
-from shared.lifecycle import Deadline, within
+from shared.lifecycle import Deadline, log_abandoned, within
 from shared.logging import configure_logging
 from shared.metrics import metrics_endpoint
 from shared.middleware import ASGIApp, RequestContextMiddleware
 from shared.redis import make_redis, warn_if_evicting
 from shared.security import COPY_COMPLETE_KEY
-
-logger = logging.getLogger(__name__)
 
 
 async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: float) -> str:
@@ -66,12 +63,7 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
             for name, client in (("redis", redis), ("security redis", security_redis)):
                 if not await within(client.aclose(), deadline.step(), what=f"{name} close"):
                     abandoned.append(name)
-            if abandoned:
-                logger.error(
-                    "shutdown deadline passed; abandoned: %s",
-                    ", ".join(abandoned),
-                    extra={"abandoned": abandoned},
-                )
+            log_abandoned(abandoned)
 
     ops = FastAPI(
         title="Gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
