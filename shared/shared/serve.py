@@ -25,6 +25,10 @@ from shared.services import BY_NAME
 
 logger = logging.getLogger("shared.serve")
 FORCED_EXIT_CODE = 70  # EX_SOFTWARE: the deadline passed with work still running
+# An idle connection is kept open longer than its clients keep theirs (the gateway's and the
+# catalog client's pools: 30 s; load balancers commonly 60 s): a server that closes first
+# races a client reusing the connection, which the client sees as the service unavailable.
+KEEP_ALIVE_S = 75
 
 
 class ServeSettings(ShutdownSettings):
@@ -78,6 +82,7 @@ def config_for(name: str, *, host: str, port: int, settings: ServeSettings) -> u
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted,
         timeout_graceful_shutdown=max(1, round(settings.graceful_shutdown_s)),
+        timeout_keep_alive=KEEP_ALIVE_S,
         log_config=None,  # the service configures logging itself (JSON lines)
     )
 

@@ -72,6 +72,7 @@ def test_only_the_gateway_trusts_forwarded_addresses_and_only_when_told() -> Non
     gateway = config_for("gateway", host="127.0.0.1", port=1, settings=trusting)
     assert gateway.proxy_headers and gateway.forwarded_allow_ips == "10.0.0.0/8"
     assert gateway.timeout_graceful_shutdown == 5  # half of the deadline
+    assert gateway.timeout_keep_alive > 60  # longer than its clients keep idle connections
     library = config_for("library", host="127.0.0.1", port=1, settings=trusting)
     assert not library.proxy_headers
     nobody = config_for("gateway", host="127.0.0.1", port=1, settings=ServeSettings())
