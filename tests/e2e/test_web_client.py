@@ -68,6 +68,17 @@ def _element(browser: WebDriver, css: str, within_s: float = 10) -> WebElement:
     return found[0]  # type: ignore[no-any-return]
 
 
+def _click(browser: WebDriver, by: str, selector: str, within_s: float = 10) -> None:
+    """Clicks what the page shows now: an element found just before a redraw is stale, so it is
+    found again until the click lands."""
+
+    def click() -> bool:
+        browser.find_element(by, selector).click()
+        return True
+
+    _until(click, within_s, f"a click on {selector}")
+
+
 def _shot(browser: WebDriver, name: str, size: tuple[int, int] = DESKTOP) -> None:
     directory = os.environ.get("WEB_SCREENSHOTS_DIR")
     if not directory:
@@ -123,9 +134,10 @@ def test_a_new_user_in_the_browser(browser: WebDriver, stack: Stack) -> None:
     _until(lambda: _images_loaded(browser), 10, "posters")
     _shot(browser, "trending")
     browser.find_element(By.LINK_TEXT, "This week").click()
-    _until(lambda: "window=week" in browser.current_url, 5, "the week's trending")
-    _element(browser, ".pager button:last-child").click()
-    _until(lambda: "page=2" in browser.current_url, 5, "page 2")
+    # The week's page is drawn (its tab is the current one) before its pager is used.
+    _element(browser, "nav.tabs a.active[href='#/?window=week']")
+    _click(browser, By.CSS_SELECTOR, ".pager button:last-child")
+    _until(lambda: "window=week&page=2" in browser.current_url, 5, "the week's page 2")
     _element(browser, ".grid .card")
 
     # A movie: favorite it and rate it.
@@ -133,7 +145,7 @@ def test_a_new_user_in_the_browser(browser: WebDriver, stack: Stack) -> None:
     _element(browser, ".detail h1")
     assert browser.find_element(By.CSS_SELECTOR, ".detail h1").text == "Star Wars"
     _element(browser, ".actions")
-    browser.find_element(By.XPATH, "//button[contains(., 'Favorite')]").click()
+    _click(browser, By.XPATH, "//button[contains(., 'Favorite')]")
     _until(
         lambda: (
             browser.find_element(By.XPATH, "//button[contains(., 'Favorite')]").get_attribute(
@@ -199,7 +211,7 @@ def test_a_new_user_in_the_browser(browser: WebDriver, stack: Stack) -> None:
     # Signing out ends the session: its refresh token is refused afterwards.
     refresh_token = browser.execute_script("return sessionStorage.getItem('movies.refresh')")
     assert refresh_token
-    browser.find_element(By.XPATH, "//button[text()='Sign out']").click()
+    _click(browser, By.XPATH, "//button[text()='Sign out']")
     _until(lambda: "#/signin" in browser.current_url, 10, "the sign-in page")
     assert browser.execute_script("return sessionStorage.getItem('movies.refresh')") is None
     refused = httpx.post(f"{root}/api/v1/auth/refresh", json={"refresh_token": refresh_token})
