@@ -84,41 +84,54 @@ _wake_callbacks: list[Callable[[], None]] = []
 _wake_lock = threading.Lock()
 
 
+_EVENT_COLUMNS = (
+    "event_id, type, content, correlation_id, created_at, next_attempt_at, times_sent"
+)
+_EVENT_VALUES = (
+    "CAST(:event_id AS uuid), :event_type, :event_content, :correlation_id, :event_at, :event_at, 0"
+)
+_STAGE_EVENT = text(
+    f"INSERT INTO outbox_event ({_EVENT_COLUMNS}) VALUES ({_EVENT_VALUES})"
+).bindparams(bindparam("event_content", type_=LargeBinary))
+
+
 def add_event(session: Session, event_data: IntegrationEvent, *, producer: str) -> EventEnvelope:
-    """Stage an event in the caller's transaction; it is published after the commit."""
+    """Stage an event in the caller's transaction; it is published after the commit.
+
+    The row is written at once by a statement built once (an ORM object flushed at the commit
+    cost the write path more than the INSERT itself: measured with py-spy under load). The
+    caller's pending ORM changes are not flushed by it: they go at the commit, as before, so a
+    conflict in them is still raised there."""
     envelope = wrap(event_data, producer=producer)
-    session.add(
-        OutboxEvent(
-            event_id=envelope.event_id,
-            type=envelope.type,
-            content=envelope.to_bytes(),
-            correlation_id=envelope.correlation_id,
-        )
-    )
+    with session.no_autoflush:
+        session.execute(_STAGE_EVENT, _envelope_params(envelope))
     session.info[_OUTBOX_FLAG] = True
     return envelope
 
 
-def with_event(change_sql: str) -> TextClause:
+def with_event(change_sql: str, answer_sql: str | None = None) -> TextClause:
     """One statement that makes a change and stages its event for each row the change
-    returns: `change_sql` is an INSERT or DELETE ... RETURNING (binding its own parameters),
-    and the statement returns the outbox row's id when the change happened. The write and its
-    event go in one round trip, and no event is written when the change touched nothing.
-    Build it once (plain SQL: measured, building the statement with SQLAlchemy's expression
-    language on every write cost more than running it); bind `event_params` with the
-    change's own parameters, run it in the caller's transaction and call `staged`."""
-    return text(
-        f"WITH changed AS ({change_sql}) "
-        "INSERT INTO outbox_event (event_id, type, content, correlation_id, created_at, "
-        "next_attempt_at, times_sent) "
-        "SELECT CAST(:event_id AS uuid), :event_type, :event_content, :correlation_id, "
-        ":event_at, :event_at, 0 FROM changed RETURNING id"
-    ).bindparams(bindparam("event_content", type_=LargeBinary))
+    returns: `change_sql` is an INSERT, UPDATE or DELETE ... RETURNING (binding its own
+    parameters). The statement returns the outbox row's id when the change happened, or, with
+    `answer_sql`, what that SELECT returns (it may read the change's rows as `changed`). The
+    write and its event go in one round trip, and no event is written when the change touched
+    nothing. Build it once (plain SQL: measured, building the statement with SQLAlchemy's
+    expression language on every write cost more than running it); bind `event_params` with
+    the change's own parameters, run it in the caller's transaction and call `staged`."""
+    stage = f"INSERT INTO outbox_event ({_EVENT_COLUMNS}) SELECT {_EVENT_VALUES} FROM changed"
+    if answer_sql is None:
+        sql = f"WITH changed AS ({change_sql}) {stage} RETURNING id"
+    else:
+        sql = f"WITH changed AS ({change_sql}), staged AS ({stage}) {answer_sql}"
+    return text(sql).bindparams(bindparam("event_content", type_=LargeBinary))
 
 
 def event_params(event_data: IntegrationEvent, *, producer: str) -> dict[str, Any]:
     """The parameters `with_event`'s statement binds for the event."""
-    envelope = wrap(event_data, producer=producer)
+    return _envelope_params(wrap(event_data, producer=producer))
+
+
+def _envelope_params(envelope: EventEnvelope) -> dict[str, Any]:
     return {
         "event_id": str(envelope.event_id),
         "event_type": envelope.type,

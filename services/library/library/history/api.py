@@ -8,7 +8,8 @@ from library.history import service as history
 from library.history.models import HistoryIn, HistoryPage, HistoryPublic, HistoryWithMovie
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
-from shared.deps import CurrentPrincipal, SessionDep
+from shared.db import in_session
+from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 
 router = APIRouter(prefix=API_PREFIX)
@@ -24,12 +25,13 @@ router = APIRouter(prefix=API_PREFIX)
     summary="Record that you watched a movie",
 )
 async def add_to_history(
-    body: HistoryIn, principal: CurrentPrincipal, session: SessionDep, catalog: CatalogDep
+    body: HistoryIn, principal: CurrentPrincipal, engine: EngineDep, catalog: CatalogDep
 ) -> HistoryPublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
     entry = await run_in_threadpool(
+        in_session,
+        engine,
         history.add,
-        session,
         user_id=principal.user_id,
         movie_id=body.movie_id,
         watched_at=body.watched_at,
@@ -78,10 +80,10 @@ async def my_history(
     summary="Remove a movie from your history",
 )
 async def remove_from_history(
-    movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
+    movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
     if not await run_in_threadpool(
-        history.remove, session, user_id=principal.user_id, movie_id=movie_id
+        in_session, engine, history.remove, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "This movie is not in your history")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

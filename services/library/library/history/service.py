@@ -3,58 +3,61 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from library.events import PRODUCER
 from library.history.models import WatchEntry
-from library.watchlist import service as watchlist_service
+from library.watchlist.service import WATCHLIST
 from shared.db import utcnow
 from shared.events import HistoryAdded, HistoryRemoved
-from shared.outbox import add_event
+from shared.outbox import event_params, staged, with_event
+
+
+_ADD = with_event(
+    "INSERT INTO watch_entry (user_id, movie_id, watched_at) "
+    "VALUES (CAST(:user_id AS uuid), :movie_id, :watched_at) "
+    "ON CONFLICT (user_id, movie_id) "
+    "DO UPDATE SET watched_at = greatest(watch_entry.watched_at, EXCLUDED.watched_at) "
+    "RETURNING watched_at",
+    "SELECT changed.watched_at, coalesce(setting.remove_when_watched, false) FROM changed "
+    "LEFT JOIN watchlist_setting setting ON setting.user_id = CAST(:user_id AS uuid)",
+)
+_REMOVE = with_event(
+    "DELETE FROM watch_entry WHERE user_id = CAST(:user_id AS uuid) AND movie_id = :movie_id "
+    "RETURNING movie_id"
+)
 
 
 def add(
     session: Session, *, user_id: uuid.UUID, movie_id: int, watched_at: datetime | None
 ) -> WatchEntry:
     """Record a viewing (now, unless told when); a later viewing replaces an earlier one. The
-    title leaves the watchlist in the same transaction when the user wants that."""
+    title leaves the watchlist in the same transaction when the user wants that.
+
+    The entry, its event and the user's watchlist setting in one statement built once; the
+    watchlist is touched only when the setting says so."""
     when = watched_at or utcnow()
-    statement = insert(WatchEntry).values(user_id=user_id, movie_id=movie_id, watched_at=when)
-    stored = session.scalar(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "movie_id"],
-            set_={
-                "watched_at": func.greatest(
-                    col(WatchEntry.watched_at), statement.excluded.watched_at
-                )
-            },
-        ).returning(col(WatchEntry.watched_at))
-    )
-    add_event(
-        session,
-        HistoryAdded(user_id=user_id, movie_id=movie_id, watched_at=when),
-        producer=PRODUCER,
-    )
-    watchlist_service.watched(session, user_id=user_id, movie_id=movie_id)
+    event = HistoryAdded(user_id=user_id, movie_id=movie_id, watched_at=when)
+    parameters = {"user_id": str(user_id), "movie_id": movie_id, "watched_at": when}
+    stored, leaves_watchlist = session.execute(
+        _ADD, parameters | event_params(event, producer=PRODUCER)
+    ).one()
+    staged(session)
+    if leaves_watchlist:
+        WATCHLIST.discard(session, user_id=user_id, movie_id=movie_id)
     session.commit()
-    return WatchEntry(user_id=user_id, movie_id=movie_id, watched_at=stored or when)
+    return WatchEntry(user_id=user_id, movie_id=movie_id, watched_at=stored)
 
 
 def remove(session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
     """Forget that the user watched a movie; False if it was not in their history."""
-    removed = session.scalar(
-        delete(WatchEntry)
-        .where(col(WatchEntry.user_id) == user_id, col(WatchEntry.movie_id) == movie_id)
-        .returning(col(WatchEntry.movie_id))
-    )
-    if removed is None:
+    event = HistoryRemoved(user_id=user_id, movie_id=movie_id, at=utcnow())
+    parameters = {"user_id": str(user_id), "movie_id": movie_id}
+    if session.execute(_REMOVE, parameters | event_params(event, producer=PRODUCER)).first() is None:
         session.rollback()
         return False
-    add_event(
-        session, HistoryRemoved(user_id=user_id, movie_id=movie_id, at=utcnow()), producer=PRODUCER
-    )
+    staged(session)
     session.commit()
     return True
 

@@ -8,7 +8,8 @@ from library.ratings import service as ratings
 from library.ratings.models import RatingIn, RatingPublic, RatingsPage
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
-from shared.deps import CurrentPrincipal, SessionDep
+from shared.db import in_session
+from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 
 router = APIRouter(prefix=API_PREFIX)
@@ -26,12 +27,12 @@ async def rate(
     movie_id: MovieId,
     body: RatingIn,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    engine: EngineDep,
     catalog: CatalogDep,
 ) -> RatingPublic:
     await catalog.require(movie_id, viewer=principal.user_id)
     rating = await run_in_threadpool(
-        ratings.rate, session, user_id=principal.user_id, movie_id=movie_id, score=body.score
+        in_session, engine, ratings.rate, user_id=principal.user_id, movie_id=movie_id, score=body.score
     )
     return RatingPublic(movie_id=movie_id, score=float(rating.score), rated_at=rating.rated_at)
 
@@ -44,9 +45,9 @@ async def rate(
     responses=problem_responses(401, 404, 422),
     summary="Remove your rating",
 )
-async def unrate(movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep) -> Response:
+async def unrate(movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep) -> Response:
     if not await run_in_threadpool(
-        ratings.unrate, session, user_id=principal.user_id, movie_id=movie_id
+        in_session, engine, ratings.unrate, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "You have not rated this movie")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
