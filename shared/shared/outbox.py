@@ -84,9 +84,7 @@ _wake_callbacks: list[Callable[[], None]] = []
 _wake_lock = threading.Lock()
 
 
-_EVENT_COLUMNS = (
-    "event_id, type, content, correlation_id, created_at, next_attempt_at, times_sent"
-)
+_EVENT_COLUMNS = "event_id, type, content, correlation_id, created_at, next_attempt_at, times_sent"
 _EVENT_VALUES = (
     "CAST(:event_id AS uuid), :event_type, :event_content, :correlation_id, :event_at, :event_at, 0"
 )

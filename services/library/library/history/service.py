@@ -13,7 +13,6 @@ from shared.db import utcnow
 from shared.events import HistoryAdded, HistoryRemoved
 from shared.outbox import event_params, staged, with_event
 
-
 _ADD = with_event(
     "INSERT INTO watch_entry (user_id, movie_id, watched_at) "
     "VALUES (CAST(:user_id AS uuid), :movie_id, :watched_at) "
@@ -54,7 +53,8 @@ def remove(session: Session, *, user_id: uuid.UUID, movie_id: int) -> bool:
     """Forget that the user watched a movie; False if it was not in their history."""
     event = HistoryRemoved(user_id=user_id, movie_id=movie_id, at=utcnow())
     parameters = {"user_id": str(user_id), "movie_id": movie_id}
-    if session.execute(_REMOVE, parameters | event_params(event, producer=PRODUCER)).first() is None:
+    parameters |= event_params(event, producer=PRODUCER)
+    if session.execute(_REMOVE, parameters).first() is None:
         session.rollback()
         return False
     staged(session)

@@ -32,7 +32,12 @@ async def rate(
 ) -> RatingPublic:
     await catalog.require(movie_id, viewer=principal.user_id)
     rating = await run_in_threadpool(
-        in_session, engine, ratings.rate, user_id=principal.user_id, movie_id=movie_id, score=body.score
+        in_session,
+        engine,
+        ratings.rate,
+        user_id=principal.user_id,
+        movie_id=movie_id,
+        score=body.score,
     )
     return RatingPublic(movie_id=movie_id, score=float(rating.score), rated_at=rating.rated_at)
 

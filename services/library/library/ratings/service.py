@@ -11,7 +11,6 @@ from shared.db import utcnow
 from shared.events import RatingRemoved, RatingSet
 from shared.outbox import add_event, event_params, staged, with_event
 
-
 _FIRST_RATING = with_event(
     "INSERT INTO rating (user_id, movie_id, score, rated_at) "
     "VALUES (CAST(:user_id AS uuid), :movie_id, :score, :at) "
