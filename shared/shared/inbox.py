@@ -2,20 +2,37 @@
 
 Record the id in the same transaction as the handler's effect; if the record already
 exists the whole transaction is a no-op.
+
+Events a consumer handles at the same time are applied together (`handle_once`): while one
+transaction is running, the events that arrive queue up, and the next transaction records
+and applies all of them, one commit for the lot (group commit). One transaction per event
+held a consumer to about 400 events/s and let its lag reach 5 to 10 s under write load: the
+commits, not the effects, were most of its time (py-spy). If anything in a shared transaction
+fails, it is rolled back and each of its events is applied again in a transaction of its own,
+so one bad event fails alone and the others are applied once.
 """
 
 import asyncio
+import logging
 import uuid
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Engine, text
+from sqlalchemy import Column, DateTime, Engine, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Field, Session, SQLModel
 
 from shared.bus.bus import TransientError
 from shared.db import utcnow
 from shared.events import EventEnvelope
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 64  # events in one shared transaction
+
+Effect = Callable[[Session], None]
 
 
 class InboxEvent(SQLModel, table=True):
@@ -29,21 +46,27 @@ class InboxEvent(SQLModel, table=True):
     )
 
 
+_RECORD = text(
+    "INSERT INTO inbox_event (consumer, event_id, type, processed_at) "
+    "VALUES (:consumer, :event_id, :type, now()) ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_RECORD_MANY = text(
+    "INSERT INTO inbox_event (consumer, event_id, type, processed_at) "
+    "SELECT :consumer, event_id, type, now() "
+    "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[])) AS e(event_id, type) "
+    "ORDER BY event_id ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
 def record_once(session: Session, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
     """Record the event as processed; False if it already was (then do nothing else)."""
     inserted = session.execute(
-        text(
-            "INSERT INTO inbox_event (consumer, event_id, type, processed_at) "
-            "VALUES (:consumer, :event_id, :type, now()) ON CONFLICT DO NOTHING RETURNING event_id"
-        ),
-        {"consumer": consumer, "event_id": event_id, "type": event_type},
+        _RECORD, {"consumer": consumer, "event_id": event_id, "type": event_type}
     ).first()
     return inserted is not None
 
 
-def apply_once(
-    engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Callable[[Session], None]
-) -> bool:
+def apply_once(engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Effect) -> bool:
     """Run `effect` and record the event in one transaction; False if it was applied before."""
     with Session(engine) as session:
         if not record_once(
@@ -56,13 +79,171 @@ def apply_once(
         return True
 
 
+class _EffectEndedTransaction(Exception):
+    """An effect committed or rolled back the shared transaction itself."""
+
+
+def apply_many(
+    engine: Engine, *, consumer: str, items: list[tuple[EventEnvelope, Effect]]
+) -> list[bool]:
+    """Record and apply several events in one transaction: for each, True if it was applied
+    now, False if it had been before (or is a repeat of an earlier one in `items`). Raises if
+    any effect fails (nothing is committed then). An effect must leave the transaction to the
+    caller: one that commits or rolls back fails the lot."""
+    ended: list[str] = []
+
+    with Session(engine) as session:
+
+        def refuse_commit(_: Session) -> None:
+            if not committing:
+                raise _EffectEndedTransaction("an effect committed a shared transaction")
+
+        def note_rollback(_: Session) -> None:
+            ended.append("rollback")
+
+        committing = False
+        event.listen(session, "before_commit", refuse_commit)
+        event.listen(session, "after_soft_rollback", note_rollback)
+        try:
+            fresh = {
+                uuid.UUID(str(row[0]))
+                for row in session.execute(
+                    _RECORD_MANY,
+                    {
+                        "consumer": consumer,
+                        "event_ids": [str(envelope.event_id) for envelope, _ in items],
+                        "types": [envelope.type for envelope, _ in items],
+                    },
+                )
+            }
+            applied: list[bool] = []
+            for envelope, effect in items:
+                if envelope.event_id not in fresh:
+                    applied.append(False)
+                    continue
+                fresh.discard(envelope.event_id)  # a repeat later in the batch is not applied
+                effect(session)
+                if ended:
+                    raise _EffectEndedTransaction("an effect rolled back a shared transaction")
+                applied.append(True)
+            committing = True
+            session.commit()
+            return applied
+        finally:
+            event.remove(session, "before_commit", refuse_commit)
+            event.remove(session, "after_soft_rollback", note_rollback)
+
+
+@dataclass(eq=False)
+class _Pending:
+    envelope: EventEnvelope
+    effect: Effect
+    done: asyncio.Future[bool]
+
+
+@dataclass(eq=False)
+class _Batcher:
+    """One consumer's queue of events waiting for a transaction, in one event loop."""
+
+    engine: Engine
+    consumer: str
+    pending: list[_Pending] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
+
+    def submit(self, envelope: EventEnvelope, effect: Effect) -> asyncio.Future[bool]:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append(_Pending(envelope, effect, done))
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self._drain(), name=f"inbox:{self.consumer}")
+        return done
+
+    async def _drain(self) -> None:
+        """Applies what is pending, a batch at a time, until nothing is; ends then. Cancelled,
+        it cancels what waits on it (the messages are not acknowledged: the broker delivers
+        them again, and the inbox keeps what was committed from being applied twice)."""
+        try:
+            while self.pending:
+                batch = [item for item in self.pending[:MAX_BATCH] if not item.done.done()]
+                del self.pending[:MAX_BATCH]
+                if batch:
+                    await self._apply(batch)
+        except asyncio.CancelledError:
+            for item in self.pending:
+                item.done.cancel()
+            self.pending.clear()
+            raise
+
+    async def _apply(self, batch: list[_Pending]) -> None:
+        step = asyncio.get_running_loop().run_in_executor(None, self._apply_in_thread, batch)
+        try:
+            outcomes = await asyncio.shield(step)
+        except asyncio.CancelledError:
+            for item in batch:
+                item.done.cancel()
+            raise
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if item.done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                item.done.set_exception(outcome)
+            else:
+                item.done.set_result(outcome)
+
+    def _apply_in_thread(self, batch: list[_Pending]) -> list[bool | BaseException]:
+        if len(batch) > 1:
+            try:
+                return list(
+                    apply_many(
+                        self.engine,
+                        consumer=self.consumer,
+                        items=[(item.envelope, item.effect) for item in batch],
+                    )
+                )
+            except Exception as exc:
+                logger.warning(
+                    "a shared inbox transaction failed; applying its events one by one",
+                    extra={"consumer": self.consumer, "events": len(batch), "error": repr(exc)},
+                )
+        outcomes: list[bool | BaseException] = []
+        for item in batch:
+            try:
+                outcomes.append(
+                    apply_once(
+                        self.engine,
+                        consumer=self.consumer,
+                        envelope=item.envelope,
+                        effect=item.effect,
+                    )
+                )
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, str], _Batcher]]
+_batchers = weakref.WeakKeyDictionary()
+
+
+def _batcher(engine: Engine, consumer: str) -> _Batcher:
+    mine = _batchers.setdefault(asyncio.get_running_loop(), {})
+    key = (id(engine), consumer)
+    found = mine.get(key)
+    if found is None or found.engine is not engine:
+        found = mine[key] = _Batcher(engine, consumer)
+    return found
+
+
 async def handle_once(
-    engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Callable[[Session], None]
+    engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Effect
 ) -> bool:
-    """`apply_once` off the event loop; a database outage is a transient error (retried)."""
+    """Apply the event's effect once, off the event loop, in a transaction it may share with
+    other events this consumer is handling now; False if it was applied before. A database
+    outage is a transient error (retried).
+
+    `effect` may run more than once (a failed shared transaction is retried event by event),
+    and only the run that committed counts: an effect that hands back results through its
+    closure replaces them on each run, never appends."""
     try:
-        return await asyncio.to_thread(
-            apply_once, engine, consumer=consumer, envelope=envelope, effect=effect
-        )
+        return await _batcher(engine, consumer).submit(envelope, effect)
     except (OperationalError, InterfaceError) as exc:
         raise TransientError("database unavailable") from exc

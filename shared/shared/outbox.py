@@ -45,7 +45,7 @@ from shared.bus import EventBus
 from shared.db import utcnow
 from shared.events import EventEnvelope, IntegrationEvent, wrap
 from shared.lifecycle import Deadline, cancel_and_wait, wait_event
-from shared.metrics import OUTBOX_PENDING
+from shared.metrics import EVENTS_PUBLISH_LAG, OUTBOX_PENDING
 
 logger = logging.getLogger(__name__)
 
@@ -161,13 +161,14 @@ class ClaimedRow:
     content: bytes
     correlation_id: str | None
     times_sent: int
+    created_at: datetime
 
 
 _CLAIM = text(
     "UPDATE outbox_event SET next_attempt_at = now() + make_interval(secs => :lease_s) "
     "WHERE id IN (SELECT id FROM outbox_event WHERE sent_at IS NULL AND next_attempt_at <= now() "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, event_id, type, content, correlation_id, times_sent"
+    "RETURNING id, event_id, type, content, correlation_id, times_sent, created_at"
 )
 _MARK_SENT = text(
     "UPDATE outbox_event SET sent_at = now(), times_sent = times_sent + 1 WHERE id = ANY(:ids)"
@@ -283,6 +284,9 @@ class OutboxRelay:
         failed = [
             (row, result) for row, result in zip(rows, results, strict=True) if result is not None
         ]
+        confirmed_at = utcnow()
+        for row in sent:
+            EVENTS_PUBLISH_LAG.observe(max((confirmed_at - row.created_at).total_seconds(), 0.0))
         await self._in_thread(self._record, sent, failed)
         return len(sent)
 
@@ -313,6 +317,7 @@ class OutboxRelay:
                         content=bytes(row.content),  # psycopg2 gives bytea as a memoryview
                         correlation_id=row.correlation_id,
                         times_sent=row.times_sent,
+                        created_at=row.created_at,
                     )
                     for row in result
                 ),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
@@ -96,6 +97,7 @@ async def test_relay_publishes_committed_events(
 ) -> None:
     bus, received = collecting_bus
     relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.2)
+    lags_before = _publish_lags()
     relay.start()
     try:
         ids = _stage(engine, 5)
@@ -104,6 +106,11 @@ async def test_relay_publishes_committed_events(
         await _until(lambda: _pending(engine) == 0)
     finally:
         await relay.stop()
+    assert _publish_lags() == lags_before + 5  # each confirmed event's lag, measured
+
+
+def _publish_lags() -> float:
+    return float(REGISTRY.get_sample_value("events_publish_lag_seconds_count") or 0.0)
 
 
 async def test_events_wait_while_broker_is_away_then_drain(

@@ -44,12 +44,12 @@ def subscription(
     ) -> None:
         outcome: list[tuple[int, bytes]] = []
 
-        def effect(session: Session) -> None:
-            outcome.append(
+        def effect(session: Session) -> None:  # may run twice: the run that committed counts
+            outcome[:] = [
                 apply_delta(
                     session, movie_id=movie_id, sum_delta=sum_delta, count_delta=count_delta
                 )
-            )
+            ]
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         if outcome:

@@ -38,9 +38,11 @@ def subscription(
         envelope: EventEnvelope, write: Callable[[Session], list[service.Delivered]]
     ) -> None:
         written: list[service.Delivered] = []
-        await handle_once(
-            engine, consumer=CONSUMER, envelope=envelope, effect=lambda s: written.extend(write(s))
-        )
+
+        def effect(session: Session) -> None:  # may run twice: the run that committed counts
+            written[:] = write(session)
+
+        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         # Stored already: if Redis is down, open streams miss it and a reconnect with
         # Last-Event-ID gets it from the database.
         with contextlib.suppress(RedisError):

@@ -1,0 +1,155 @@
+"""The inbox on the real PostgreSQL: events handled at the same time share one transaction,
+each is applied once, and one that fails fails alone."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session
+
+from shared.bus.bus import TransientError
+from shared.db import make_engine, utcnow
+from shared.events import EventEnvelope, FavoriteAdded, wrap
+from shared.inbox import handle_once
+
+CONSUMER = "inbox-tests"
+
+
+@pytest.fixture(scope="module")
+def engine(make_database) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    engine = make_engine(make_database("catalog"))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS inbox_probe (event_id uuid)"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM inbox_probe"))
+        connection.execute(text("DELETE FROM inbox_event"))
+
+
+@pytest.fixture
+def commits(engine: Engine) -> Iterator[list[int]]:
+    counted: list[int] = []
+
+    def count(_: Any) -> None:
+        counted.append(1)
+
+    event.listen(engine, "commit", count)
+    yield counted
+    event.remove(engine, "commit", count)
+
+
+def _envelope() -> EventEnvelope:
+    return wrap(FavoriteAdded(user_id=uuid.uuid4(), movie_id=1, at=utcnow()), producer="tests")
+
+
+def _probe(envelope: EventEnvelope) -> Any:
+    def effect(session: Session) -> None:
+        session.execute(
+            text("INSERT INTO inbox_probe (event_id) VALUES (:id)"), {"id": envelope.event_id}
+        )
+
+    return effect
+
+
+def _applied(engine: Engine) -> list[uuid.UUID]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT event_id FROM inbox_probe")).all()
+    return [uuid.UUID(str(row[0])) for row in rows]
+
+
+def _recorded(engine: Engine) -> set[uuid.UUID]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT event_id FROM inbox_event WHERE consumer = :c"), {"c": CONSUMER}
+        ).all()
+    return {uuid.UUID(str(row[0])) for row in rows}
+
+
+async def _handle(engine: Engine, envelope: EventEnvelope, effect: Any = None) -> bool:
+    return await handle_once(
+        engine, consumer=CONSUMER, envelope=envelope, effect=effect or _probe(envelope)
+    )
+
+
+async def test_events_handled_together_share_one_transaction_and_apply_once(
+    engine: Engine, clean: None, commits: list[int]
+) -> None:
+    envelopes = [_envelope() for _ in range(20)]
+    repeated = envelopes[3]  # delivered twice at once (say, a redelivery)
+    results = await asyncio.gather(
+        *(_handle(engine, envelope) for envelope in [*envelopes, repeated])
+    )
+    assert results == [True] * 20 + [False]
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in envelopes)
+    assert len(commits) == 1  # one transaction for the 21 events, not 21
+    assert await _handle(engine, envelopes[0]) is False  # seen before: nothing again
+    assert len(_applied(engine)) == 20
+
+
+async def test_a_failing_effect_fails_alone(engine: Engine, clean: None) -> None:
+    envelopes = [_envelope() for _ in range(10)]
+    broken = envelopes[4]
+
+    def fails(session: Session) -> None:
+        _probe(broken)(session)
+        raise ValueError("this event cannot be applied")
+
+    results = await asyncio.gather(
+        *(_handle(engine, e, fails if e is broken else None) for e in envelopes),
+        return_exceptions=True,
+    )
+    assert isinstance(results[4], ValueError)
+    assert [r for i, r in enumerate(results) if i != 4] == [True] * 9
+    others = {e.event_id for e in envelopes if e is not broken}
+    assert sorted(_applied(engine)) == sorted(others)  # once each, none of the broken one
+    assert _recorded(engine) == others  # the broken one is not recorded: it is tried again
+
+
+async def test_an_effect_that_ends_the_shared_transaction_is_applied_alone(
+    engine: Engine, clean: None
+) -> None:
+    envelopes = [_envelope() for _ in range(6)]
+
+    def commits_itself(session: Session) -> None:
+        _probe(envelopes[2])(session)
+        session.commit()
+
+    def rolls_back(session: Session) -> None:
+        session.rollback()
+        _probe(envelopes[3])(session)
+
+    effects = {2: commits_itself, 3: rolls_back}
+    results = await asyncio.gather(
+        *(_handle(engine, e, effects.get(i)) for i, e in enumerate(envelopes))
+    )
+    assert results == [True] * 6
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in envelopes)
+
+
+async def test_a_cancelled_handler_leaves_the_others_applied(engine: Engine, clean: None) -> None:
+    first, second, third = _envelope(), _envelope(), _envelope()
+    tasks = [asyncio.create_task(_handle(engine, e)) for e in (first, second, third)]
+    await asyncio.sleep(0)  # all three are waiting for their transaction
+    tasks[1].cancel()
+    assert await tasks[0] is True and await tasks[2] is True
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[1]
+    assert await _handle(engine, second) in (True, False)  # its redelivery: applied once at most
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in (first, second, third))
+
+
+async def test_a_database_outage_is_a_transient_error(clean: None) -> None:
+    unreachable = make_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises(TransientError):
+            await _handle(unreachable, _envelope())
+    finally:
+        unreachable.dispose()
