@@ -10,6 +10,7 @@ the logs; it offers the same reading methods, so the e2e suite runs against eith
 import asyncio
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -32,9 +33,31 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free port below the kernel's range of ephemeral ports. A port the kernel hands out
+    for bind(0) comes from that range, and any outgoing connection may take it as its own
+    before the service binds it (seen once: a service of the e2e stack exited with "address
+    already in use"); a port below the range is never taken that way."""
+    ephemeral_low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randint(max(1024, ephemeral_low - 12_000), ephemeral_low - 1)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # nothing free below the range: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768  # Linux's default
+    return max(low, 2_048)
 
 
 def command(spec: ServiceSpec, port: int, environ: dict[str, str]) -> list[str]:

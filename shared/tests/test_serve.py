@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from shared.serve import FORCED_EXIT_CODE, ServeSettings, config_for
+from tools.stack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,14 +36,8 @@ DeadlineServer(config, deadline_s=1.5).run()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_shutdown_that_hangs_ends_at_the_deadline_with_every_threads_stack() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", HANGING_SHUTDOWN, str(port)],
         cwd=REPO_ROOT,
