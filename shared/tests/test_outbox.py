@@ -291,3 +291,43 @@ def test_inbox_records_an_event_once(engine: Engine, clean: None) -> None:
         assert not record_once(session, consumer="c", event_id=event_id, event_type="t")
         assert record_once(session, consumer="other", event_id=event_id, event_type="t")
         session.commit()
+
+
+class _SlowConfirms:
+    """A bus whose broker confirms only once many publishes wait together (or after 5 s)."""
+
+    is_connected = True
+
+    def __init__(self, confirm_at: int) -> None:
+        self.order: list[str] = []
+        self.waiting = 0
+        self.most_waiting = 0
+        self.confirm_at = confirm_at
+        self.confirmed = asyncio.Event()
+
+    async def publish_raw(self, *, body: bytes, event_id: str, **_: Any) -> None:
+        self.order.append(event_id)
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        if self.waiting >= self.confirm_at:
+            self.confirmed.set()
+        try:
+            async with asyncio.timeout(5):
+                await self.confirmed.wait()
+        finally:
+            self.waiting -= 1
+
+
+async def test_the_relay_sends_the_next_batches_while_the_broker_confirms(
+    engine: Engine, clean: None
+) -> None:
+    ids = _stage(engine, 50)
+    bus = _SlowConfirms(confirm_at=30)
+    relay = OutboxRelay(engine=engine, bus=bus, batch_size=10, poll_interval_s=0.2)  # type: ignore[arg-type]
+    relay.start()
+    try:
+        await _until(lambda: _pending(engine) == 0, timeout_s=4)
+    finally:
+        await relay.stop()
+    assert bus.most_waiting >= 30  # three batches and more awaited their confirms together
+    assert bus.order == [str(i) for i in ids]  # and went out in the outbox's order

@@ -20,6 +20,7 @@ from aio_pika.abc import (
 )
 from aio_pika.connection import make_url
 from aio_pika.exceptions import AMQPError
+from pamqp import commands as spec
 from pydantic import ValidationError
 
 from shared.bus.topology import Topology
@@ -42,6 +43,7 @@ Handler = Callable[[E, EventEnvelope], Awaitable[None]]
 RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+_PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 PUBLISH_TIMEOUT_S = 10.0  # a publish, its wait for a live connection and the confirm
 CONNECT_TIMEOUT_S = 10.0
 SETTLE_TIMEOUT_S = 5.0  # an ack, nack or reject (unsettled, the broker redelivers it)
@@ -223,21 +225,26 @@ class EventBus:
         self, *, body: bytes, event_id: str, event_type: str, correlation_id: str | None
     ) -> None:
         """Publish serialized envelope bytes; returns once the broker has confirmed them."""
-        if not self.is_connected or self._exchange is None:
+        if not self.is_connected or self._exchange is None or self._channel is None:
             raise ConnectionError("not connected to the broker")
-        message = aio_pika.Message(
-            body,
+        # The frame's properties straight to the channel: with an aio_pika.Message built for
+        # each event a publish cost 1.3 to 1.6 times the CPU of aiormq's own (measured in one
+        # process, 2,000 publishes with confirms); now the same.
+        properties = spec.Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=_PERSISTENT,
             message_id=event_id,
             correlation_id=correlation_id,
-            type=event_type,
+            message_type=event_type,
             app_id=self.producer,
         )
         # The timeout covers the wait for a live connection too, which aio-pika leaves unbounded
         # when the link drops between the check above and the publish.
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-            await self._exchange.publish(message, routing_key=event_type)
+            channel = await self._channel.get_underlay_channel()
+            await channel.basic_publish(
+                body, exchange=self._exchange.name, routing_key=event_type, properties=properties
+            )
         EVENTS_PUBLISHED.labels(event_type).inc()
 
     # --- consuming --------------------------------------------------------------------------
