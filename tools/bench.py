@@ -765,8 +765,9 @@ class Bench:
             + "; ".join(f"{r.name.split(':')[0]} {r.name.split(': ')[1].split(' (')[0]} "
                         f"{r.cpu_ms_per_request:.2f} ms" for r in writes if r.cpu_ms_per_request)
             + ".",
-            "- Consumers' lag over each write run, 99th percentile (the bound of its histogram "
-            "bucket): "
+            "- Events' lag over each write run, from the write to the broker's confirm (library "
+            "outbox to broker) and to each consumer's acknowledgement, 99th percentile (the bound "
+            "of its histogram bucket): "
             + "; ".join(
                 f"{r.name.split(': ')[1].split(' (')[0]}: "
                 + ", ".join(f"{q} <= {v:g} s" for q, v in sorted((r.lag_p99_s or {}).items()))
@@ -784,7 +785,7 @@ class Bench:
             f"- Cached movie details: {e['redis_bytes_per_movie']:.0f} bytes of Redis each; catalog resident "
             f"memory {e['catalog_rss_kib_per_movie']:.1f} KiB each (its bounded in-process fallback copy).",
             f"- Outbox relay: {e['relay_events_per_s']:.0f} events/s published with confirms; consumer "
-            f"(recommendations, one transaction per event): {e['consumer_events_per_s']:.0f} events/s.",
+            f"(recommendations, the events it handles at once in one transaction): {e['consumer_events_per_s']:.0f} events/s.",
         ]
         return "\n".join(lines)
 
