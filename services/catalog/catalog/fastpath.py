@@ -11,9 +11,8 @@ from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
 from catalog.community import community_key, mirrored_body
 from catalog.conditional import DETAILS_MAX_AGE_S, JSON, cache_headers, etag_of, matches
 from catalog.details import PARTS, assemble
-from catalog.keys import CacheKeys
+from catalog.keys import MAX_PAGE, CacheKeys
 from catalog.locale import DEFAULT_LOCALE, accepted
-from catalog.service import MAX_PAGE
 from shared.middleware import ASGIApp, Receive, Scope, Send, send_whole
 from shared.parsing import ascii_int
 from shared.security import USER_ID_HEADER

@@ -7,7 +7,7 @@ import hashlib
 
 from catalog.locale import Locale
 
-DERIVED_PAGES = 5  # similar and recommendations pages kept per movie (and dropped with it)
+MAX_PAGE = 500  # TMDb serves pages 1 to 500 of a list; any of them may be cached
 
 
 def digest(text: str) -> str:
@@ -55,7 +55,9 @@ class CacheKeys:
         return f"{self.prefix}:genres:{language}"
 
     def of_movie(self, movie_id: int, locales: list[Locale]) -> list[str]:
-        """Every key holding this movie's own data (details, similar, recommendations)."""
+        """Every key holding this movie's own data (details, similar, recommendations): every
+        page a route may have cached, so none outlives the movie's change (a thousand keys a
+        language, for a DEL that is rare and cheap: a key that is not there costs nothing)."""
         languages = sorted({locale.language for locale in locales})
         return [
             *(self.movie(movie_id, locale) for locale in locales),
@@ -63,6 +65,6 @@ class CacheKeys:
                 key(movie_id, page, language)
                 for key in (self.similar, self.recommendations)
                 for language in languages
-                for page in range(1, DERIVED_PAGES + 1)
+                for page in range(1, MAX_PAGE + 1)
             ),
         ]

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
 from catalog.config import CatalogSettings
 from catalog.details import APPEND_TO_RESPONSE, base_of, build_parts, pack
-from catalog.keys import CacheKeys
+from catalog.keys import MAX_PAGE, CacheKeys
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import (
     Collection,
@@ -40,7 +40,6 @@ from catalog.tmdb import TmdbClient, TmdbNotFound, TmdbUnavailable
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE = 500
 TMDB_PAGE_SIZE = 20
 OTHER_REPLICA_POLL_S = 0.05
 LOCALES_REWRITE_S = 60.0

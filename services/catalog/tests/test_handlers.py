@@ -173,7 +173,12 @@ async def test_movie_updated_drops_details(
     await redis.set(movie_key(77), Entry(b"{}", time.time() + 100).encode())
     french = Locale("fr", "FR")
     await catalog._note(french)  # as serving an answer in French does
-    french_keys = [catalog.keys.movie(77, french), catalog.keys.similar(77, 1, "fr")]
+    french_keys = [
+        catalog.keys.movie(77, french),
+        catalog.keys.similar(77, 1, "fr"),
+        catalog.keys.similar(77, 6, "fr"),  # a page past the first five
+        catalog.keys.recommendations(77, 500, "fr"),
+    ]
     for key in french_keys:
         await redis.set(key, Entry(b"{}", time.time() + 100).encode())
     handlers = subscription(
@@ -186,7 +191,7 @@ async def test_movie_updated_drops_details(
     event = CatalogMovieUpdated(movie_id=77, updated_at=__import__("datetime").datetime.now())
     await handlers["catalog.movie.updated"](event, wrap(event, producer="catalog"))
     assert await redis.get(movie_key(77)) is None
-    assert [await redis.get(key) for key in french_keys] == [None, None]
+    assert [await redis.get(key) for key in french_keys] == [None] * len(french_keys)
 
 
 async def test_community_rating_follows_rating_events_once(
