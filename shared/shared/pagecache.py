@@ -17,6 +17,7 @@ command; on a miss the same command gives it the current generations, which it p
 
 import asyncio
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -130,12 +131,26 @@ def plain_page_query(
 
 
 GENERATION_TTL_S = 30 * 86400
+# A generation Redis lost (a flush, a failover to a replica behind, an eviction) starts again
+# from a random number, not from 1: counted from 1 again it could reach the very value a page
+# computed before the loss was stamped with, and that page, older than the writes since, would
+# be stored and served. KEYS: generation, the user's pages; ARGV: ttl, a random start.
 _DROP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 return 1
 """
+# KEYS: the global generation; ARGV: a random start (as above).
+_BUMP = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('INCR', KEYS[1])
+"""
+
+
+def _random_start() -> int:
+    return secrets.randbelow(2**52)
 
 
 class UserPageCache:
@@ -148,6 +163,7 @@ class UserPageCache:
         self._store = redis.register_script(_STORE_IF_CURRENT)
         self._get_current = redis.register_script(_GET_CURRENT)
         self._drop = redis.register_script(_DROP)
+        self._bump = redis.register_script(_BUMP)
         self._retries: set[asyncio.Task[None]] = set()
 
     def _key(self, user_id: uuid.UUID) -> str:
@@ -218,12 +234,13 @@ class UserPageCache:
         """The user's pages go and their generation moves on: one script, one command (a
         MULTI of three was measured at a tenth of a write's CPU in the library)."""
         await self._drop(
-            keys=[self._generation(user_id), self._key(user_id)], args=[GENERATION_TTL_S]
+            keys=[self._generation(user_id), self._key(user_id)],
+            args=[GENERATION_TTL_S, _random_start()],
         )
 
     async def drop_all(self) -> None:
         """Every user's pages at once: one counter; the old hashes expire on their own."""
-        await self.redis.incr(self.global_generation)
+        await self._bump(keys=[self.global_generation], args=[_random_start()])
 
     async def changed(self, user_id: uuid.UUID) -> None:
         """The user's list changed: their cached pages must go, before the change is

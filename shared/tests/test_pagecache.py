@@ -33,6 +33,23 @@ async def test_a_page_computed_before_a_change_is_never_stored_after_it(infra: I
     assert (await cache.get(user, "1:20")).body is None
 
 
+@pytest.mark.parametrize("lost", ["user", "global"])
+async def test_a_page_computed_before_redis_lost_the_generations_is_never_stored(
+    infra: Infra, lost: str
+) -> None:
+    """Redis loses the counters (a flush, a failover, an eviction) while a page is computed,
+    and the writes after it bring the counters back to the numbers the page was stamped with:
+    the old page must not be stored."""
+    cache, user = _cache(infra), uuid.uuid4()
+    bump = (lambda: cache.drop(user)) if lost == "user" else cache.drop_all
+    await bump()
+    before = await cache.get(user, "1:20")  # computed from the data before the next write
+    await cache.redis.delete(cache._generation(user), cache.global_generation, cache._key(user))
+    await bump()  # the write after the loss
+    assert not await cache.put(user, before, {"1:20": b"old page"})
+    assert (await cache.get(user, "1:20")).body is None
+
+
 async def test_a_global_change_drops_every_users_pages(infra: Infra) -> None:
     cache, first, second = _cache(infra), uuid.uuid4(), uuid.uuid4()
     for user in (first, second):
