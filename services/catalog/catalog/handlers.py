@@ -116,7 +116,7 @@ def subscription(
                 engine,
                 consumer=CONSUMER,
                 envelope=envelope,
-                effect=lambda s: viewers.forget(s, user_id=event.user_id),
+                effect=lambda s: viewers.forget(s, user_id=event.user_id, at=envelope.occurred_at),
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.client import Pipeline
 from redis.client import Redis as SyncRedis
 from redis.exceptions import RedisError
-from sqlalchemy import Boolean, Column, DateTime, String, delete, select
+from sqlalchemy import Boolean, Column, DateTime, String, false, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, Session, SQLModel, col
 
@@ -39,6 +39,11 @@ class Viewer(SQLModel, table=True):
     language: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     region: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # A deleted account's row stays as a tombstone: a `user.preferences_changed` arriving after
+    # the `user.deleted` (redelivered, or late from another queue) must not bring it back.
+    forgotten: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +71,9 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
     def apply(
         self, session: Session, *, user_id: uuid.UUID, preferences: dict[str, object], at: datetime
     ) -> None:
-        """Record a user's preferences (an older change arriving late changes nothing) and copy
-        the result to Redis before the caller commits; raises RedisError if it cannot."""
+        """Record a user's preferences (an older change arriving late changes nothing, nor does
+        any change of a deleted account) and copy the result to Redis before the caller commits;
+        raises RedisError if it cannot."""
         self.hold_shared(session)
         locale = _locale_of(preferences.get("language"), preferences.get("region"))
         values = {
@@ -81,17 +87,27 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
             statement.on_conflict_do_update(
                 index_elements=["user_id"],
                 set_=values,
-                where=col(Viewer.changed_at) < statement.excluded.changed_at,
+                where=(col(Viewer.changed_at) < statement.excluded.changed_at)
+                & ~col(Viewer.forgotten),
             )
         )
         row = session.get(Viewer, user_id, populate_existing=True)
         assert row is not None
         self._copy(self.redis, str(user_id), row.allowed, _tag(row))
 
-    def forget(self, session: Session, *, user_id: uuid.UUID) -> None:
-        """A deleted account's preferences go, from the table and the copy (before commit)."""
+    def forget(self, session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
+        """A deleted account's preferences go, from the table (its row left as a tombstone that
+        no later change overwrites) and from the copy (before commit)."""
         self.hold_shared(session)
-        session.execute(delete(Viewer).where(col(Viewer.user_id) == user_id))
+        tombstone = {
+            "allowed": False,
+            "language": None,
+            "region": None,
+            "changed_at": at,
+            "forgotten": True,
+        }
+        statement = insert(Viewer).values(user_id=user_id, **tombstone)
+        session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=tombstone))
         self._copy(self.redis, str(user_id), False, None)
 
     def _copy(
@@ -116,7 +132,8 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
                 session.add(Viewer(user_id=uuid.UUID(text), allowed=True, changed_at=_LONG_AGO))
         session.flush()
         return [
-            (str(row.user_id), row.allowed, _tag(row)) for row in session.scalars(select(Viewer))
+            (str(row.user_id), row.allowed, _tag(row))
+            for row in session.scalars(select(Viewer).where(~col(Viewer.forgotten)))
         ]
 
     def replace(

@@ -288,6 +288,49 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     assert not await allows_adult(redis, other)
 
 
+async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
+    redis: Redis, engine, catalog_settings: CatalogSettings
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from shared.events import UserDeleted, wrap
+
+    viewers = _viewers(catalog_settings)
+    viewers.rebuild(engine, force=True)
+    handlers = subscription(
+        catalog=None,  # type: ignore[arg-type]
+        redis=redis,
+        engine=engine,
+        mirror=CommunityMirror(redis, engine),
+        viewers=viewers,
+    ).handlers
+    now = datetime.now(UTC)
+    user = uuid.uuid4()
+    adult = {"include_adult": True, "language": "fr", "region": "CA"}
+
+    def changed(at: datetime) -> tuple[UserPreferencesChanged, object]:
+        event = UserPreferencesChanged(user_id=user, preferences=adult)
+        return event, wrap(event, producer="auth").model_copy(update={"occurred_at": at})
+
+    await handlers["user.preferences_changed"](*changed(now - timedelta(seconds=2)))
+    assert await allows_adult(redis, user)
+    deleted = UserDeleted(user_id=user, deleted_at=now)
+    await handlers["user.deleted"](deleted, wrap(deleted, producer="auth"))
+    assert not await allows_adult(redis, user)
+    # A change from before the deletion delivered late, or one stamped after it: neither
+    # brings the viewer back, in the table or in the copy (nor after a rebuild).
+    for late in (now - timedelta(seconds=1), now + timedelta(seconds=5)):
+        await handlers["user.preferences_changed"](*changed(late))
+    assert not await allows_adult(redis, user)
+    assert (await viewer_preferences(redis, user)).locale is None
+    viewers.rebuild(engine, force=True)
+    assert not await allows_adult(redis, user)
+    with engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT allowed, language FROM viewer WHERE user_id = :u"), {"u": user}
+        ).one() == (False, None)
+
+
 def _refresher(make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, settings):  # type: ignore[no-untyped-def]
     return TrendingRefresher(
         catalog=make_catalog(httpx.ASGITransport(app=sandbox_app)),
