@@ -163,13 +163,22 @@ class CatalogCache:
                 return [_decode(raw) if raw is not None else None for raw in raws]
         return [self._local_get(key) for key in keys]
 
-    async def put(self, key: str, entry: Entry, *, keep_s: float) -> None:
-        """Store `entry`, kept for `keep_s` seconds in all (fresh time plus stale time)."""
+    async def put(
+        self, key: str, entry: Entry, *, keep_s: float, note: tuple[str, str] | None = None
+    ) -> None:
+        """Store `entry`, kept for `keep_s` seconds in all (fresh time plus stale time); with
+        `note` (a set and a member), add the member to the set in the same transaction."""
         self._local_put(key, entry, keep_s)
         if not self.redis_available:
             return
         try:
-            await self.redis.set(key, entry.encode(), ex=max(1, int(keep_s)))
+            if note is None:
+                await self.redis.set(key, entry.encode(), ex=max(1, int(keep_s)))
+            else:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.set(key, entry.encode(), ex=max(1, int(keep_s)))
+                    pipe.sadd(*note)
+                    await pipe.execute()
         except RedisError as exc:
             self._redis_failed(exc)
 

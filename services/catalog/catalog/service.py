@@ -135,6 +135,7 @@ class Catalog:
                 {"page": page, "language": locale.language},
                 self.settings.trending_ttl_s,
             ),
+            locale=locale,
         )
 
     async def movie_list(self, name: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -147,6 +148,7 @@ class Catalog:
             lambda: self._page(
                 "lists", f"/movie/{MOVIE_LISTS[name]}", params, self.settings.lists_ttl_s
             ),
+            locale=locale,
         )
 
     async def movie(
@@ -164,6 +166,7 @@ class Catalog:
             self.settings.movie_ttl_s,
             lambda: self._detail(movie_id, locale),
             companions=companions,
+            locale=locale,
         )
 
     async def similar(self, movie_id: int, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -325,6 +328,7 @@ class Catalog:
                 {"page": page, "language": locale.language},
                 self.settings.movie_ttl_s,
             ),
+            locale=locale,
         )
 
     async def _note(self, locale: Locale) -> None:
@@ -371,13 +375,22 @@ class Catalog:
         fetch: Callable[[], Awaitable[Entry]],
         *,
         companions: tuple[str, ...] = (),
+        locale: Locale | None = None,
     ) -> Served:
+        """The cached entry, or TMDb's answer stored for the next; an entry cached in a
+        `locale` other than the default names it in the set of cached locales in the same
+        Redis transaction, so an invalidation that reads the set finds every locale an entry
+        survives in (rewriting the set now and then, as `_note` does, left a minute after a
+        lost set in which an invalidation missed the entries stored meanwhile)."""
         cached, extras = await self.cache.get_with(key, companions)
         found = tuple(extras)
         if cached is not None and cached.is_fresh():
             CACHE_REQUESTS.labels("hit").inc()
             return self._checked(key, Served(cached, "HIT", found))
-        flight = self._flight(key, ttl_s, fetch)
+        note = None
+        if locale is not None and locale != DEFAULT_LOCALE:
+            note = (self.keys.locales, locale.tag)
+        flight = self._flight(key, ttl_s, fetch, note)
         try:
             if cached is None:
                 fresh = await asyncio.shield(flight)
@@ -401,12 +414,16 @@ class Catalog:
         return served
 
     def _flight(
-        self, key: str, ttl_s: int, fetch: Callable[[], Awaitable[Entry]]
+        self,
+        key: str,
+        ttl_s: int,
+        fetch: Callable[[], Awaitable[Entry]],
+        note: tuple[str, str] | None = None,
     ) -> asyncio.Task[Entry]:
         """One fetch per key in this process, however many requests want it."""
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.create_task(self._fetch_and_store(key, ttl_s, fetch))
+            task = asyncio.create_task(self._fetch_and_store(key, ttl_s, fetch, note))
             self._inflight[key] = task
             task.add_done_callback(lambda done: self._finished(key, done))
         return task
@@ -417,7 +434,11 @@ class Catalog:
             task.exception()  # retrieved here so a fetch nobody awaits any more is not logged
 
     async def _fetch_and_store(
-        self, key: str, ttl_s: int, fetch: Callable[[], Awaitable[Entry]]
+        self,
+        key: str,
+        ttl_s: int,
+        fetch: Callable[[], Awaitable[Entry]],
+        note: tuple[str, str] | None,
     ) -> Entry:
         lock_ms = int(self.settings.tmdb_retry_budget_s * 1000) + 1000
         locked = await self.cache.try_lock(key, lock_ms)
@@ -431,9 +452,13 @@ class Catalog:
                 entry = await fetch()
             except TmdbNotFound:
                 not_found = Entry(b"", time.time() + self.settings.not_found_ttl_s, not_found=True)
-                await self.cache.put(key, not_found, keep_s=self.settings.not_found_ttl_s)
+                await self.cache.put(
+                    key, not_found, keep_s=self.settings.not_found_ttl_s, note=note
+                )
                 return not_found
-            await self.cache.put(key, entry, keep_s=ttl_s * 1.1 + self.settings.stale_ttl_s)
+            await self.cache.put(
+                key, entry, keep_s=ttl_s * 1.1 + self.settings.stale_ttl_s, note=note
+            )
             return entry
         finally:
             if locked:

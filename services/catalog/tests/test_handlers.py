@@ -194,6 +194,32 @@ async def test_movie_updated_drops_details(
     assert [await redis.get(key) for key in french_keys] == [None] * len(french_keys)
 
 
+async def test_an_invalidation_reaches_a_locale_cached_after_redis_lost_the_locales(
+    make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine
+) -> None:  # type: ignore[no-untyped-def]
+    from shared.events import CatalogMovieUpdated, wrap
+
+    catalog = make_catalog(httpx.ASGITransport(app=sandbox_app))
+    french = Locale("fr", "FR")
+    await catalog.movie(50, french)
+    await catalog.similar(50, 7, french)
+    await redis.flushdb()  # Redis loses everything, the set of cached locales with it
+    await catalog.movie(50, french)  # served again within the minute: cached again
+    await catalog.similar(50, 7, french)
+    french_keys = [catalog.keys.movie(50, french), catalog.keys.similar(50, 7, "fr")]
+    assert all([await redis.get(key) for key in french_keys])
+    handlers = subscription(
+        catalog=catalog,
+        redis=redis,
+        engine=engine,
+        mirror=CommunityMirror(redis, engine),
+        viewers=_viewers(None),
+    ).handlers
+    event = CatalogMovieUpdated(movie_id=50, updated_at=__import__("datetime").datetime.now())
+    await handlers["catalog.movie.updated"](event, wrap(event, producer="catalog"))
+    assert [await redis.get(key) for key in french_keys] == [None, None]
+
+
 async def test_community_rating_follows_rating_events_once(
     redis: Redis, engine, make_catalog: MakeCatalog, scripted
 ) -> None:  # type: ignore[no-untyped-def]
