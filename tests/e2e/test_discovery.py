@@ -11,7 +11,7 @@ import redis
 
 from catalog.locale import DEFAULT_LOCALE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import assert_problem, catalog_keys
+from tests.e2e.helpers import assert_problem, catalog_keys, until
 from tests.e2e.test_movies import DETAIL_KEYS, SUMMARY_KEYS
 from tests.e2e.test_movies import DETAIL_PARTS as PARTS
 
@@ -214,6 +214,12 @@ def test_language_and_region_of_answers(api: httpx.Client, new_user) -> None:  #
     assert api.post("/favorites", json={"movie_id": 2}, headers=auth).status_code == 201
     kept = api.get("/favorites", headers=auth).json()["results"][0]["movie"]
     assert kept["overview"].startswith("Una película")  # the library's lists too
+
+    def recommended_in_spanish() -> bool:  # and the recommendations made for the user
+        results = api.get("/recommendations", headers=auth).json()["results"]
+        return bool(results) and all(m["overview"].startswith("Una película") for m in results)
+
+    until(recommended_in_spanish, 10, "recommendations in the user's language")
     explicit = api.get("/movies/1", params={"language": "fr"}, headers=auth).json()
     assert explicit["overview"].startswith("Un film")  # an explicit language wins
     assert_problem(api.get("/movies/1", params={"language": "french"}), 422)

@@ -36,7 +36,7 @@ from catalog.models import (
     RelatedLists,
     SearchPage,
 )
-from catalog.preferences import ANONYMOUS, viewer_preferences
+from catalog.preferences import ANONYMOUS, ViewerPreferences, viewer_preferences
 from catalog.service import (
     MOVIE_LISTS,
     TMDB_PAGE_SIZE,
@@ -51,6 +51,7 @@ from shared.catalog_models import page_count
 from shared.deps import InternalOnly, OptionalPrincipal, RuntimeDep
 from shared.errors import ProblemError, problem_responses
 from shared.events import CatalogTrendingRefreshed
+from shared.runtime import Runtime as ServiceRuntime
 
 router = APIRouter(prefix=API_PREFIX, tags=["movies"])
 internal_router = APIRouter(
@@ -605,6 +606,17 @@ async def search_any(
 
 IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$")]
 Pages = Annotated[int, Query(ge=1, le=5)]
+Viewer = Annotated[
+    uuid.UUID | Literal["anonymous"] | None,
+    Query(description="Whose eyes: the answer is in their language and region"),
+]
+
+
+async def _eyes(runtime: ServiceRuntime, viewer: uuid.UUID | str | None) -> ViewerPreferences:
+    """The preferences of the user a service asks for (anonymous: the defaults)."""
+    if isinstance(viewer, uuid.UUID):
+        return await viewer_preferences(runtime.redis, viewer)
+    return ANONYMOUS
 
 
 @internal_router.get("/related", response_model=RelatedLists | RelatedIds)
@@ -616,10 +628,12 @@ async def related(
     kind: Literal["recommendations", "similar"] = "recommendations",
     pages: Pages = 2,
     ids_only: Annotated[bool, Query(description="Each list as movie ids only")] = False,
+    viewer: Viewer = None,
 ) -> Response:
     """TMDb's recommendations (or similar titles) for up to 50 movies in one call."""
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:50]
-    found = await catalog.related(movie_ids, kind=kind, pages=pages)
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
+    found = await catalog.related(movie_ids, kind=kind, pages=pages, locale=locale)
     if ids_only:
         found["lists"] = {key: [m["id"] for m in movies] for key, movies in found["lists"].items()}
     return Response(orjson.dumps(found), media_type="application/json")
@@ -632,10 +646,12 @@ async def trending_list(
     runtime: RuntimeDep,
     window: Literal["day", "week"] = "week",
     pages: Pages = 2,
+    viewer: Viewer = None,
 ) -> Response:
     """Several pages of trending as one list, adult titles marked, for other services."""
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
     found = await catalog.collected(
-        [catalog.trending(window, page) for page in range(1, pages + 1)]
+        [catalog.trending(window, page, locale) for page in range(1, pages + 1)]
     )
     return Response(orjson.dumps(found), media_type="application/json")
 
@@ -647,11 +663,16 @@ async def discover_list(
     runtime: RuntimeDep,
     genre_ids: IdList,
     pages: Pages = 1,
+    viewer: Viewer = None,
 ) -> Response:
     """Popular titles in any of these genres, for other services."""
     genres = [int(g) for g in genre_ids.split(",")][:20]
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
     found = await catalog.collected(
-        [catalog.discover(genre_ids=genres, page=page) for page in range(1, pages + 1)]
+        [
+            catalog.discover(genre_ids=genres, page=page, locale=locale)
+            for page in range(1, pages + 1)
+        ]
     )
     return Response(orjson.dumps(found), media_type="application/json")
 
@@ -687,8 +708,7 @@ async def movies_batch(
     has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
     treats them as it would an unknown id."""
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
-    user_id = viewer if isinstance(viewer, uuid.UUID) else None
-    eyes = await viewer_preferences(runtime.redis, user_id) if user_id else ANONYMOUS
+    eyes = await _eyes(runtime, viewer)
     found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
     hidden: list[int] = []
     if viewer is not None and found["adult_ids"] and not eyes.allows_adult:

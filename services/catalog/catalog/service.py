@@ -200,10 +200,12 @@ class Catalog:
             lambda: self._people_page(params),
         )
 
-    async def discover(self, *, genre_ids: list[int], page: int) -> Served:
+    async def discover(
+        self, *, genre_ids: list[int], page: int, locale: Locale = DEFAULT_LOCALE
+    ) -> Served:
         """Popular titles in any of these genres (for the recommendations service)."""
         filters = DiscoverFilters(genres=tuple(genre_ids), any_genre=True)
-        return await self.discover_filtered(filters, page=page)
+        return await self.discover_filtered(filters, page=page, locale=locale)
 
     async def discover_filtered(
         self, filters: DiscoverFilters, *, page: int, locale: Locale = DEFAULT_LOCALE
@@ -295,13 +297,15 @@ class Catalog:
                 unavailable = True
         return {"results": results, "adult_ids": sorted(adult), "complete": not unavailable}
 
-    async def related(self, movie_ids: list[int], *, kind: str, pages: int) -> dict[str, Any]:
+    async def related(
+        self, movie_ids: list[int], *, kind: str, pages: int, locale: Locale = DEFAULT_LOCALE
+    ) -> dict[str, Any]:
         """TMDb's recommendations (or similar titles) for many movies at once."""
         lists = await asyncio.gather(
             *(
                 self.collected(
                     [
-                        self._related_page(kind, movie_id, page, DEFAULT_LOCALE)
+                        self._related_page(kind, movie_id, page, locale)
                         for page in range(1, pages + 1)
                     ]
                 )

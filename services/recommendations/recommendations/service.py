@@ -72,11 +72,12 @@ class Recommender:
         profile = await asyncio.to_thread(self._load, user_id)
         seeds = choose_seeds(profile)
         seed_ids = [seed.movie_id for seed in seeds]
+        viewer = str(user_id)  # the titles in the user's language and region
         seed_movies, related, trending, genre_picks = await asyncio.gather(
-            self.catalog.movies(seed_ids),
-            self.catalog.related(seed_ids, pages=self.related_pages),
-            self.catalog.trending(pages=self.trending_pages),
-            self.catalog.discover(profile.preferred_genres),
+            self.catalog.movies(seed_ids, viewer=viewer),
+            self.catalog.related(seed_ids, pages=self.related_pages, viewer=viewer),
+            self.catalog.trending(pages=self.trending_pages, viewer=viewer),
+            self.catalog.discover(profile.preferred_genres, viewer=viewer),
         )
         trending_movies = _plain(trending.results)
         if not seeds and profile.preferred_genres:
