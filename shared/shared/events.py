@@ -211,6 +211,17 @@ class CatalogMovieUpdated(IntegrationEvent):
     updated_at: datetime
 
 
+class CatalogViewerChanged(IntegrationEvent):
+    """The catalog now shows this user titles by their new preferences (the adult filter,
+    language, region): pages other services cached from the catalog's answers for them are
+    dropped on this, not on `user.preferences_changed`, which they may handle before the
+    catalog does and then cache a page built by the old preferences."""
+
+    event_type: ClassVar[str] = "catalog.viewer.changed"
+    user_id: uuid.UUID
+    changed_at: datetime
+
+
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     cls.event_type: cls
     for cls in (
@@ -234,5 +245,6 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         RecommendationsUpdated,
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,
+        CatalogViewerChanged,
     )
 }

@@ -1,6 +1,6 @@
 """What the catalog publishes (through its outbox)."""
 
-from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed
+from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed, CatalogViewerChanged
 
 PRODUCER = "catalog"
-PUBLISHES = (CatalogTrendingRefreshed, CatalogMovieUpdated)
+PUBLISHES = (CatalogTrendingRefreshed, CatalogMovieUpdated, CatalogViewerChanged)

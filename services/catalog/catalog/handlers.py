@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.community import CommunityMirror, apply_delta, community_key
+from catalog.events import PRODUCER
 from catalog.locale import DEFAULT_LOCALE
 from catalog.preferences import Viewers
 from catalog.service import MAX_PAGE, Catalog
@@ -17,6 +18,7 @@ from shared.bus.bus import TransientError
 from shared.events import (
     CatalogMovieUpdated,
     CatalogTrendingRefreshed,
+    CatalogViewerChanged,
     EventEnvelope,
     RatingRemoved,
     RatingSet,
@@ -24,6 +26,7 @@ from shared.events import (
     UserPreferencesChanged,
 )
 from shared.inbox import handle_once
+from shared.outbox import add_event
 
 logger = logging.getLogger(__name__)
 CONSUMER = "catalog"
@@ -94,18 +97,21 @@ def subscription(
     async def on_preferences_changed(
         event: UserPreferencesChanged, envelope: EventEnvelope
     ) -> None:
+        def effect(session: Session) -> None:
+            if viewers.apply(
+                session,
+                user_id=event.user_id,
+                preferences=event.preferences,
+                at=envelope.occurred_at,
+            ):  # the services that cached pages from the old answers drop them now
+                add_event(
+                    session,
+                    CatalogViewerChanged(user_id=event.user_id, changed_at=envelope.occurred_at),
+                    producer=PRODUCER,
+                )
+
         try:
-            await handle_once(
-                engine,
-                consumer=CONSUMER,
-                envelope=envelope,
-                effect=lambda s: viewers.apply(
-                    s,
-                    user_id=event.user_id,
-                    preferences=event.preferences,
-                    at=envelope.occurred_at,
-                ),
-            )
+            await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
 

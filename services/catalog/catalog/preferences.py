@@ -70,10 +70,10 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
 
     def apply(
         self, session: Session, *, user_id: uuid.UUID, preferences: dict[str, object], at: datetime
-    ) -> None:
+    ) -> bool:
         """Record a user's preferences (an older change arriving late changes nothing, nor does
         any change of a deleted account) and copy the result to Redis before the caller commits;
-        raises RedisError if it cannot."""
+        raises RedisError if it cannot. True if the change was recorded."""
         self.hold_shared(session)
         locale = _locale_of(preferences.get("language"), preferences.get("region"))
         values = {
@@ -83,17 +83,18 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
             "changed_at": at,
         }
         statement = insert(Viewer).values(user_id=user_id, **values)
-        session.execute(
+        written = session.execute(
             statement.on_conflict_do_update(
                 index_elements=["user_id"],
                 set_=values,
                 where=(col(Viewer.changed_at) < statement.excluded.changed_at)
                 & ~col(Viewer.forgotten),
-            )
-        )
+            ).returning(col(Viewer.user_id))
+        ).first()
         row = session.get(Viewer, user_id, populate_existing=True)
         assert row is not None
         self._copy(self.redis, str(user_id), row.allowed, _tag(row))
+        return written is not None
 
     def forget(self, session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
         """A deleted account's preferences go, from the table (its row left as a tombstone that

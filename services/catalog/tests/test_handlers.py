@@ -300,6 +300,8 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     )
     await handlers[newer.event_type](newer, newer_envelope)
     await handlers[older.event_type](older, older_envelope)  # arrives late: changes nothing
+    # The services that cached pages from the catalog's answers hear of the one change.
+    assert _outbox_types(engine).count("catalog.viewer.changed") == 1
     assert await allows_adult(redis, fan) and await allows_adult(redis, legacy)
     assert not await allows_adult(redis, other)
     assert (await viewer_preferences(redis, fan)).locale == Locale("fr", "CA")

@@ -14,6 +14,7 @@ from library.watchlist import service as watchlist_service
 from shared.bus import Subscription
 from shared.events import (
     CatalogMovieUpdated,
+    CatalogViewerChanged,
     EventEnvelope,
     UserDeleted,
     UserPreferencesChanged,
@@ -59,8 +60,10 @@ def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
     async def on_preferences_changed(
         event: UserPreferencesChanged, envelope: EventEnvelope
     ) -> None:
-        # Pages may show or hide adult titles by the new preference. Idempotent by nature; a
-        # Redis failure raises, so the event is retried.
+        # Pages may show or hide adult titles by the new preference: dropped now, and again when
+        # the catalog answers by it (catalog.viewer.changed), so a page built in between from
+        # the catalog's old answers does not stay. Idempotent by nature; a Redis failure
+        # raises, so the event is retried.
         await pages.drop(event.user_id)
 
         def effect(session: Session) -> None:
@@ -89,6 +92,10 @@ def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
             effect=lambda s: account.forget(s, user_id=event.user_id),
         )
         await pages.drop(event.user_id)
+
+    @subscription.on(CatalogViewerChanged)
+    async def on_viewer_changed(event: CatalogViewerChanged, _: EventEnvelope) -> None:
+        await pages.drop(event.user_id)  # idempotent; a Redis failure raises (retried)
 
     @subscription.on(CatalogMovieUpdated)
     async def on_movie_updated(event: CatalogMovieUpdated, _: EventEnvelope) -> None:

@@ -17,6 +17,7 @@ from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.events import (
     CatalogTrendingRefreshed,
+    CatalogViewerChanged,
     EventEnvelope,
     FavoriteAdded,
     FavoriteRemoved,
@@ -169,6 +170,12 @@ def subscription(
             )
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        await drop(event.user_id)
+
+    @subscription.on(CatalogViewerChanged)
+    async def on_viewer_changed(event: CatalogViewerChanged, _: EventEnvelope) -> None:
+        # The catalog now answers by the user's new preferences: a list ranked in between from
+        # its old answers (other titles, another language) goes. Idempotent by nature.
         await drop(event.user_id)
 
     @subscription.on(UserDeleted)

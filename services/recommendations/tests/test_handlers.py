@@ -294,6 +294,20 @@ async def test_preferences_and_favorites_drop_the_cached_recommendations(
     assert (await cache.get(user, "1:20")).body is None
 
 
+async def test_the_catalog_answering_by_new_preferences_drops_the_cached_recommendations(
+    recommendations_engine: Engine, cache: UserPageCache
+) -> None:
+    """A list ranked between the user's change and the catalog's taking it (from the
+    catalog's old answers) is dropped when the catalog says it answers by the new ones."""
+    from shared.events import CatalogViewerChanged
+
+    user = uuid.uuid4()
+    await cache.put(user, await cache.get(user, "1:20"), {"all": b"[]", "1:20": b"{}"})
+    changed = CatalogViewerChanged(user_id=user, changed_at=datetime.now(UTC))
+    await _handle(recommendations_engine, changed, wrap(changed, producer="catalog"), cache)
+    assert (await cache.get(user, "1:20")).body is None
+
+
 async def test_trending_refresh_drops_every_users_recommendations(
     recommendations_engine: Engine, cache: UserPageCache
 ) -> None:
