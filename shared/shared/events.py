@@ -58,10 +58,33 @@ class UserRegistered(IntegrationEvent):
     registered_at: datetime
 
 
+class NotifyChoices(BaseModel):
+    """Which notifications the user wants (both, unless they said otherwise)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    trending: bool = True
+    recommendations: bool = True
+
+
+class UserPreferences(BaseModel):
+    """A user's preferences as the events carry them: the one reading every consumer shares.
+    Auth validates what users send (its own `Preferences`); here a field a newer producer adds
+    is ignored and one an older producer left out takes its default, so the wire format (a
+    JSON object) stays as it was. A language or region left out means "the request's own"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    genres: tuple[int, ...] = ()
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$")
+    region: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    include_adult: bool = False
+    remove_watched_from_watchlist: bool = False
+    notify: NotifyChoices = NotifyChoices()
+
+
 class UserPreferencesChanged(IntegrationEvent):
     event_type: ClassVar[str] = "user.preferences_changed"
     user_id: uuid.UUID
-    preferences: dict[str, Any] = Field(description="The full preferences after the change")
+    preferences: UserPreferences = Field(description="The full preferences after the change")
     display_name: str | None = Field(None, description="The display name after the change")
 
 

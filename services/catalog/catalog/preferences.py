@@ -23,6 +23,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
 from catalog.locale import Locale
+from shared.events import UserPreferences
 from shared.mirror import RedisMirror
 
 ADULT_USERS_KEY = "catalog:adult-users"
@@ -55,10 +56,8 @@ class ViewerPreferences:
 ANONYMOUS = ViewerPreferences()
 
 
-def _locale_of(language: object, region: object) -> Locale | None:
-    if not isinstance(language, str) or not isinstance(region, str):
-        return None
-    if len(language) != 2 or len(region) != 2:
+def _locale_of(language: str | None, region: str | None) -> Locale | None:
+    if not language or not region or len(language) != 2 or len(region) != 2:
         return None
     return Locale(language.lower(), region.upper())
 
@@ -69,15 +68,15 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
     name = "viewers"
 
     def apply(
-        self, session: Session, *, user_id: uuid.UUID, preferences: dict[str, object], at: datetime
+        self, session: Session, *, user_id: uuid.UUID, preferences: UserPreferences, at: datetime
     ) -> bool:
         """Record a user's preferences (an older change arriving late changes nothing, nor does
         any change of a deleted account) and copy the result to Redis before the caller commits;
         raises RedisError if it cannot. True if the change was recorded."""
         self.hold_shared(session)
-        locale = _locale_of(preferences.get("language"), preferences.get("region"))
+        locale = _locale_of(preferences.language, preferences.region)
         values = {
-            "allowed": bool(preferences.get("include_adult")),
+            "allowed": preferences.include_adult,
             "language": locale.language if locale else None,
             "region": locale.region if locale else None,
             "changed_at": at,

@@ -77,7 +77,7 @@ def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
             watchlist_service.set_remove_when_watched(
                 session,
                 user_id=event.user_id,
-                enabled=bool(event.preferences.get("remove_watched_from_watchlist")),
+                enabled=event.preferences.remove_watched_from_watchlist,
                 at=envelope.occurred_at,
             )
 

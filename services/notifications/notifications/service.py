@@ -23,6 +23,7 @@ from notifications.models import (
     TrendingRefresh,
 )
 from shared.db import utcnow
+from shared.events import UserPreferences
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,14 @@ def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
 
 
 def update_preferences(
-    session: Session, *, user_id: uuid.UUID, preferences: dict[str, Any], at: datetime
+    session: Session, *, user_id: uuid.UUID, preferences: UserPreferences, at: datetime
 ) -> None:
     """Take the user's notify flags and genres; an older change arriving late changes nothing."""
-    notify = preferences.get("notify") or {}
-    genres = [int(g) for g in preferences.get("genres") or [] if isinstance(g, int)]
     statement = insert(Subscriber).values(
         user_id=user_id,
-        notify_trending=bool(notify.get("trending", True)),
-        notify_recommendations=bool(notify.get("recommendations", True)),
-        genres=genres,
+        notify_trending=preferences.notify.trending,
+        notify_recommendations=preferences.notify.recommendations,
+        genres=list(preferences.genres),
         updated_at=at,
         subscribed_at=at,  # a change comes after the registration; that one lowers it
     )

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from notifications import service
+from shared.events import UserPreferences
 
 MOVIES = [
     {"id": 1, "title": "Alien", "genre_ids": [27, 878]},
@@ -22,7 +23,10 @@ def _subscribe(engine: Engine, preferences: dict | None = None) -> uuid.UUID:  #
         service.subscribe(session, user_id=user_id, at=datetime.now(UTC) - timedelta(seconds=5))
         if preferences is not None:
             service.update_preferences(
-                session, user_id=user_id, preferences=preferences, at=datetime.now(UTC)
+                session,
+                user_id=user_id,
+                preferences=UserPreferences.model_validate(preferences),
+                at=datetime.now(UTC),
             )
         session.commit()
     return user_id
@@ -104,7 +108,7 @@ def test_older_preferences_do_not_win(notifications_engine: Engine) -> None:
         service.update_preferences(
             session,
             user_id=user,
-            preferences={"genres": [16]},
+            preferences=UserPreferences(genres=(16,)),
             at=datetime.now(UTC) - timedelta(hours=1),
         )
         session.commit()
@@ -171,7 +175,10 @@ def test_preferences_that_arrive_before_the_registration_keep_the_registration_t
     user = uuid.uuid4()
     with Session(notifications_engine) as session:
         service.update_preferences(
-            session, user_id=user, preferences={"genres": [16]}, at=now + timedelta(seconds=5)
+            session,
+            user_id=user,
+            preferences=UserPreferences(genres=(16,)),
+            at=now + timedelta(seconds=5),
         )
         session.commit()
     _, delivered = _refresh(notifications_engine, refreshed_at=now + timedelta(seconds=1))

@@ -158,14 +158,14 @@ def subscription(
     async def on_preferences_changed(
         event: UserPreferencesChanged, envelope: EventEnvelope
     ) -> None:
-        genres = [int(g) for g in event.preferences.get("genres", []) if isinstance(g, int)]
+        genres = list(event.preferences.genres)
 
         def effect(session: Session) -> None:
             profile.preferences_changed(
                 session,
                 user_id=event.user_id,
                 genres=genres,
-                include_adult=bool(event.preferences.get("include_adult")),
+                include_adult=event.preferences.include_adult,
                 at=envelope.occurred_at,
             )
 
