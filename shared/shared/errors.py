@@ -127,6 +127,21 @@ def _is_bad_value(exc: Exception) -> bool:
     return isinstance(exc, sqlalchemy.exc.DataError)
 
 
+# The SQLSTATE a database raises for a write for an account that was deleted (the library's
+# tombstone trigger): the request was let in before the account's tokens were revoked.
+FORGOTTEN_ACCOUNT_SQLSTATE = "P0L01"
+
+
+def is_forgotten_account(exc: BaseException) -> bool:
+    """True if `exc` is a database refusing a write for a deleted account."""
+    import sqlalchemy.exc
+
+    return (
+        isinstance(exc, sqlalchemy.exc.DBAPIError)
+        and getattr(exc.orig, "pgcode", None) == FORGOTTEN_ACCOUNT_SQLSTATE
+    )
+
+
 def _is_dependency_outage(exc: Exception) -> str | None:
     """Name the dependency when `exc` means a database, Redis or broker is unreachable."""
     import redis.exceptions
@@ -203,6 +218,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if is_forgotten_account(exc):
+            return problem_response(
+                401,
+                detail="This account was deleted",
+                instance=request.url.path,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if _is_bad_value(exc):
             # A value validation let through that the database refuses: still the client's input.
             logger.warning("database refused a value: %s", type(exc).__name__)

@@ -2,16 +2,20 @@
 preference, account deletions (everything the user holds goes), and movie updates, which
 drop the cached pages of favorites that show the old data."""
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from library.account import service as account
 from library.reviews.models import UserDirectoryEntry
 from library.watchlist import service as watchlist_service
 from shared.bus import Subscription
+from shared.errors import is_forgotten_account
 from shared.events import (
     CatalogMovieUpdated,
     CatalogViewerChanged,
@@ -22,6 +26,8 @@ from shared.events import (
 )
 from shared.inbox import handle_once
 from shared.pagecache import UserPageCache
+
+logger = logging.getLogger(__name__)
 
 CONSUMER = "library"
 
@@ -45,13 +51,21 @@ def _remember(session: Session, *, user_id: object, display_name: str, at: datet
 def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
     subscription = Subscription(CONSUMER)
 
+    async def apply_for_user(envelope: EventEnvelope, effect: Callable[[Session], None]) -> None:
+        """An event about a user, applied once; nothing for an account deleted meanwhile (the
+        tombstone's trigger refuses the write: a late event must not bring the user back)."""
+        try:
+            await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        except DBAPIError as exc:
+            if not is_forgotten_account(exc):
+                raise
+            logger.info("event for a deleted account ignored", extra={"type": envelope.type})
+
     @subscription.on(UserRegistered)
     async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None:
-        await handle_once(
-            engine,
-            consumer=CONSUMER,
-            envelope=envelope,
-            effect=lambda s: _remember(
+        await apply_for_user(
+            envelope,
+            lambda s: _remember(
                 s, user_id=event.user_id, display_name=event.display_name, at=envelope.occurred_at
             ),
         )
@@ -81,7 +95,7 @@ def subscription(*, engine: Engine, pages: UserPageCache) -> Subscription:
                 at=envelope.occurred_at,
             )
 
-        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        await apply_for_user(envelope, effect)
 
     @subscription.on(UserDeleted)
     async def on_user_deleted(event: UserDeleted, envelope: EventEnvelope) -> None:

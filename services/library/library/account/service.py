@@ -4,7 +4,7 @@ removal of everything when the account is deleted. No HTTP here."""
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlmodel import Session, col
 
 from library.account.models import TitleState
@@ -99,11 +99,24 @@ def export(session: Session, *, user_id: uuid.UUID) -> LibraryExport:
         session.rollback()
 
 
+_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7401))")
+_TOMBSTONE = text(
+    "INSERT INTO forgotten_user (user_id, forgotten_at) "
+    "VALUES (CAST(:user_id AS uuid), :at) ON CONFLICT DO NOTHING"
+)
+
+
 def forget(session: Session, *, user_id: uuid.UUID) -> None:
     """Remove everything the user holds, in the caller's transaction. Ratings and reviews
     leave with their own events, so what others derived from them (community ratings) follows;
-    the rest goes with the account's own event, which every consumer also takes."""
+    the rest goes with the account's own event, which every consumer also takes.
+
+    The user stays deleted: this waits for writes for them already under way (they hold the
+    user's lock shared, taken by a trigger, migration 0006) and removes what they wrote, and
+    the tombstone it leaves makes the trigger refuse any later write for them."""
     now = utcnow()
+    session.execute(_HOLD_USER, {"user_id": str(user_id)})
+    session.execute(_TOMBSTONE, {"user_id": str(user_id), "at": now})
     removed_ratings = session.execute(
         delete(Rating)
         .where(col(Rating.user_id) == user_id)
