@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from catalog import visibility
 from catalog.community import CommunityMirror, community_key
 from catalog.conditional import DETAILS_MAX_AGE_S, cache_headers, etag_of, matches
 from catalog.deps import CatalogDep, PageQuery
@@ -43,7 +44,6 @@ from catalog.service import (
     DiscoverFilters,
     MovieNotFound,
     Served,
-    without_adult,
 )
 from catalog.tmdb import TmdbUnavailable
 from shared.app import API_PREFIX
@@ -153,15 +153,10 @@ def _answer(
     return Response(body, media_type="application/json", headers=decoded)
 
 
-def _hides_adult(result: Served, audience: Audience) -> bool:
-    """True when the answer holds adult titles and the caller has not allowed them."""
-    return bool(result.entry.adult_ids) and not audience.allows_adult
-
-
 async def _respond(request: Request, served: Awaitable[Served], audience: Audience) -> Response:
     async with _upstream_errors():
         result = await served
-    body = without_adult(result.entry) if _hides_adult(result, audience) else result.entry.body
+    body = visibility.visible_page(result.entry, allows_adult=audience.allows_adult)
     return _answer(request, body, result, audience)
 
 
@@ -427,7 +422,7 @@ async def movie(
         served = await catalog.movie(
             movie_id, audience.locale, companions=(community_key(movie_id),)
         )
-    if _hides_adult(served, audience):
+    if visibility.hides(served.entry, allows_adult=audience.allows_adult):
         raise ProblemError(404, "No movie with this id")
     community = await mirror.resolve(movie_id, served.companions[0])
     catalog.cache.remember(community_key(movie_id), community)
@@ -440,7 +435,7 @@ async def _related(
 ) -> Response:
     async with _upstream_errors():
         title = await catalog.movie(movie_id, audience.locale)
-    if _hides_adult(title, audience):  # as its details: not there for them
+    if visibility.hides(title.entry, allows_adult=audience.allows_adult):  # as its details
         raise ProblemError(404, "No movie with this id")
     fetch = catalog.similar if kind == "similar" else catalog.recommendations
     return await _respond(request, fetch(movie_id, page, audience.locale), audience)
@@ -555,9 +550,9 @@ async def person_movies(
 ) -> Response:
     async with _upstream_errors("person"):
         served = await catalog.person_credits(person_id, audience.locale)
-    credits = orjson.loads(served.entry.body)
-    if not audience.allows_adult and served.entry.adult_ids:
-        credits = [c for c in credits if c["id"] not in served.entry.adult_ids]
+    credits = visibility.visible_credits(
+        orjson.loads(served.entry.body), served.entry, allows_adult=audience.allows_adult
+    )
     start = (page - 1) * TMDB_PAGE_SIZE
     body = orjson.dumps(
         {
@@ -597,7 +592,7 @@ async def search_any(
         )
     async with _upstream_errors():
         served = await catalog.search(query, page, audience.locale)
-    body = without_adult(served.entry) if _hides_adult(served, audience) else served.entry.body
+    body = visibility.visible_page(served.entry, allows_adult=audience.allows_adult)
     # The movie page's bytes with a type on each result, without parsing: results are
     # objects that all begin with {"id":
     typed = body.replace(b'{"id":', b'{"type":"movie","id":')
@@ -711,8 +706,8 @@ async def movies_batch(
     eyes = await _eyes(runtime, viewer)
     found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
     hidden: list[int] = []
-    if viewer is not None and found["adult_ids"] and not eyes.allows_adult:
-        hidden = list(found["adult_ids"])
+    if viewer is not None:
+        hidden = visibility.hidden_ids(found["adult_ids"], allows_adult=eyes.allows_adult)
         left_out = set(hidden)
         found["results"] = [m for m in found["results"] if m["id"] not in left_out]
     found["hidden"] = hidden

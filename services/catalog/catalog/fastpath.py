@@ -7,6 +7,7 @@ FastAPI routes unchanged."""
 import time
 from urllib.parse import parse_qsl
 
+from catalog import visibility
 from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
 from catalog.community import community_key, mirrored_body
 from catalog.conditional import DETAILS_MAX_AGE_S, JSON, cache_headers, etag_of, matches
@@ -140,7 +141,7 @@ class CachedReadsFastPath:
             entry = self.cache.recall(key)
             if entry is None and key in self._answers:
                 entry, _ = await self._reread(key)
-            if isinstance(entry, Entry) and not entry.adult_ids:
+            if isinstance(entry, Entry) and visibility.anonymous_sees_all(entry):
                 scope["route_template"] = TRENDING_PATH
                 return self._built(key, entry, None, None)
             return None
@@ -156,7 +157,7 @@ class CachedReadsFastPath:
                     self.cache.remember(aggregate, community)
             if (
                 isinstance(entry, Entry)
-                and not entry.adult_ids
+                and visibility.anonymous_sees_all(entry)
                 and not entry.not_found
                 and isinstance(community, bytes)
             ):

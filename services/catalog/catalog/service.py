@@ -670,14 +670,3 @@ def _page_counts(total_pages: int, total_results: int) -> dict[str, int]:
 def summary_from_detail(body: bytes) -> dict[str, Any]:
     detail = orjson.loads(base_of(body))
     return {name: detail[name] for name in SUMMARY_FIELDS}
-
-
-def without_adult(entry: Entry) -> bytes:
-    """The body with adult titles removed (rare: only pages that contain any)."""
-    payload = orjson.loads(entry.body)
-    kept = [movie for movie in payload["results"] if movie["id"] not in entry.adult_ids]
-    payload["total_results"] = max(
-        0, payload["total_results"] - (len(payload["results"]) - len(kept))
-    )
-    payload["results"] = kept
-    return orjson.dumps(payload)

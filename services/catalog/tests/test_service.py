@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from catalog.cache import CatalogCache, Entry
 from catalog.details import base_of
-from catalog.service import Catalog, MovieNotFound, without_adult
+from catalog.service import Catalog, MovieNotFound
 from catalog.tmdb import TmdbUnavailable
+from catalog.visibility import visible_page
 from services.catalog.tests.support import (
     ScriptedTmdb,
     movie_json,
@@ -176,7 +177,7 @@ async def test_adult_titles_are_tracked_and_filtered(
     )
     served = await make_catalog(scripted.transport()).search("adult test", 1)
     assert served.entry.adult_ids == {2}
-    filtered = orjson.loads(without_adult(served.entry))
+    filtered = orjson.loads(visible_page(served.entry, allows_adult=False))
     assert [m["id"] for m in filtered["results"]] == [1, 3]
     assert filtered["total_results"] == 2
 
