@@ -1,163 +1,35 @@
-"""Movie and people routes (tags `movies`, `people`, `search` in the OpenAPI); every answer
-carries X-Cache (HIT, MISS or STALE), a strong ETag and Cache-Control (conditional.py)."""
+"""Movie routes (tag `movies` in the OpenAPI): trending, lists, discover, search, details,
+similar titles and recommendations, genres; answers shaped by answers.py."""
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from catalog import visibility
+from catalog.answers import (
+    HEADERS,
+    Audience,
+    AudienceDep,
+    MovieId,
+    answer,
+    audience_of,
+    ok,
+    respond,
+    upstream_errors,
+)
 from catalog.community import CommunityMirror, community_key
-from catalog.conditional import DETAILS_MAX_AGE_S, cache_headers, etag_of, matches
+from catalog.conditional import DETAILS_MAX_AGE_S
 from catalog.deps import CatalogDep, PageQuery
 from catalog.details import PARTS, assemble
-from catalog.locale import (
-    DEFAULT_LOCALE,
-    LANGUAGE_PATTERN,
-    REGION_PATTERN,
-    Locale,
-    Preferred,
-    accepted,
-    explicit,
-)
-from catalog.models import (
-    Genre,
-    MovieBatch,
-    MovieDetail,
-    MovieList,
-    MoviePage,
-    Person,
-    PersonCreditPage,
-    RelatedIds,
-    RelatedLists,
-    SearchPage,
-)
-from catalog.preferences import ANONYMOUS, ViewerPreferences, viewer_preferences
-from catalog.service import (
-    MOVIE_LISTS,
-    TMDB_PAGE_SIZE,
-    DiscoverFilters,
-    MovieNotFound,
-    Served,
-)
-from catalog.tmdb import TmdbUnavailable
+from catalog.locale import REGION_PATTERN, Preferred
+from catalog.models import Genre, MovieDetail, MoviePage
+from catalog.service import MOVIE_LISTS, DiscoverFilters
 from shared.app import API_PREFIX
-from shared.catalog_models import page_count
-from shared.deps import InternalOnly, OptionalPrincipal, RuntimeDep
+from shared.deps import OptionalPrincipal, RuntimeDep
 from shared.errors import ProblemError, problem_responses
-from shared.events import CatalogTrendingRefreshed
-from shared.runtime import Runtime as ServiceRuntime
 
 router = APIRouter(prefix=API_PREFIX, tags=["movies"])
-internal_router = APIRouter(
-    prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
-)
-
-MovieId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb movie id")]
-PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="TMDb person id")]
-HEADERS = {
-    name: {"description": description, "schema": {"type": "string"}}
-    for name, description in {
-        "X-Cache": "HIT, MISS or STALE (TMDb failed, last good copy)",
-        "ETag": "Strong validator of the body; send it back in If-None-Match",
-        "Cache-Control": "public, max-age=N (freshness left) anonymously, else private",
-        "Vary": "Accept-Language, Authorization",
-    }.items()
-}
-
-
-def _ok(model: type, description: str, example: Any = None) -> dict[int | str, dict[str, Any]]:
-    content = {"application/json": {"example": example}} if example is not None else None
-    answer: dict[str, Any] = {"model": model, "description": description, "headers": HEADERS}
-    if content:
-        answer["content"] = content
-    return {200: answer, 304: {"description": "Not modified (If-None-Match matched the ETag)"}}
-
-
-@dataclass(frozen=True, slots=True)
-class Audience:
-    """Who an answer is for: its language and region, and whether adult titles may show."""
-
-    locale: Locale
-    allows_adult: bool
-    personal: bool  # a signed-in user's: not for shared caches
-
-
-async def _audience(
-    request: Request, runtime: RuntimeDep, principal: OptionalPrincipal, preferred: Preferred
-) -> Audience:
-    viewer = await viewer_preferences(runtime.redis, principal.user_id) if principal else ANONYMOUS
-    locale = preferred.resolve(viewer.locale, accepted(request.headers.get("accept-language")))
-    return Audience(locale=locale, allows_adult=viewer.allows_adult, personal=principal is not None)
-
-
-async def audience(
-    request: Request,
-    runtime: RuntimeDep,
-    principal: OptionalPrincipal,
-    language: Annotated[
-        str | None,
-        Query(
-            pattern=LANGUAGE_PATTERN,
-            description="Answer language (fr, fr-CA); default: the user's, else Accept-Language",
-        ),
-    ] = None,
-    region: Annotated[
-        str | None,
-        Query(pattern=REGION_PATTERN, description="Region (GB); default: the user's, else US"),
-    ] = None,
-) -> Audience:
-    return await _audience(request, runtime, principal, explicit(language, region))
-
-
-AudienceDep = Annotated[Audience, Depends(audience)]
-
-
-@asynccontextmanager
-async def _upstream_errors(what: str = "movie") -> AsyncIterator[None]:
-    try:
-        yield
-    except MovieNotFound as exc:
-        raise ProblemError(404, f"No {what} with this id") from exc
-    except TmdbUnavailable as exc:
-        headers = {"Retry-After": "10"} if exc.status == 503 else {}
-        raise ProblemError(
-            exc.status, f"The movie database is unavailable: {exc.reason}", headers=headers
-        ) from exc
-
-
-def _answer(
-    request: Request,
-    body: bytes,
-    served: Served,
-    audience: Audience,
-    *,
-    max_age_cap_s: int | None = None,
-) -> Response:
-    etag = etag_of(body)
-    headers = cache_headers(
-        etag=etag,
-        cache_status=served.cache_status,
-        fresh_until=served.entry.fresh_until,
-        personal=audience.personal,
-        max_age_cap_s=max_age_cap_s,
-    )
-    decoded = {key.decode(): value.decode() for key, value in headers}
-    if matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=decoded)
-    return Response(body, media_type="application/json", headers=decoded)
-
-
-async def _respond(request: Request, served: Awaitable[Served], audience: Audience) -> Response:
-    async with _upstream_errors():
-        result = await served
-    body = visibility.visible_page(result.entry, allows_adult=audience.allows_adult)
-    return _answer(request, body, result, audience)
 
 
 PAGE_EXAMPLE = {
@@ -186,7 +58,7 @@ PAGE_EXAMPLE = {
     response_model=None,
     summary="Trending movies",
     responses={
-        **_ok(MoviePage, "A page of trending movies", PAGE_EXAMPLE),
+        **ok(MoviePage, "A page of trending movies", PAGE_EXAMPLE),
         **problem_responses(422, 502, 503, 504),
     },
 )
@@ -197,14 +69,14 @@ async def trending(
     window: Annotated[Literal["day", "week"], Query(description="day or week")] = "day",
     page: PageQuery = 1,
 ) -> Response:
-    return await _respond(request, catalog.trending(window, page, audience.locale), audience)
+    return await respond(request, catalog.trending(window, page, audience.locale), audience)
 
 
 def _list_route(name: str, summary: str) -> None:
     async def movie_list(
         request: Request, catalog: CatalogDep, audience: AudienceDep, page: PageQuery = 1
     ) -> Response:
-        return await _respond(request, catalog.movie_list(name, page, audience.locale), audience)
+        return await respond(request, catalog.movie_list(name, page, audience.locale), audience)
 
     router.add_api_route(
         f"/movies/{name}",
@@ -214,7 +86,7 @@ def _list_route(name: str, summary: str) -> None:
         response_model=None,
         summary=summary,
         responses={
-            **_ok(MoviePage, f"A page of {summary.lower()}", PAGE_EXAMPLE),
+            **ok(MoviePage, f"A page of {summary.lower()}", PAGE_EXAMPLE),
             **problem_responses(422, 502, 503, 504),
         },
     )
@@ -260,7 +132,7 @@ def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
         "providers, and defaults to the user's region for `provider`."
     ),
     responses={
-        **_ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
+        **ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
         **problem_responses(422, 502, 503, 504),
     },
 )
@@ -288,7 +160,7 @@ async def discover(
     ] = None,
     page: PageQuery = 1,
 ) -> Response:
-    who = await _audience(request, runtime, principal, Preferred(region=region))
+    who = await audience_of(request, runtime, principal, Preferred(region=region))
     genre_ids, any_genre = _ids(genres)
     filters = DiscoverFilters(
         genres=genre_ids,
@@ -306,7 +178,7 @@ async def discover(
         sort=sort,
         order=order or ("asc" if sort == "title" else "desc"),
     )
-    return await _respond(
+    return await respond(
         request, catalog.discover_filtered(filters, page=page, locale=who.locale), who
     )
 
@@ -317,7 +189,7 @@ async def discover(
     response_model=None,
     summary="Search movies by title",
     responses={
-        **_ok(MoviePage, "A page of matching movies", PAGE_EXAMPLE),
+        **ok(MoviePage, "A page of matching movies", PAGE_EXAMPLE),
         **problem_responses(422, 502, 503, 504),
     },
 )
@@ -330,7 +202,7 @@ async def search(
     ],
     page: PageQuery = 1,
 ) -> Response:
-    return await _respond(request, catalog.search(query, page, audience.locale), audience)
+    return await respond(request, catalog.search(query, page, audience.locale), audience)
 
 
 _PART = f"({'|'.join(PARTS)})"
@@ -398,7 +270,7 @@ DETAIL_EXAMPLE = {
     summary="A movie's details",
     description="With `include`, only the parts named (comma-separated); without it, all.",
     responses={
-        **_ok(MovieDetail, "The movie", DETAIL_EXAMPLE),
+        **ok(MovieDetail, "The movie", DETAIL_EXAMPLE),
         **problem_responses(404, 422, 502, 503, 504),
     },
 )
@@ -418,7 +290,7 @@ async def movie(
 ) -> Response:
     parts = _parts(include)
     mirror: CommunityMirror = request.app.state.community
-    async with _upstream_errors():
+    async with upstream_errors():
         served = await catalog.movie(
             movie_id, audience.locale, companions=(community_key(movie_id),)
         )
@@ -427,18 +299,18 @@ async def movie(
     community = await mirror.resolve(movie_id, served.companions[0])
     catalog.cache.remember(community_key(movie_id), community)
     body = assemble(served.entry.body, parts, community)
-    return _answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
+    return answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
 
 
 async def _related(
     request: Request, catalog: CatalogDep, audience: Audience, kind: str, movie_id: int, page: int
 ) -> Response:
-    async with _upstream_errors():
+    async with upstream_errors():
         title = await catalog.movie(movie_id, audience.locale)
     if visibility.hides(title.entry, allows_adult=audience.allows_adult):  # as its details
         raise ProblemError(404, "No movie with this id")
     fetch = catalog.similar if kind == "similar" else catalog.recommendations
-    return await _respond(request, fetch(movie_id, page, audience.locale), audience)
+    return await respond(request, fetch(movie_id, page, audience.locale), audience)
 
 
 @router.get(
@@ -447,7 +319,7 @@ async def _related(
     response_model=None,
     summary="Movies similar to this one",
     responses={
-        **_ok(MoviePage, "A page of similar movies", PAGE_EXAMPLE),
+        **ok(MoviePage, "A page of similar movies", PAGE_EXAMPLE),
         **problem_responses(404, 422, 502, 503, 504),
     },
 )
@@ -468,7 +340,7 @@ async def similar(
     summary="TMDb's recommendations for this title",
     description="TMDb's per-title list; `/recommendations` is the personalised one.",
     responses={
-        **_ok(MoviePage, "A page of recommended movies", PAGE_EXAMPLE),
+        **ok(MoviePage, "A page of recommended movies", PAGE_EXAMPLE),
         **problem_responses(404, 422, 502, 503, 504),
     },
 )
@@ -498,217 +370,4 @@ async def title_recommendations(
     },
 )
 async def genres(request: Request, catalog: CatalogDep, audience: AudienceDep) -> Response:
-    return await _respond(request, catalog.genres(audience.locale), audience)
-
-
-people = APIRouter(prefix=API_PREFIX, tags=["people"])
-PERSON_EXAMPLE = {
-    "id": 6384,
-    "name": "Keanu Reeves",
-    "biography": "An actor.",
-    "birthday": "1964-09-02",
-    "place_of_birth": "Beirut, Lebanon",
-    "profile_url": None,
-    "known_for_department": "Acting",
-}
-
-
-@people.get(
-    "/people/{person_id}",
-    operation_id="people_get",
-    response_model=None,
-    summary="A person",
-    responses={
-        **_ok(Person, "The person", PERSON_EXAMPLE),
-        **problem_responses(404, 422, 502, 503, 504),
-    },
-)
-async def person(
-    request: Request, catalog: CatalogDep, audience: AudienceDep, person_id: PersonId
-) -> Response:
-    async with _upstream_errors("person"):
-        served = await catalog.person(person_id, audience.locale)
-    return _answer(request, served.entry.body, served, audience)
-
-
-@people.get(
-    "/people/{person_id}/movies",
-    operation_id="people_movies",
-    response_model=None,
-    summary="A person's movies, newest first",
-    responses={
-        **_ok(PersonCreditPage, "A page of their movies, each with character or job"),
-        **problem_responses(404, 422, 502, 503, 504),
-    },
-)
-async def person_movies(
-    request: Request,
-    catalog: CatalogDep,
-    audience: AudienceDep,
-    person_id: PersonId,
-    page: PageQuery = 1,
-) -> Response:
-    async with _upstream_errors("person"):
-        served = await catalog.person_credits(person_id, audience.locale)
-    credits = visibility.visible_credits(
-        orjson.loads(served.entry.body), served.entry, allows_adult=audience.allows_adult
-    )
-    start = (page - 1) * TMDB_PAGE_SIZE
-    body = orjson.dumps(
-        {
-            "page": page,
-            "total_pages": page_count(len(credits), TMDB_PAGE_SIZE),
-            "total_results": len(credits),
-            "results": credits[start : start + TMDB_PAGE_SIZE],
-        }
-    )
-    return _answer(request, body, served, audience)
-
-
-finder = APIRouter(prefix=API_PREFIX, tags=["search"])
-
-
-@finder.get(
-    "/search",
-    operation_id="search_any",
-    response_model=None,
-    summary="Search movies or people",
-    responses={
-        **_ok(SearchPage, "A page of results, each with its `type`"),
-        **problem_responses(422, 502, 503, 504),
-    },
-)
-async def search_any(
-    request: Request,
-    catalog: CatalogDep,
-    audience: AudienceDep,
-    query: Annotated[str, Query(min_length=1, max_length=200, pattern=r"\S")],
-    type: Annotated[Literal["movie", "person"], Query(description="What to look for")] = "movie",
-    page: PageQuery = 1,
-) -> Response:
-    if type == "person":
-        return await _respond(
-            request, catalog.search_people(query, page, audience.locale), audience
-        )
-    async with _upstream_errors():
-        served = await catalog.search(query, page, audience.locale)
-    body = visibility.visible_page(served.entry, allows_adult=audience.allows_adult)
-    # The movie page's bytes with a type on each result, without parsing: results are
-    # objects that all begin with {"id":
-    typed = body.replace(b'{"id":', b'{"type":"movie","id":')
-    return _answer(request, typed, served, audience)
-
-
-IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$")]
-Pages = Annotated[int, Query(ge=1, le=5)]
-Viewer = Annotated[
-    uuid.UUID | Literal["anonymous"] | None,
-    Query(description="Whose eyes: the answer is in their language and region"),
-]
-
-
-async def _eyes(runtime: ServiceRuntime, viewer: uuid.UUID | str | None) -> ViewerPreferences:
-    """The preferences of the user a service asks for (anonymous: the defaults)."""
-    if isinstance(viewer, uuid.UUID):
-        return await viewer_preferences(runtime.redis, viewer)
-    return ANONYMOUS
-
-
-@internal_router.get("/related", response_model=RelatedLists | RelatedIds)
-async def related(
-    request: Request,
-    catalog: CatalogDep,
-    runtime: RuntimeDep,
-    ids: IdList,
-    kind: Literal["recommendations", "similar"] = "recommendations",
-    pages: Pages = 2,
-    ids_only: Annotated[bool, Query(description="Each list as movie ids only")] = False,
-    viewer: Viewer = None,
-) -> Response:
-    """TMDb's recommendations (or similar titles) for up to 50 movies in one call."""
-    movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:50]
-    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
-    found = await catalog.related(movie_ids, kind=kind, pages=pages, locale=locale)
-    if ids_only:
-        found["lists"] = {key: [m["id"] for m in movies] for key, movies in found["lists"].items()}
-    return Response(orjson.dumps(found), media_type="application/json")
-
-
-@internal_router.get("/trending", response_model=MovieList)
-async def trending_list(
-    request: Request,
-    catalog: CatalogDep,
-    runtime: RuntimeDep,
-    window: Literal["day", "week"] = "week",
-    pages: Pages = 2,
-    viewer: Viewer = None,
-) -> Response:
-    """Several pages of trending as one list, adult titles marked, for other services."""
-    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
-    found = await catalog.collected(
-        [catalog.trending(window, page, locale) for page in range(1, pages + 1)]
-    )
-    return Response(orjson.dumps(found), media_type="application/json")
-
-
-@internal_router.get("/discover", response_model=MovieList)
-async def discover_list(
-    request: Request,
-    catalog: CatalogDep,
-    runtime: RuntimeDep,
-    genre_ids: IdList,
-    pages: Pages = 1,
-    viewer: Viewer = None,
-) -> Response:
-    """Popular titles in any of these genres, for other services."""
-    genres = [int(g) for g in genre_ids.split(",")][:20]
-    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
-    found = await catalog.collected(
-        [
-            catalog.discover(genre_ids=genres, page=page, locale=locale)
-            for page in range(1, pages + 1)
-        ]
-    )
-    return Response(orjson.dumps(found), media_type="application/json")
-
-
-@internal_router.post("/refresh")
-async def refresh_now(request: Request, runtime: RuntimeDep) -> Response:
-    """Run the scheduled refresh now (operators, tests): the same code, the same events."""
-    events = await request.app.state.refresher.refresh_once(trigger="request")
-    new = {
-        event.window: event.new_movie_ids
-        for event in events
-        if isinstance(event, CatalogTrendingRefreshed)
-    }
-    return Response(
-        orjson.dumps({"events": len(events), "new_movie_ids": new}), media_type="application/json"
-    )
-
-
-@internal_router.get("/movies", response_model=MovieBatch)
-async def movies_batch(
-    request: Request,
-    catalog: CatalogDep,
-    runtime: RuntimeDep,
-    ids: IdList,
-    viewer: Annotated[
-        uuid.UUID | Literal["anonymous"] | None,
-        Query(description="Whose eyes: adult titles they have not allowed are left out"),
-    ] = None,
-) -> Response:
-    """Summaries of many movies at once, for other services (gateway-signed calls only).
-
-    With `viewer`, they are in that viewer's language and region, and adult titles the viewer
-    has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
-    treats them as it would an unknown id."""
-    movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
-    eyes = await _eyes(runtime, viewer)
-    found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
-    hidden: list[int] = []
-    if viewer is not None:
-        hidden = visibility.hidden_ids(found["adult_ids"], allows_adult=eyes.allows_adult)
-        left_out = set(hidden)
-        found["results"] = [m for m in found["results"] if m["id"] not in left_out]
-    found["hidden"] = hidden
-    return Response(orjson.dumps(found), media_type="application/json")
+    return await respond(request, catalog.genres(audience.locale), audience)

@@ -2,13 +2,15 @@
 
 from fastapi import FastAPI
 
-from catalog.api import finder, internal_router, people, router
+from catalog.api import router
 from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror
 from catalog.config import CatalogSettings, settings
 from catalog.events import PUBLISHES
 from catalog.fastpath import CachedReadsFastPath
 from catalog.handlers import subscription
+from catalog.internal_api import internal_router
+from catalog.people_api import finder, people
 from catalog.preferences import Viewers
 from catalog.refresh import TrendingRefresher
 from catalog.service import Catalog

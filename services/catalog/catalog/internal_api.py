@@ -1,0 +1,133 @@
+"""Routes for other services only (gateway-signed, not in the public OpenAPI): batches of
+movies, related lists, trending and discover lists for a viewer, a refresh on demand."""
+
+import uuid
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from catalog import visibility
+from catalog.deps import CatalogDep
+from catalog.locale import DEFAULT_LOCALE
+from catalog.models import MovieBatch, MovieList, RelatedIds, RelatedLists
+from catalog.preferences import ANONYMOUS, ViewerPreferences, viewer_preferences
+from shared.deps import InternalOnly, RuntimeDep
+from shared.events import CatalogTrendingRefreshed
+from shared.runtime import Runtime as ServiceRuntime
+
+internal_router = APIRouter(
+    prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
+)
+
+
+IdList = Annotated[str, Query(max_length=2000, pattern=r"^\d{1,10}(,\d{1,10})*$")]
+Pages = Annotated[int, Query(ge=1, le=5)]
+Viewer = Annotated[
+    uuid.UUID | Literal["anonymous"] | None,
+    Query(description="Whose eyes: the answer is in their language and region"),
+]
+
+
+async def _eyes(runtime: ServiceRuntime, viewer: uuid.UUID | str | None) -> ViewerPreferences:
+    """The preferences of the user a service asks for (anonymous: the defaults)."""
+    if isinstance(viewer, uuid.UUID):
+        return await viewer_preferences(runtime.redis, viewer)
+    return ANONYMOUS
+
+
+@internal_router.get("/related", response_model=RelatedLists | RelatedIds)
+async def related(
+    catalog: CatalogDep,
+    runtime: RuntimeDep,
+    ids: IdList,
+    kind: Literal["recommendations", "similar"] = "recommendations",
+    pages: Pages = 2,
+    ids_only: Annotated[bool, Query(description="Each list as movie ids only")] = False,
+    viewer: Viewer = None,
+) -> Response:
+    """TMDb's recommendations (or similar titles) for up to 50 movies in one call."""
+    movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:50]
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
+    found = await catalog.related(movie_ids, kind=kind, pages=pages, locale=locale)
+    if ids_only:
+        found["lists"] = {key: [m["id"] for m in movies] for key, movies in found["lists"].items()}
+    return Response(orjson.dumps(found), media_type="application/json")
+
+
+@internal_router.get("/trending", response_model=MovieList)
+async def trending_list(
+    catalog: CatalogDep,
+    runtime: RuntimeDep,
+    window: Literal["day", "week"] = "week",
+    pages: Pages = 2,
+    viewer: Viewer = None,
+) -> Response:
+    """Several pages of trending as one list, adult titles marked, for other services."""
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
+    found = await catalog.collected(
+        [catalog.trending(window, page, locale) for page in range(1, pages + 1)]
+    )
+    return Response(orjson.dumps(found), media_type="application/json")
+
+
+@internal_router.get("/discover", response_model=MovieList)
+async def discover_list(
+    catalog: CatalogDep,
+    runtime: RuntimeDep,
+    genre_ids: IdList,
+    pages: Pages = 1,
+    viewer: Viewer = None,
+) -> Response:
+    """Popular titles in any of these genres, for other services."""
+    genres = [int(g) for g in genre_ids.split(",")][:20]
+    locale = (await _eyes(runtime, viewer)).locale or DEFAULT_LOCALE
+    found = await catalog.collected(
+        [
+            catalog.discover(genre_ids=genres, page=page, locale=locale)
+            for page in range(1, pages + 1)
+        ]
+    )
+    return Response(orjson.dumps(found), media_type="application/json")
+
+
+@internal_router.post("/refresh")
+async def refresh_now(request: Request) -> Response:
+    """Run the scheduled refresh now (operators, tests): the same code, the same events."""
+    events = await request.app.state.refresher.refresh_once(trigger="request")
+    new = {
+        event.window: event.new_movie_ids
+        for event in events
+        if isinstance(event, CatalogTrendingRefreshed)
+    }
+    return Response(
+        orjson.dumps({"events": len(events), "new_movie_ids": new}), media_type="application/json"
+    )
+
+
+@internal_router.get("/movies", response_model=MovieBatch)
+async def movies_batch(
+    catalog: CatalogDep,
+    runtime: RuntimeDep,
+    ids: IdList,
+    viewer: Annotated[
+        uuid.UUID | Literal["anonymous"] | None,
+        Query(description="Whose eyes: adult titles they have not allowed are left out"),
+    ] = None,
+) -> Response:
+    """Summaries of many movies at once, for other services (gateway-signed calls only).
+
+    With `viewer`, they are in that viewer's language and region, and adult titles the viewer
+    has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
+    treats them as it would an unknown id."""
+    movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
+    eyes = await _eyes(runtime, viewer)
+    found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
+    hidden: list[int] = []
+    if viewer is not None:
+        hidden = visibility.hidden_ids(found["adult_ids"], allows_adult=eyes.allows_adult)
+        left_out = set(hidden)
+        found["results"] = [m for m in found["results"] if m["id"] not in left_out]
+    found["hidden"] = hidden
+    return Response(orjson.dumps(found), media_type="application/json")
