@@ -13,9 +13,9 @@ from starlette.responses import Response
 
 from catalog import visibility
 from catalog.conditional import cache_headers, etag_of, matches
+from catalog.freshness import MovieNotFound, Served
 from catalog.locale import LANGUAGE_PATTERN, REGION_PATTERN, Locale, Preferred, accepted, explicit
 from catalog.preferences import ANONYMOUS, viewer_preferences
-from catalog.service import MovieNotFound, Served
 from catalog.tmdb import TmdbUnavailable
 from shared.deps import OptionalPrincipal, RuntimeDep
 from shared.errors import ProblemError

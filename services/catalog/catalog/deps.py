@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from catalog.service import MAX_PAGE, Catalog
+from catalog.keys import MAX_PAGE
+from catalog.service import Catalog
 
 
 async def get_catalog(request: Request) -> Catalog:

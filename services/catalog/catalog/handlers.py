@@ -10,9 +10,10 @@ from sqlmodel import Session
 
 from catalog.community import CommunityMirror, apply_delta, community_key
 from catalog.events import PRODUCER
+from catalog.keys import MAX_PAGE
 from catalog.locale import DEFAULT_LOCALE
 from catalog.preferences import Viewers
-from catalog.service import MAX_PAGE, Catalog
+from catalog.service import Catalog
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.events import (

@@ -10,7 +10,7 @@ from catalog import visibility
 from catalog.answers import AudienceDep, PersonId, answer, ok, respond, upstream_errors
 from catalog.deps import CatalogDep, PageQuery
 from catalog.models import Person, PersonCreditPage, SearchPage
-from catalog.service import TMDB_PAGE_SIZE
+from catalog.upstream import TMDB_PAGE_SIZE
 from shared.app import API_PREFIX
 from shared.catalog_models import page_count
 from shared.errors import problem_responses

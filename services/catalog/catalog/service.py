@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,37 +10,20 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
+from catalog.cache import CatalogCache, Entry
 from catalog.config import CatalogSettings
-from catalog.details import APPEND_TO_RESPONSE, base_of, build_parts, pack
-from catalog.keys import MAX_PAGE, CacheKeys
+from catalog.details import base_of
+from catalog.freshness import Freshness, MovieNotFound, Served
+from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import (
-    Collection,
-    CommunityRating,
-    Genre,
-    MovieDetail,
     MovieSummary,
-    Person,
-    PersonCredit,
-    PersonResult,
-    TmdbCastCredit,
-    TmdbCollection,
-    TmdbCrewCredit,
-    TmdbGenreList,
-    TmdbMovie,
-    TmdbMovieDetail,
-    TmdbPage,
-    TmdbPeoplePage,
-    TmdbPerson,
-    TmdbPersonCredits,
 )
-from catalog.tmdb import TmdbClient, TmdbNotFound, TmdbUnavailable
+from catalog.tmdb import TmdbClient
+from catalog.upstream import Upstream
 
 logger = logging.getLogger(__name__)
 
-TMDB_PAGE_SIZE = 20
-OTHER_REPLICA_POLL_S = 0.05
 LOCALES_REWRITE_S = 60.0
 SUMMARY_FIELDS = tuple(MovieSummary.model_fields)
 MOVIE_LISTS = {  # public name -> TMDb's list
@@ -56,17 +38,6 @@ DISCOVER_SORTS = {
     "release_date": "primary_release_date",
     "title": "title",
 }
-
-
-class MovieNotFound(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    entry: Entry
-    cache_status: str  # HIT, MISS or STALE
-    companions: tuple[bytes | None, ...] = ()  # raw values read with the entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +89,10 @@ class Catalog:
         self.cache = cache
         self.settings = settings
         self.keys = CacheKeys(settings.tmdb_base_url, settings.tmdb_image_base_url)
-        self._inflight: dict[str, asyncio.Task[Entry]] = {}
+        self.freshness = Freshness(cache, settings)
+        self.upstream = Upstream(
+            tmdb=tmdb, settings=settings, keys=self.keys, freshness=self.freshness
+        )
         # When each locale is next to be written to the Redis set of cached locales again (so
         # a set lost to a flush or an eviction is whole again within a minute of traffic).
         self._locales_due: dict[str, float] = {}
@@ -129,7 +103,7 @@ class Catalog:
         return await self._serve(
             self.keys.trending(window, page, locale.language),
             self.settings.trending_ttl_s,
-            lambda: self._page(
+            lambda: self.upstream.page(
                 "trending",
                 f"/trending/movie/{window}",
                 {"page": page, "language": locale.language},
@@ -145,7 +119,7 @@ class Catalog:
         return await self._serve(
             self.keys.movie_list(name, page, locale),
             self.settings.lists_ttl_s,
-            lambda: self._page(
+            lambda: self.upstream.page(
                 "lists", f"/movie/{MOVIE_LISTS[name]}", params, self.settings.lists_ttl_s
             ),
             locale=locale,
@@ -164,7 +138,7 @@ class Catalog:
         return await self._serve(
             self.keys.movie(movie_id, locale),
             self.settings.movie_ttl_s,
-            lambda: self._detail(movie_id, locale),
+            lambda: self.upstream.detail(movie_id, locale),
             companions=companions,
             locale=locale,
         )
@@ -188,7 +162,9 @@ class Catalog:
         return await self._serve(
             self.keys.search("movie", normalized, page, locale.language),
             self.settings.search_ttl_s,
-            lambda: self._page("search", "/search/movie", params, self.settings.search_ttl_s),
+            lambda: self.upstream.page(
+                "search", "/search/movie", params, self.settings.search_ttl_s
+            ),
         )
 
     async def search_people(self, query: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -197,7 +173,7 @@ class Catalog:
         return await self._serve(
             self.keys.search("person", normalized, page, locale.language),
             self.settings.search_ttl_s,
-            lambda: self._people_page(params),
+            lambda: self.upstream.people_page(params),
         )
 
     async def discover(
@@ -215,14 +191,16 @@ class Catalog:
         return await self._serve(
             self.keys.discover(canonical),
             self.settings.trending_ttl_s,
-            lambda: self._page("discover", "/discover/movie", params, self.settings.trending_ttl_s),
+            lambda: self.upstream.page(
+                "discover", "/discover/movie", params, self.settings.trending_ttl_s
+            ),
         )
 
     async def person(self, person_id: int, locale: Locale = DEFAULT_LOCALE) -> Served:
         return await self._serve(
             self.keys.person(person_id, locale.language),
             self.settings.movie_ttl_s,
-            lambda: self._person(person_id, locale),
+            lambda: self.upstream.person(person_id, locale),
         )
 
     async def person_credits(self, person_id: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -231,14 +209,14 @@ class Catalog:
         return await self._serve(
             self.keys.person_credits(person_id, locale.language),
             self.settings.movie_ttl_s,
-            lambda: self._person_credits(person_id, locale),
+            lambda: self.upstream.person_credits(person_id, locale),
         )
 
     async def genres(self, locale: Locale = DEFAULT_LOCALE) -> Served:
         return await self._serve(
             self.keys.genres(locale.language),
             self.settings.genres_ttl_s,
-            lambda: self.fetch_genres(locale),
+            lambda: self.upstream.fetch_genres(locale),
         )
 
     async def movies(
@@ -326,7 +304,7 @@ class Catalog:
         return await self._serve(
             key(movie_id, page, locale.language),
             self.settings.movie_ttl_s,
-            lambda: self._page(
+            lambda: self.upstream.page(
                 kind,
                 f"/movie/{movie_id}/{kind}",
                 {"page": page, "language": locale.language},
@@ -363,13 +341,16 @@ class Catalog:
     # --- refreshes (scheduler) ---------------------------------------------------------------
     async def refetch(self, key: str, ttl_s: int, fetch: Callable[[], Awaitable[Entry]]) -> Entry:
         """Fetch from TMDb now, whatever the cache holds, and store the result."""
-        return await asyncio.shield(self._flight(key, ttl_s, fetch))
+        return await self.freshness.refetch(key, ttl_s, fetch)
 
     def trending_fetcher(self, window: str) -> Callable[[], Awaitable[Entry]]:
         params = {"page": 1, "language": DEFAULT_LOCALE.language}
-        return lambda: self._page(
+        return lambda: self.upstream.page(
             "trending", f"/trending/movie/{window}", params, self.settings.trending_ttl_s
         )
+
+    async def fetch_genres(self, locale: Locale = DEFAULT_LOCALE) -> Entry:
+        return await self.upstream.fetch_genres(locale)
 
     # --- core ------------------------------------------------------------------------------
     async def _serve(
@@ -381,290 +362,15 @@ class Catalog:
         companions: tuple[str, ...] = (),
         locale: Locale | None = None,
     ) -> Served:
-        """The cached entry, or TMDb's answer stored for the next; an entry cached in a
-        `locale` other than the default names it in the set of cached locales in the same
-        Redis transaction, so an invalidation that reads the set finds every locale an entry
-        survives in (rewriting the set now and then, as `_note` does, left a minute after a
-        lost set in which an invalidation missed the entries stored meanwhile)."""
-        cached, extras = await self.cache.get_with(key, companions)
-        found = tuple(extras)
-        if cached is not None and cached.is_fresh():
-            CACHE_REQUESTS.labels("hit").inc()
-            return self._checked(key, Served(cached, "HIT", found))
+        """The cached entry, or TMDb's answer stored for the next (freshness.py); an entry
+        cached in a `locale` other than the default names it in the set of cached locales in
+        the same Redis transaction, so an invalidation that reads the set finds every locale an
+        entry survives in (rewriting the set now and then, as `_note` does, left a minute after
+        a lost set in which an invalidation missed the entries stored meanwhile)."""
         note = None
         if locale is not None and locale != DEFAULT_LOCALE:
             note = (self.keys.locales, locale.tag)
-        flight = self._flight(key, ttl_s, fetch, note)
-        try:
-            if cached is None:
-                fresh = await asyncio.shield(flight)
-            else:  # a stale copy can be served: wait for TMDb only briefly
-                async with asyncio.timeout(self.settings.stale_wait_s):
-                    fresh = await asyncio.shield(flight)
-        except (TmdbUnavailable, TimeoutError):
-            if cached is None:
-                CACHE_REQUESTS.labels("miss").inc()
-                raise
-            CACHE_REQUESTS.labels("stale").inc()
-            return self._checked(key, Served(cached, "STALE", found))
-        CACHE_REQUESTS.labels("miss").inc()
-        return self._checked(key, Served(fresh, "MISS", found))
-
-    def _checked(self, key: str, served: Served) -> Served:
-        if served.cache_status != "STALE":
-            self.cache.remember(key, served.entry)
-        if served.entry.not_found:
-            raise MovieNotFound
-        return served
-
-    def _flight(
-        self,
-        key: str,
-        ttl_s: int,
-        fetch: Callable[[], Awaitable[Entry]],
-        note: tuple[str, str] | None = None,
-    ) -> asyncio.Task[Entry]:
-        """One fetch per key in this process, however many requests want it."""
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.create_task(self._fetch_and_store(key, ttl_s, fetch, note))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._finished(key, done))
-        return task
-
-    def _finished(self, key: str, task: asyncio.Task[Entry]) -> None:
-        self._inflight.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here so a fetch nobody awaits any more is not logged
-
-    async def _fetch_and_store(
-        self,
-        key: str,
-        ttl_s: int,
-        fetch: Callable[[], Awaitable[Entry]],
-        note: tuple[str, str] | None,
-    ) -> Entry:
-        lock_ms = int(self.settings.tmdb_retry_budget_s * 1000) + 1000
-        locked = await self.cache.try_lock(key, lock_ms)
-        if (
-            not locked
-            and (entry := await self._await_other_replica(key, lock_ms / 1000)) is not None
-        ):
-            return entry
-        try:
-            try:
-                entry = await fetch()
-            except TmdbNotFound:
-                not_found = Entry(b"", time.time() + self.settings.not_found_ttl_s, not_found=True)
-                await self.cache.put(
-                    key, not_found, keep_s=self.settings.not_found_ttl_s, note=note
-                )
-                return not_found
-            await self.cache.put(
-                key, entry, keep_s=ttl_s * 1.1 + self.settings.stale_ttl_s, note=note
-            )
-            return entry
-        finally:
-            if locked:
-                await self.cache.unlock(key)
-
-    async def _await_other_replica(self, key: str, timeout_s: float) -> Entry | None:
-        """The entry another replica is fetching, once stored; None when it gave up (its lock
-        is gone and nothing fresh was stored) or took too long: then this one fetches."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(OTHER_REPLICA_POLL_S)
-            entry = await self.cache.get(key)
-            if entry is not None and entry.is_fresh():
-                return entry
-            if not await self.cache.is_locked(key):
-                # released: it stored the entry just now, or failed to
-                entry = await self.cache.get(key)
-                return entry if entry is not None and entry.is_fresh() else None
-        return None
-
-    # --- TMDb calls and normalisation ---------------------------------------------------------
-    def _fresh_until(self, ttl_s: int) -> float:
-        return time.time() + ttl_s * random.uniform(0.9, 1.1)
-
-    def _image(self, path: str | None) -> str | None:
-        return f"{self.settings.tmdb_image_base_url.rstrip('/')}{path}" if path else None
-
-    def summary(self, movie: TmdbMovie) -> MovieSummary:
-        return MovieSummary(
-            id=movie.id,
-            title=movie.title,
-            overview=movie.overview or "",
-            release_date=movie.release_date,  # type: ignore[arg-type]
-            genre_ids=movie.genre_ids,
-            vote_average=movie.vote_average,
-            vote_count=movie.vote_count,
-            popularity=movie.popularity,
-            poster_url=self._image(movie.poster_path),
-        )
-
-    async def _page(self, endpoint: str, path: str, params: dict[str, Any], ttl_s: int) -> Entry:
-        page = await self.tmdb.get(endpoint, path, TmdbPage, params)
-        body = {
-            "page": page.page,
-            **_page_counts(page.total_pages, page.total_results),
-            "results": [self.summary(movie).model_dump(mode="json") for movie in page.results],
-        }
-        adult_ids = frozenset(movie.id for movie in page.results if movie.adult)
-        return Entry(orjson.dumps(body), self._fresh_until(ttl_s), adult_ids=adult_ids)
-
-    async def _people_page(self, params: dict[str, Any]) -> Entry:
-        page = await self.tmdb.get("search", "/search/person", TmdbPeoplePage, params)
-        results = [
-            PersonResult(
-                id=person.id,
-                name=person.name,
-                profile_url=self._image(person.profile_path),
-                known_for_department=person.known_for_department,
-            ).model_dump(mode="json")
-            for person in page.results
-            if not person.adult
-        ]
-        body = {
-            "page": page.page,
-            **_page_counts(page.total_pages, page.total_results),
-            "results": results,
-        }
-        return Entry(orjson.dumps(body), self._fresh_until(self.settings.search_ttl_s))
-
-    async def _detail(self, movie_id: int, locale: Locale) -> Entry:
-        params = {
-            "append_to_response": APPEND_TO_RESPONSE,
-            "language": locale.language,
-            "include_video_language": f"{locale.language},en,null",
-        }
-        movie = await self.tmdb.get("movie", f"/movie/{movie_id}", TmdbMovieDetail, params)
-        collection = None
-        if movie.belongs_to_collection is not None:
-            collection = await self._collection(movie.belongs_to_collection.id, locale)
-        detail = MovieDetail(
-            id=movie.id,
-            title=movie.title,
-            overview=movie.overview or "",
-            release_date=movie.release_date,  # type: ignore[arg-type]
-            genre_ids=[genre.id for genre in movie.genres],
-            vote_average=movie.vote_average,
-            vote_count=movie.vote_count,
-            popularity=movie.popularity,
-            poster_url=self._image(movie.poster_path),
-            genres=[Genre(id=genre.id, name=genre.name) for genre in movie.genres],
-            runtime=movie.runtime or None,  # TMDb sends 0 when it does not know
-            tagline=movie.tagline or None,
-            status=movie.status,
-            original_language=movie.original_language,
-            backdrop_url=self._image(movie.backdrop_path),
-            community_rating=CommunityRating(average=None, count=0),
-        )
-        adult_ids = frozenset({movie.id}) if movie.adult else frozenset()
-        # community_rating is joined in per request (community.py), so it is not cached here.
-        base = orjson.dumps(detail.model_dump(mode="json", include=set(MovieDetail.base_fields())))
-        parts = build_parts(movie, locale=locale, image=self._image, collection=collection)
-        return Entry(
-            pack(base, parts),
-            self._fresh_until(self.settings.movie_ttl_s),
-            adult_ids=adult_ids,
-        )
-
-    async def _collection(self, collection_id: int, locale: Locale) -> Collection | None:
-        """The collection a movie belongs to, cached apart (its parts share it)."""
-
-        async def fetch() -> Entry:
-            found = await self.tmdb.get(
-                "collection",
-                f"/collection/{collection_id}",
-                TmdbCollection,
-                {"language": locale.language},
-            )
-            parts = sorted(found.parts, key=lambda m: (m.release_date or "9999", m.id))
-            collection = Collection(
-                id=found.id, name=found.name, parts=[self.summary(m) for m in parts]
-            )
-            return Entry(
-                orjson.dumps(collection.model_dump(mode="json")),
-                self._fresh_until(self.settings.movie_ttl_s),
-            )
-
-        try:
-            served = await self._serve(
-                self.keys.collection(collection_id, locale.language),
-                self.settings.movie_ttl_s,
-                fetch,
-            )
-        except MovieNotFound:
-            return None  # TMDb names a collection it no longer has
-        return Collection.model_validate_json(served.entry.body)
-
-    async def _person(self, person_id: int, locale: Locale) -> Entry:
-        found = await self.tmdb.get(
-            "people", f"/person/{person_id}", TmdbPerson, {"language": locale.language}
-        )
-        person = Person(
-            id=found.id,
-            name=found.name,
-            biography=found.biography or "",
-            birthday=found.birthday,  # type: ignore[arg-type]
-            place_of_birth=found.place_of_birth or None,
-            profile_url=self._image(found.profile_path),
-            known_for_department=found.known_for_department,
-        )
-        return Entry(
-            orjson.dumps(person.model_dump(mode="json")),
-            self._fresh_until(self.settings.movie_ttl_s),
-        )
-
-    async def _person_credits(self, person_id: int, locale: Locale) -> Entry:
-        found = await self.tmdb.get(
-            "people",
-            f"/person/{person_id}/movie_credits",
-            TmdbPersonCredits,
-            {"language": locale.language},
-        )
-        credits: dict[int, PersonCredit] = {}
-        adult: set[int] = set()
-        for credit in [*found.cast, *found.crew]:
-            if credit.adult:
-                adult.add(credit.id)
-            entry = credits.get(credit.id)
-            if entry is None:
-                entry = PersonCredit(**self.summary(credit).model_dump())
-                credits[credit.id] = entry
-            if isinstance(credit, TmdbCastCredit) and credit.character and not entry.character:
-                entry.character = credit.character
-            if isinstance(credit, TmdbCrewCredit) and credit.job and not entry.job:
-                entry.job = credit.job
-        ordered = sorted(  # newest first, undated last
-            credits.values(),
-            key=lambda c: (
-                c.release_date is None,
-                -c.release_date.toordinal() if c.release_date else 0,
-                c.id,
-            ),
-        )
-        body = [credit.model_dump(mode="json") for credit in ordered]
-        return Entry(
-            orjson.dumps(body),
-            self._fresh_until(self.settings.movie_ttl_s),
-            adult_ids=frozenset(adult),
-        )
-
-    async def fetch_genres(self, locale: Locale = DEFAULT_LOCALE) -> Entry:
-        genres = await self.tmdb.get(
-            "genres", "/genre/movie/list", TmdbGenreList, {"language": locale.language}
-        )
-        body = [{"id": genre.id, "name": genre.name} for genre in genres.genres]
-        return Entry(orjson.dumps(body), self._fresh_until(self.settings.genres_ttl_s))
-
-
-def _page_counts(total_pages: int, total_results: int) -> dict[str, int]:
-    """TMDb serves at most 500 pages of 20: both totals say what can be paged through."""
-    pages = min(total_pages, MAX_PAGE)
-    results = total_results if total_pages <= MAX_PAGE else pages * TMDB_PAGE_SIZE
-    return {"total_pages": pages, "total_results": min(total_results, results)}
+        return await self.freshness.serve(key, ttl_s, fetch, companions=companions, note=note)
 
 
 def summary_from_detail(body: bytes) -> dict[str, Any]:

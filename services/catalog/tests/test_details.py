@@ -8,7 +8,8 @@ from starlette.applications import Starlette
 
 from catalog.details import PARTS, assemble, unpack
 from catalog.locale import DEFAULT_LOCALE, Locale, accepted, explicit
-from catalog.service import Catalog, DiscoverFilters, _page_counts
+from catalog.service import Catalog, DiscoverFilters
+from catalog.upstream import _page_counts
 from services.catalog.tests.support import ScriptedTmdb, movie_json, page_json
 
 MakeCatalog = Callable[..., Catalog]

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from catalog.cache import CatalogCache, Entry
 from catalog.details import base_of
-from catalog.service import Catalog, MovieNotFound
+from catalog.freshness import MovieNotFound
+from catalog.service import Catalog
 from catalog.tmdb import TmdbUnavailable
 from catalog.visibility import visible_page
 from services.catalog.tests.support import (
