@@ -32,7 +32,6 @@ def _subscriptions() -> dict[str, Subscription]:
     return {
         "catalog": catalog_subscription(
             catalog=nothing,
-            redis=nothing,
             engine=nothing,
             mirror=nothing,
             viewers=nothing,  # type: ignore[arg-type]

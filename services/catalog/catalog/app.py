@@ -36,7 +36,6 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     runtime.bus.subscribe(
         subscription(
             catalog=catalog,
-            redis=cache_redis,
             engine=runtime.engine,
             mirror=mirror,
             viewers=viewers,

@@ -3,7 +3,6 @@
 
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -34,14 +33,19 @@ CONSUMER = "catalog"
 
 
 def subscription(
-    *,
-    catalog: Catalog,
-    redis: Redis,
-    engine: Engine,
-    mirror: CommunityMirror,
-    viewers: Viewers,
+    *, catalog: Catalog, engine: Engine, mirror: CommunityMirror, viewers: Viewers
 ) -> Subscription:
     subscription = Subscription(CONSUMER)
+    _community_ratings(subscription, catalog=catalog, engine=engine, mirror=mirror)
+    _invalidations(subscription, catalog=catalog)
+    _viewers(subscription, engine=engine, viewers=viewers)
+    return subscription
+
+
+def _community_ratings(
+    subscription: Subscription, *, catalog: Catalog, engine: Engine, mirror: CommunityMirror
+) -> None:
+    """Each rating event moves its movie's community rating, once (the inbox)."""
 
     async def apply_rating(
         envelope: EventEnvelope, movie_id: int, sum_delta: float, count_delta: int
@@ -74,6 +78,10 @@ def subscription(
     async def on_rating_removed(event: RatingRemoved, envelope: EventEnvelope) -> None:
         await apply_rating(envelope, event.movie_id, -event.score, -1)
 
+
+def _invalidations(subscription: Subscription, *, catalog: Catalog) -> None:
+    """Refreshes announced by any replica drop the cached answers they made old."""
+
     @subscription.on(CatalogTrendingRefreshed)
     async def on_trending_refreshed(event: CatalogTrendingRefreshed, _: EventEnvelope) -> None:
         # Page 1 in the default language was just replaced; every other page was cut from the
@@ -93,6 +101,10 @@ def subscription(
         await catalog.cache.delete(
             *catalog.keys.of_movie(event.movie_id, await catalog.cached_locales())
         )
+
+
+def _viewers(subscription: Subscription, *, engine: Engine, viewers: Viewers) -> None:
+    """Users' preferences (adult titles, language, region) and deletions (preferences.py)."""
 
     @subscription.on(UserPreferencesChanged)
     async def on_preferences_changed(
@@ -127,5 +139,3 @@ def subscription(
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
-
-    return subscription

@@ -126,7 +126,6 @@ async def test_consumer_drops_old_trending_pages_on_the_refresh_event(
     bus.subscribe(
         subscription(
             catalog=catalog,
-            redis=redis,
             engine=engine,
             mirror=CommunityMirror(redis, engine),
             viewers=viewers,
@@ -183,7 +182,6 @@ async def test_movie_updated_drops_details(
         await redis.set(key, Entry(b"{}", time.time() + 100).encode())
     handlers = subscription(
         catalog=catalog,
-        redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
         viewers=Viewers(make_sync_redis("redis://127.0.0.1:1/0")),
@@ -210,7 +208,6 @@ async def test_an_invalidation_reaches_a_locale_cached_after_redis_lost_the_loca
     assert all([await redis.get(key) for key in french_keys])
     handlers = subscription(
         catalog=catalog,
-        redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
         viewers=_viewers(None),
@@ -233,7 +230,7 @@ async def test_community_rating_follows_rating_events_once(
     mirror = CommunityMirror(redis, engine)
     catalog = make_catalog(scripted.transport())
     handlers = subscription(
-        catalog=catalog, redis=redis, engine=engine, mirror=mirror, viewers=_viewers(None)
+        catalog=catalog, engine=engine, mirror=mirror, viewers=_viewers(None)
     ).handlers
     now = datetime.now(UTC)
     alice, bob = uuid.uuid4(), uuid.uuid4()
@@ -283,7 +280,6 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     viewers.rebuild(engine, force=True)
     handlers = subscription(
         catalog=None,  # type: ignore[arg-type]
-        redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
         viewers=viewers,
@@ -327,7 +323,6 @@ async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
     viewers.rebuild(engine, force=True)
     handlers = subscription(
         catalog=None,  # type: ignore[arg-type]
-        redis=redis,
         engine=engine,
         mirror=CommunityMirror(redis, engine),
         viewers=viewers,
