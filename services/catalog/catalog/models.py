@@ -383,7 +383,9 @@ __all__ = [
     "RelatedIds",
     "RelatedLists",
     "SearchPage",
+    "TmdbCastCredit",
     "TmdbCollection",
+    "TmdbCrewCredit",
     "TmdbGenre",
     "TmdbGenreList",
     "TmdbMovie",
@@ -392,6 +394,8 @@ __all__ = [
     "TmdbPeoplePage",
     "TmdbPerson",
     "TmdbPersonCredits",
+    "TmdbProvider",
+    "TmdbReleaseDate",
     "Video",
     "WatchProviders",
 ]

@@ -174,7 +174,3 @@ async def viewer_preferences(redis: Redis, user_id: uuid.UUID | None) -> ViewerP
         language, _, region = text.partition("-")
         locale = _locale_of(language, region)
     return ViewerPreferences(allows_adult=bool(adult), locale=locale)
-
-
-async def allows_adult(redis: Redis, user_id: uuid.UUID | None) -> bool:
-    return (await viewer_preferences(redis, user_id)).allows_adult

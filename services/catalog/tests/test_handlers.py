@@ -17,7 +17,7 @@ from catalog.community import CommunityMirror, community_key
 from catalog.config import CatalogSettings
 from catalog.handlers import subscription
 from catalog.locale import Locale
-from catalog.preferences import ADULT_USERS_KEY, Viewers, allows_adult, viewer_preferences
+from catalog.preferences import ADULT_USERS_KEY, Viewers, viewer_preferences
 from catalog.refresh import LEASE_KEY, REFRESH_LEASE_S, TrendingRefresher
 from catalog.service import Catalog
 from services.catalog.tests.support import movie_key, trending_key
@@ -28,6 +28,10 @@ from shared.outbox import OutboxRelay, add_event
 from shared.redis import make_sync_redis
 
 MakeCatalog = Callable[..., Catalog]
+
+
+async def allows_adult(redis: Redis, user_id: uuid.UUID) -> bool:
+    return (await viewer_preferences(redis, user_id)).allows_adult
 
 
 @pytest.fixture
