@@ -297,7 +297,7 @@ async def movie(
     if visibility.hides(served.entry, allows_adult=audience.allows_adult):
         raise ProblemError(404, "No movie with this id")
     community = await mirror.resolve(movie_id, served.companions[0])
-    catalog.cache.remember(community_key(movie_id), community)
+    catalog.cache.recent.remember_rating(community_key(movie_id), community)
     body = assemble(served.entry.body, parts, community)
     return answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
 

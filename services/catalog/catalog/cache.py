@@ -16,6 +16,8 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from catalog.recent import RecentCopy
+
 logger = logging.getLogger(__name__)
 
 CACHE_REQUESTS = Counter("cache_requests_total", "Catalog cache lookups by result", ["result"])
@@ -79,23 +81,8 @@ class CatalogCache:
         self.local: OrderedDict[str, tuple[Entry, float]] = OrderedDict()
         self.local_max_entries = local_max_entries
         self._redis_down_until = 0.0
-        # Values served in the last `recent_ttl_s`, answered without Redis on the hot path;
-        # short enough that an invalidation (or a new community rating) shows within it.
-        self.recent_ttl_s = recent_ttl_s
-        self.recent: dict[str, tuple[object, float]] = {}
-
-    def remember(self, key: str, value: object) -> None:
-        if self.recent_ttl_s <= 0:
-            return
-        if len(self.recent) >= self.local_max_entries:
-            self.recent.clear()
-        self.recent[key] = (value, time.monotonic() + self.recent_ttl_s)
-
-    def recall(self, key: str) -> object | None:
-        found = self.recent.get(key)
-        if found is None or found[1] < time.monotonic():
-            return None
-        return found[0]
+        # What the fast path answers without Redis (recent.py); dropped here with the keys.
+        self.recent = RecentCopy(recent_ttl_s)
 
     @property
     def redis_available(self) -> bool:
@@ -185,7 +172,7 @@ class CatalogCache:
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self.local.pop(key, None)
-            self.recent.pop(key, None)
+            self.recent.forget(key)
         if keys and self.redis_available:
             try:
                 await self.redis.delete(*keys)

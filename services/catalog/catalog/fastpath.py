@@ -8,6 +8,7 @@ import time
 from urllib.parse import parse_qsl
 
 from catalog import visibility
+from catalog.bounded import Bounded
 from catalog.cache import CACHE_REQUESTS, CatalogCache, Entry
 from catalog.community import community_key, mirrored_body
 from catalog.conditional import DETAILS_MAX_AGE_S, JSON, cache_headers, etag_of, matches
@@ -77,10 +78,10 @@ class CachedReadsFastPath:
         self.app = app
         self.cache = cache
         self.keys = keys
-        self._trending_queries: dict[bytes, tuple[str, int] | None] = {}
+        self._trending_queries: Bounded[bytes, tuple[str, int] | None] = Bounded(256)
         # The answer built from a recalled entry, with its ETag, while that entry is the one
         # recalled: a hit then costs no joining and no hashing.
-        self._answers: dict[str, _Answer] = {}
+        self._answers: Bounded[str, _Answer] = Bounded(ANSWERS_KEPT)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -96,13 +97,10 @@ class CachedReadsFastPath:
 
     def _trending(self, query: bytes) -> tuple[str, int] | None:
         """The window and page a trending query names; the few distinct ones are remembered."""
-        try:
-            return self._trending_queries[query]
-        except KeyError:
-            pass
+        if query in self._trending_queries:
+            return self._trending_queries.get(query)
         found = _parse_trending_query(query)
-        if len(self._trending_queries) < 256:  # clients choose query strings: keep it bounded
-            self._trending_queries[query] = found
+        self._trending_queries.put(query, found)  # clients choose query strings: bounded
         return found
 
     def _built(
@@ -114,19 +112,17 @@ class CachedReadsFastPath:
             return known
         body = entry.body if community is None else assemble(entry.body, PARTS, community)
         answer = _Answer(entry, community, body, etag_of(body), max_age_cap_s)
-        if len(self._answers) >= ANSWERS_KEPT:
-            self._answers.clear()
-        self._answers[key] = answer
+        self._answers.put(key, answer)
         return answer
 
-    async def _reread(self, key: str, *companions: str) -> tuple[object, list[bytes | None]]:
+    async def _reread(self, key: str, *companions: str) -> tuple[Entry | None, list[bytes | None]]:
         """The entry (only a fresh one) and companions from Redis, remembered for a second;
         for keys answered before, so a first read keeps its one read in the routes."""
         entry, extras = await self.cache.get_with(key, companions)
         if entry is None or not entry.is_fresh() or entry.not_found:
             return None, extras
         CACHE_REQUESTS.labels("hit").inc()
-        self.cache.remember(key, entry)
+        self.cache.recent.remember_entry(key, entry)
         return entry, extras
 
     async def _cached(self, scope: Scope, headers: dict[bytes, bytes]) -> "_Answer | None":
@@ -138,7 +134,7 @@ class CachedReadsFastPath:
             if query is None:
                 return None
             key = self.keys.trending(*query, locale.language)
-            entry = self.cache.recall(key)
+            entry = self.cache.recent.entry(key)
             if entry is None and key in self._answers:
                 entry, _ = await self._reread(key)
             if isinstance(entry, Entry) and visibility.anonymous_sees_all(entry):
@@ -148,13 +144,13 @@ class CachedReadsFastPath:
         movie_id = ascii_int(path[len(MOVIE_PREFIX) :] if path.startswith(MOVIE_PREFIX) else "")
         if movie_id and not scope["query_string"] and movie_id < 2**31:
             key, aggregate = self.keys.movie(movie_id, locale), community_key(movie_id)
-            entry = self.cache.recall(key)
-            community = self.cache.recall(aggregate)
+            entry = self.cache.recent.entry(key)
+            community = self.cache.recent.rating(aggregate)
             if (entry is None or community is None) and key in self._answers:
                 entry, (mirrored,) = await self._reread(key, aggregate)
                 community = mirrored_body(mirrored) if mirrored is not None else None
                 if community is not None:
-                    self.cache.remember(aggregate, community)
+                    self.cache.recent.remember_rating(aggregate, community)
             if (
                 isinstance(entry, Entry)
                 and visibility.anonymous_sees_all(entry)

@@ -75,8 +75,6 @@ class Freshness:
         return await asyncio.shield(self.flight(key, ttl_s, fetch))
 
     def checked(self, key: str, served: Served) -> Served:
-        if served.cache_status != "STALE":
-            self.cache.remember(key, served.entry)
         if served.entry.not_found:
             raise MovieNotFound
         return served

@@ -4,6 +4,8 @@ signed-in user's preferences, then the client's Accept-Language, then en/US."""
 import re
 from dataclasses import dataclass
 
+from catalog.bounded import Bounded
+
 LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 REGION_PATTERN = r"^[A-Z]{2}$"
 _ACCEPT_TAG = re.compile(r"^([A-Za-z]{2})(?:-([A-Za-z]{2}))?$")
@@ -43,7 +45,7 @@ def explicit(language: str | None, region: str | None) -> Preferred:
     return Preferred(language=language, region=region)
 
 
-_parsed: dict[str, Locale | None] = {}
+_parsed: Bounded[str, Locale | None] = Bounded(_PARSED_LIMIT)
 
 
 def accepted(header: str | None) -> Locale | None:
@@ -52,11 +54,9 @@ def accepted(header: str | None) -> Locale | None:
     if not header:
         return None
     if header in _parsed:
-        return _parsed[header]
+        return _parsed.get(header)
     found = _parse_accept_language(header)
-    if len(_parsed) >= _PARSED_LIMIT:
-        _parsed.clear()
-    _parsed[header] = found
+    _parsed.put(header, found)
     return found
 
 

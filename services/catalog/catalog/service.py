@@ -110,6 +110,7 @@ class Catalog:
                 self.settings.trending_ttl_s,
             ),
             locale=locale,
+            recent=True,
         )
 
     async def movie_list(self, name: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -141,6 +142,7 @@ class Catalog:
             lambda: self.upstream.detail(movie_id, locale),
             companions=companions,
             locale=locale,
+            recent=True,
         )
 
     async def similar(self, movie_id: int, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
@@ -361,16 +363,21 @@ class Catalog:
         *,
         companions: tuple[str, ...] = (),
         locale: Locale | None = None,
+        recent: bool = False,
     ) -> Served:
         """The cached entry, or TMDb's answer stored for the next (freshness.py); an entry
         cached in a `locale` other than the default names it in the set of cached locales in
         the same Redis transaction, so an invalidation that reads the set finds every locale an
         entry survives in (rewriting the set now and then, as `_note` does, left a minute after
-        a lost set in which an invalidation missed the entries stored meanwhile)."""
+        a lost set in which an invalidation missed the entries stored meanwhile). With `recent`
+        (the kinds the fast path answers), what was served goes into the one-second copy."""
         note = None
         if locale is not None and locale != DEFAULT_LOCALE:
             note = (self.keys.locales, locale.tag)
-        return await self.freshness.serve(key, ttl_s, fetch, companions=companions, note=note)
+        served = await self.freshness.serve(key, ttl_s, fetch, companions=companions, note=note)
+        if recent and served.cache_status != "STALE":  # a kind the fast path answers
+            self.cache.recent.remember_entry(key, served.entry)
+        return served
 
 
 def summary_from_detail(body: bytes) -> dict[str, Any]:

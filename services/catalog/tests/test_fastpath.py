@@ -28,14 +28,18 @@ def _client(cache: CatalogCache) -> httpx.AsyncClient:
 
 async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
     cache = CatalogCache(make_redis("redis://127.0.0.1:1/0"), recent_ttl_s=0.2)
-    cache.remember(KEYS.trending("week", 2, "en"), Entry(b'{"page":2}', time.time() + 60))
-    cache.remember(KEYS.trending("week", 2, "fr"), Entry(b'{"page":"fr"}', time.time() + 60))
+    cache.recent.remember_entry(
+        KEYS.trending("week", 2, "en"), Entry(b'{"page":2}', time.time() + 60)
+    )
+    cache.recent.remember_entry(
+        KEYS.trending("week", 2, "fr"), Entry(b'{"page":"fr"}', time.time() + 60)
+    )
     detail = pack(b'{"id":7}', {"credits": b'{"cast":[]}'})
-    cache.remember(KEYS.movie(7, DEFAULT_LOCALE), Entry(detail, time.time() + 600))
-    cache.remember(community_key(7), b'{"average":8.0,"count":1}')
+    cache.recent.remember_entry(KEYS.movie(7, DEFAULT_LOCALE), Entry(detail, time.time() + 600))
+    cache.recent.remember_rating(community_key(7), b'{"average":8.0,"count":1}')
     adult = Entry(b'{"id":8}', time.time() + 60, adult_ids=frozenset({8}))
-    cache.remember(KEYS.movie(8, DEFAULT_LOCALE), adult)
-    cache.remember(community_key(8), b'{"average":null,"count":0}')
+    cache.recent.remember_entry(KEYS.movie(8, DEFAULT_LOCALE), adult)
+    cache.recent.remember_rating(community_key(8), b'{"average":null,"count":0}')
     async with _client(cache) as client:
         hit = await client.get("/api/v1/movies/trending", params={"window": "week", "page": 2})
         assert (hit.status_code, hit.headers["x-cache"], hit.content) == (200, "HIT", b'{"page":2}')
@@ -81,8 +85,8 @@ async def test_a_key_answered_before_is_read_again_from_redis_alone(redis) -> No
     await redis.set(community_key(11), b'3|{"average":7.0,"count":2}')
     async with _client(cache) as client:
         assert (await client.get("/api/v1/movies/11")).status_code == 299  # never answered here
-        cache.remember(key, entry)  # as the route does when it answers
-        cache.remember(community_key(11), b'{"average":7.0,"count":2}')
+        cache.recent.remember_entry(key, entry)  # as the route does when it answers
+        cache.recent.remember_rating(community_key(11), b'{"average":7.0,"count":2}')
         assert (await client.get("/api/v1/movies/11")).status_code == 200
         await asyncio.sleep(0.15)  # the one-second copy is gone: one Redis read answers
         again = await client.get("/api/v1/movies/11")
