@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from shared.catalog_models import MovieBatch, MovieList, RelatedIds, RelatedLists
+from shared.catalog_models import MovieBatch
 from shared.context import request_id_var
 from shared.errors import DependencyUnavailable
 from shared.runtime import Runtime
@@ -72,40 +72,6 @@ class CatalogClient:
         if viewer is not None:
             params["viewer"] = viewer
         return await self._get("/internal/movies", params, MovieBatch)
-
-    # With `viewer` (a user id), the answers below are in that user's language and region.
-    async def related(
-        self, movie_ids: list[int], *, pages: int, viewer: str | None = None
-    ) -> RelatedLists:
-        """TMDb's recommendations for many movies, by movie."""
-        if not movie_ids:
-            return RelatedLists(lists={}, adult_ids=[])
-        params: dict[str, str | int] = {"ids": ",".join(map(str, movie_ids)), "pages": pages}
-        return await self._get("/internal/related", _seen_by(params, viewer), RelatedLists)
-
-    async def related_ids(self, movie_ids: list[int], *, pages: int) -> RelatedIds:
-        """As `related`, each list by movie id only (a fraction of the bytes to parse)."""
-        if not movie_ids:
-            return RelatedIds(lists={}, adult_ids=[])
-        return await self._get(
-            "/internal/related",
-            {"ids": ",".join(map(str, movie_ids)), "pages": pages, "ids_only": "true"},
-            RelatedIds,
-        )
-
-    async def trending(self, *, pages: int, viewer: str | None = None) -> MovieList:
-        params: dict[str, str | int] = {"window": "week", "pages": pages}
-        return await self._get("/internal/trending", _seen_by(params, viewer), MovieList)
-
-    async def discover(self, genre_ids: list[int], *, viewer: str | None = None) -> MovieList:
-        if not genre_ids:
-            return MovieList(results=[], adult_ids=[])
-        params: dict[str, str | int] = {"genre_ids": ",".join(map(str, genre_ids))}
-        return await self._get("/internal/discover", _seen_by(params, viewer), MovieList)
-
-
-def _seen_by(params: dict[str, str | int], viewer: str | None) -> dict[str, str | int]:
-    return params if viewer is None else {**params, "viewer": viewer}
 
 
 def attach_catalog_client(

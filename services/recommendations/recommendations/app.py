@@ -3,12 +3,13 @@
 from fastapi import FastAPI
 
 from recommendations.api import internal_router, router
+from recommendations.catalog_client import RecommendationsCatalogClient
 from recommendations.config import RecommendationsSettings, settings
 from recommendations.events import PUBLISHES
 from recommendations.handlers import subscription
 from recommendations.service import Recommender
 from shared.app import create_service_app
-from shared.catalog_client import CatalogClient, attach_catalog_client
+from shared.catalog_client import attach_catalog_client
 from shared.pagecache import RECOMMENDATIONS_PAGES, UserPageCache
 from shared.runtime import build_runtime
 
@@ -19,7 +20,7 @@ def create_app(app_settings: RecommendationsSettings = settings) -> FastAPI:
         runtime,
         base_url=app_settings.catalog_url,
         timeout_s=app_settings.catalog_timeout_s,
-        client_class=CatalogClient,
+        client_class=RecommendationsCatalogClient,
     )
     assert runtime.engine is not None and runtime.bus is not None
     cache = UserPageCache(runtime.redis, RECOMMENDATIONS_PAGES, ttl_s=app_settings.cache_ttl_s)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from recommendations import profile as profiles
+from recommendations.catalog_client import RecommendationsCatalogClient
 from recommendations.engine import (
     Profile,
     Scored,
@@ -19,7 +20,6 @@ from recommendations.engine import (
     rerank,
     score_candidates,
 )
-from shared.catalog_client import CatalogClient
 from shared.catalog_models import MovieSummary, RelatedLists, page_count
 from shared.pagecache import UserPageCache, page_field
 
@@ -32,7 +32,7 @@ class Recommender:
         self,
         *,
         engine: Engine,
-        catalog: CatalogClient,
+        catalog: RecommendationsCatalogClient,
         cache: UserPageCache,
         related_pages: int = 1,
         trending_pages: int = 2,
