@@ -6,8 +6,8 @@ from fastapi.concurrency import run_in_threadpool
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep, PageStamp
 from library.favorites import service
 from library.favorites.models import FavoriteIn, FavoritePublic, FavoritesPage, FavoriteWithMovie
+from library.lists import page_of
 from shared.app import API_PREFIX
-from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.pagecache import page_field
@@ -42,21 +42,16 @@ async def list_favorites(
     movies, complete = await catalog.described(
         [row.movie_id for row in rows], viewer=principal.user_id
     )
-    body = (
-        paginate(
-            FavoritesPage,
-            total=total,
-            page=page,
-            limit=limit,
-            results=[
-                FavoriteWithMovie(movie=movies[row.movie_id], added_at=row.added_at)
-                for row in rows
-                if row.movie_id in movies  # not hidden from this viewer
-            ],
-        )
-        .model_dump_json()
-        .encode()
+    listed = page_of(
+        FavoritesPage,
+        rows,
+        movies,
+        lambda movie, row: FavoriteWithMovie(movie=movie, added_at=row.added_at),
+        total=total,
+        page=page,
+        limit=limit,
     )
+    body = listed.model_dump_json().encode()
     if complete:  # a page with a placeholder is not kept: the next read asks again
         await pages.store(principal.user_id, lookup, {field: body})
     return Response(body, media_type="application/json")

@@ -6,8 +6,8 @@ from fastapi.concurrency import run_in_threadpool
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.history import service as history
 from library.history.models import HistoryIn, HistoryPage, HistoryPublic, HistoryWithMovie
+from library.lists import page_of
 from shared.app import API_PREFIX
-from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
@@ -58,16 +58,14 @@ async def my_history(
         history.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
-    return paginate(
+    return page_of(
         HistoryPage,
+        rows,
+        movies,
+        lambda movie, row: HistoryWithMovie(movie=movie, watched_at=row.watched_at),
         total=total,
         page=page,
         limit=limit,
-        results=[
-            HistoryWithMovie(movie=movies[row.movie_id], watched_at=row.watched_at)
-            for row in rows
-            if row.movie_id in movies  # not hidden from this viewer
-        ],
     )
 
 

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
+from library.lists import page_of
 from library.watchlist import service as watchlist
 from library.watchlist.models import WatchlistIn, WatchlistPage, WatchlistPublic, WatchlistWithMovie
 from shared.app import API_PREFIX
-from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
@@ -33,16 +33,14 @@ async def list_watchlist(
         watchlist.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
-    return paginate(
+    return page_of(
         WatchlistPage,
+        rows,
+        movies,
+        lambda movie, row: WatchlistWithMovie(movie=movie, added_at=row.added_at),
         total=total,
         page=page,
         limit=limit,
-        results=[
-            WatchlistWithMovie(movie=movies[row.movie_id], added_at=row.added_at)
-            for row in rows
-            if row.movie_id in movies  # not hidden from this viewer
-        ],
     )
 
 
