@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from catalog import visibility
 from catalog.conditional import cache_headers, etag_of, matches
-from catalog.freshness import MovieNotFound, Served
+from catalog.freshness import NotInTmdb, Served
 from catalog.locale import LANGUAGE_PATTERN, REGION_PATTERN, Locale, Preferred, accepted, explicit
 from catalog.preferences import ANONYMOUS, viewer_preferences
 from catalog.tmdb import TmdbUnavailable
@@ -84,7 +84,7 @@ AudienceDep = Annotated[Audience, Depends(audience)]
 async def upstream_errors(what: str = "movie") -> AsyncIterator[None]:
     try:
         yield
-    except MovieNotFound as exc:
+    except NotInTmdb as exc:
         raise ProblemError(404, f"No {what} with this id") from exc
     except TmdbUnavailable as exc:
         headers = {"Retry-After": "10"} if exc.status == 503 else {}

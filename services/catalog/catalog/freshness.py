@@ -21,7 +21,7 @@ from catalog.tmdb import TmdbNotFound, TmdbUnavailable
 OTHER_REPLICA_POLL_S = 0.05
 
 
-class MovieNotFound(Exception):
+class NotInTmdb(Exception):
     """TMDb has no such title, person or collection (cached as such for a while)."""
 
 
@@ -76,7 +76,7 @@ class Freshness:
 
     def checked(self, key: str, served: Served) -> Served:
         if served.entry.not_found:
-            raise MovieNotFound
+            raise NotInTmdb
         return served
 
     def flight(

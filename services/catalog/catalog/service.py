@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from catalog.cache import CatalogCache, Entry
 from catalog.config import CatalogSettings
 from catalog.details import base_of
-from catalog.freshness import Freshness, MovieNotFound, Served
+from catalog.freshness import Freshness, NotInTmdb, Served
 from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import (
@@ -240,7 +240,7 @@ class Catalog:
         for (movie_id, _), result in zip(missing, fetched, strict=True):
             if isinstance(result, Served):
                 by_id[movie_id] = result.entry
-            elif isinstance(result, MovieNotFound):
+            elif isinstance(result, NotInTmdb):
                 by_id[movie_id] = None
             else:
                 unavailable.append(movie_id)
@@ -273,7 +273,7 @@ class Catalog:
             if isinstance(outcome, Served):
                 results.extend(orjson.loads(outcome.entry.body)["results"])
                 adult.update(outcome.entry.adult_ids)
-            elif not isinstance(outcome, MovieNotFound):
+            elif not isinstance(outcome, NotInTmdb):
                 unavailable = True
         return {"results": results, "adult_ids": sorted(adult), "complete": not unavailable}
 

@@ -11,7 +11,7 @@ import orjson
 from catalog.cache import Entry
 from catalog.config import CatalogSettings
 from catalog.details import APPEND_TO_RESPONSE, build_parts, pack
-from catalog.freshness import Freshness, MovieNotFound
+from catalog.freshness import Freshness, NotInTmdb
 from catalog.keys import MAX_PAGE, CacheKeys
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import (
@@ -159,7 +159,7 @@ class Upstream:
                 self.settings.movie_ttl_s,
                 fetch,
             )
-        except MovieNotFound:
+        except NotInTmdb:
             return None  # TMDb names a collection it no longer has
         return Collection.model_validate_json(served.entry.body)
 

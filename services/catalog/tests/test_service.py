@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from catalog.cache import CatalogCache, Entry
 from catalog.details import base_of
-from catalog.freshness import MovieNotFound
+from catalog.freshness import NotInTmdb
 from catalog.service import Catalog
 from catalog.tmdb import TmdbUnavailable
 from catalog.visibility import visible_page
@@ -155,7 +155,7 @@ async def test_unknown_ids_are_negatively_cached(
     catalog = make_catalog(scripted.transport())
     movie_id = unique_id()
     for _ in range(3):
-        with pytest.raises(MovieNotFound):
+        with pytest.raises(NotInTmdb):
             await catalog.movie(movie_id)
     assert len(scripted.calls) == 1
 
