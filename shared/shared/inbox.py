@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Engine, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import Field, Session, SQLModel
 
 from shared.bus.bus import TransientError
@@ -200,6 +201,8 @@ class _Batcher:
                     )
                 )
             except Exception as exc:
+                if _is_outage(exc):  # each alone would wait for its own connect: fail them all
+                    return [exc] * len(batch)
                 logger.warning(
                     "a shared inbox transaction failed; applying its events one by one",
                     extra={"consumer": self.consumer, "events": len(batch), "error": repr(exc)},
@@ -218,6 +221,17 @@ class _Batcher:
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
+
+
+def _is_outage(exc: Exception) -> bool:
+    """The database could not be reached (no answer from the server, or no connection from the
+    pool), as against an error the server raised (a deadlock, a constraint), which one event
+    alone may not meet again."""
+    if isinstance(exc, SQLAlchemyTimeoutError):
+        return True
+    return isinstance(exc, OperationalError | InterfaceError) and (
+        getattr(exc.orig, "pgcode", None) is None
+    )
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, str], _Batcher]]

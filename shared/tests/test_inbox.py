@@ -151,5 +151,10 @@ async def test_a_database_outage_is_a_transient_error(clean: None) -> None:
     try:
         with pytest.raises(TransientError):
             await _handle(unreachable, _envelope())
+        # Handled together, they fail together: not one connection attempt each in turn.
+        results = await asyncio.gather(
+            *(_handle(unreachable, _envelope()) for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(result, TransientError) for result in results)
     finally:
         unreachable.dispose()

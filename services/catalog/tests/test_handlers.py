@@ -48,6 +48,16 @@ def _viewers(settings: CatalogSettings | None) -> Viewers:
     return Viewers(make_sync_redis(settings.redis_url if settings else "redis://127.0.0.1:1/0"))
 
 
+def _viewer_handlers(redis: Redis, engine, viewers: Viewers) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """The catalog's handlers, for events about viewers (no catalog needed)."""
+    return subscription(
+        catalog=None,  # type: ignore[arg-type]
+        engine=engine,
+        mirror=CommunityMirror(redis, engine),
+        viewers=viewers,
+    ).handlers
+
+
 def _outbox_types(engine) -> list[str]:  # type: ignore[no-untyped-def]
     with engine.connect() as connection:
         return [
@@ -282,12 +292,7 @@ async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     legacy = uuid.uuid4()
     await redis.sadd(ADULT_USERS_KEY, str(legacy))  # from before the table existed
     viewers.rebuild(engine, force=True)
-    handlers = subscription(
-        catalog=None,  # type: ignore[arg-type]
-        engine=engine,
-        mirror=CommunityMirror(redis, engine),
-        viewers=viewers,
-    ).handlers
+    handlers = _viewer_handlers(redis, engine, viewers)
     now = datetime.now(UTC)
     fan, other = uuid.uuid4(), uuid.uuid4()
     newer = UserPreferencesChanged(
@@ -325,12 +330,7 @@ async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
 
     viewers = _viewers(catalog_settings)
     viewers.rebuild(engine, force=True)
-    handlers = subscription(
-        catalog=None,  # type: ignore[arg-type]
-        engine=engine,
-        mirror=CommunityMirror(redis, engine),
-        viewers=viewers,
-    ).handlers
+    handlers = _viewer_handlers(redis, engine, viewers)
     now = datetime.now(UTC)
     user = uuid.uuid4()
     adult = {"include_adult": True, "language": "fr", "region": "CA"}
