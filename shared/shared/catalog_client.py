@@ -63,14 +63,19 @@ class CatalogClient:
             logger.error("catalog answered %s outside its contract: %s", path, exc.errors()[:3])
             raise DependencyUnavailable("The movie catalog") from exc
 
-    async def movies(self, movie_ids: list[int], *, viewer: str | None = None) -> MovieBatch:
-        """Many movies in one call. With `viewer` (a user id, or "anonymous"), adult titles
-        that viewer has not allowed are in `hidden` rather than `results`."""
+    async def movies(
+        self, movie_ids: list[int], *, viewer: str | None = None, language: str | None = None
+    ) -> MovieBatch:
+        """Many movies in one call. With `viewer` (a user id, or "anonymous"), in their
+        language and region, and adult titles that viewer has not allowed are in `hidden`
+        rather than `results`. With `language` (ISO 639-1), in that language."""
         if not movie_ids:
             return MovieBatch(results=[], missing=[], unavailable=[], adult_ids=[], hidden=[])
         params = {"ids": ",".join(map(str, movie_ids))}
         if viewer is not None:
             params["viewer"] = viewer
+        if language is not None:
+            params["language"] = language
         return await self._get("/internal/movies", params, MovieBatch)
 
 

@@ -189,3 +189,34 @@ def test_a_new_subscriber_is_notified_of_the_first_refresh_that_gains_titles(
         trending = [n for n in notifications if n["type"] == "trending.new"]
         assert trending, f"attempt {attempt}: no trending notification"
         assert any(n["movie_ids"] and set(n["movie_ids"]) <= set(gained) for n in trending)
+
+
+def test_trending_notifications_name_titles_in_the_users_language(
+    api: httpx.Client, new_user: NewUser, stack: Stack
+) -> None:
+    french = _auth(new_user())
+    assert (
+        api.patch("/me", json={"preferences": {"language": "fr"}}, headers=french).status_code
+        == 200
+    )
+    english = _auth(new_user())
+    time.sleep(1)  # the preferences event reaches the notifications service
+    refresh_after_time_passes(stack, days=9)
+    mine = next(n for n in _wait_for_notifications(api, french) if n["type"] == "trending.new")
+    first = api.get(f"/movies/{mine['movie_ids'][0]}", params={"language": "fr"}).json()
+    assert mine["body"].startswith(first["title"]), (mine["body"], first["title"])
+    theirs = next(n for n in _wait_for_notifications(api, english) if n["type"] == "trending.new")
+    first = api.get(f"/movies/{theirs['movie_ids'][0]}", params={"language": "en"}).json()
+    assert theirs["body"].startswith(first["title"]), (theirs["body"], first["title"])
+
+    # The catalog names titles per language for services writing to many users at once
+    named = httpx.get(
+        f"{stack.url('catalog')}/internal/movies",
+        params={"ids": "50,127,100", "language": "fr"},
+        headers={"x-internal-token": stack.env["INTERNAL_SECRET"]},
+    ).json()
+    assert [m["title"] for m in named["results"]] == [
+        "La Guerre des étoiles",
+        "Le Parrain",
+        "Fargo",
+    ]

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from catalog import visibility
 from catalog.deps import CatalogDep
-from catalog.locale import DEFAULT_LOCALE
+from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import MovieBatch, MovieList, RelatedIds, RelatedLists
 from catalog.preferences import ANONYMOUS, ViewerPreferences, viewer_preferences
 from shared.deps import InternalOnly, RuntimeDep
@@ -115,15 +115,23 @@ async def movies_batch(
         uuid.UUID | Literal["anonymous"] | None,
         Query(description="Whose eyes: adult titles they have not allowed are left out"),
     ] = None,
+    language: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z]{2}$", description="In this language, whoever the viewer is"),
+    ] = None,
 ) -> Response:
     """Summaries of many movies at once, for other services (gateway-signed calls only).
 
     With `viewer`, they are in that viewer's language and region, and adult titles the viewer
     has not allowed are listed in `hidden` instead of `results`, so a service acting for a user
-    treats them as it would an unknown id."""
+    treats them as it would an unknown id. With `language`, they are in that language (a
+    service writing for every reader of a language at once)."""
     movie_ids = list(dict.fromkeys(int(i) for i in ids.split(",")))[:100]
     eyes = await _eyes(runtime, viewer)
-    found = await catalog.movies(movie_ids, eyes.locale or DEFAULT_LOCALE)
+    locale = eyes.locale or DEFAULT_LOCALE
+    if language is not None:
+        locale = Locale(language, locale.region)
+    found = await catalog.movies(movie_ids, locale)
     hidden: list[int] = []
     if viewer is not None:
         hidden = visibility.hidden_ids(found["adult_ids"], allows_adult=eyes.allows_adult)

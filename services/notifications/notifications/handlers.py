@@ -1,7 +1,9 @@
 """What the notifications service consumes: who wants what and who is gone (auth's events),
 what is new in trending (the catalog's refreshes) and in users' recommendations."""
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.catalog_client import CatalogClient
 from shared.catalog_models import MovieBrief
+from shared.errors import DependencyUnavailable
 from shared.events import (
     CatalogTrendingRefreshed,
     EventEnvelope,
@@ -27,6 +30,7 @@ from shared.events import (
 from shared.inbox import handle_once
 
 CONSUMER = "notifications"
+logger = logging.getLogger(__name__)
 
 
 def subscription(
@@ -86,6 +90,8 @@ def subscription(
         if event.window != settings.trending_window or not event.new_movie_ids:
             return
         movies = await _movies(catalog, event.new_movie_ids, event.new_movies)
+        languages = await asyncio.to_thread(_in_session, engine, service.trending_languages)
+        movies = await _with_titles_in(catalog, movies, languages)
 
         def fan_out(session: Session) -> list[service.Delivered]:
             service.remember_refresh(
@@ -108,7 +114,10 @@ def subscription(
     async def on_recommendations_updated(
         event: RecommendationsUpdated, envelope: EventEnvelope
     ) -> None:
-        movies = await _movies(catalog, event.new_movie_ids, event.new_movies)
+        # The recommendations service names them as the catalog does for this user
+        movies = await _movies(
+            catalog, event.new_movie_ids, event.new_movies, viewer=str(event.user_id)
+        )
         await deliver(
             envelope,
             lambda s: service.notify_recommendations(
@@ -123,8 +132,43 @@ def subscription(
     return subscription
 
 
+def _in_session(engine: Engine, read: Callable[[Session], list[str]]) -> list[str]:
+    with Session(engine) as session:
+        return read(session)
+
+
+async def _with_titles_in(
+    catalog: CatalogClient, movies: list[dict[str, Any]], languages: list[str]
+) -> list[dict[str, Any]]:
+    """The movies with their titles in each of these languages (`titles`), as the catalog
+    names them there. A language the catalog cannot answer for now keeps the titles the event
+    carries: the notification is not held back for a translation."""
+    ids = [movie["id"] for movie in movies]
+    if not ids or not languages:
+        return movies
+    answers = await asyncio.gather(
+        *(catalog.movies(ids, language=language) for language in languages),
+        return_exceptions=True,
+    )
+    titles: dict[int, dict[str, str]] = {movie_id: {} for movie_id in ids}
+    for language, answer in zip(languages, answers, strict=True):
+        if isinstance(answer, DependencyUnavailable):
+            logger.warning("trending titles in %r unavailable: catalog unavailable", language)
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        for found in answer.results:
+            if found.id in titles and found.title:
+                titles[found.id][language] = found.title
+    return [{**movie, "titles": titles[movie["id"]]} for movie in movies]
+
+
 async def _movies(
-    catalog: CatalogClient, movie_ids: list[int], briefs: list[MovieBrief]
+    catalog: CatalogClient,
+    movie_ids: list[int],
+    briefs: list[MovieBrief],
+    *,
+    viewer: str | None = None,
 ) -> list[dict[str, Any]]:
     """Titles and genres of the movies, in the given order: as the event carries them, or
     (an event from before they carried them) from the catalog, whose being down is retried."""
@@ -132,7 +176,7 @@ async def _movies(
         by_id = {brief.id: brief.model_dump() for brief in briefs}
     else:
         try:
-            found = await catalog.movies(movie_ids[:100])
+            found = await catalog.movies(movie_ids[:100], viewer=viewer)
         except Exception as exc:
             raise TransientError("catalog unavailable") from exc
         by_id = {movie.id: movie.model_dump(mode="json") for movie in found.results}

@@ -37,6 +37,8 @@ class Subscriber(SQLModel, table=True):
     genres: list[int] = Field(
         default_factory=list, sa_column=Column(ARRAY(Integer), nullable=False)
     )
+    # ISO 639-1 from their preferences: titles are named in it (None: the catalog's default)
+    language: str | None = Field(default=None, sa_column=Column(String(2)))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     # When the account was created (as auth announced it): trending refreshes from then on
     # are theirs, however late this service learns of them.
@@ -48,7 +50,8 @@ class Subscriber(SQLModel, table=True):
 
 class TrendingRefresh(SQLModel, table=True):
     """A recent trending refresh that had new titles, kept a day for subscribers whose
-    registration reaches this service after the refresh does."""
+    registration reaches this service after the refresh does. Each movie is kept as
+    `fan_out_trending` takes it: id, title, genre_ids and its title in other languages."""
 
     __tablename__ = "trending_refresh"
     __table_args__ = (Index("ix_trending_refresh_refreshed_at", "refreshed_at"),)

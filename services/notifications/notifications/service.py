@@ -67,6 +67,7 @@ def update_preferences(
         notify_trending=preferences.notify.trending,
         notify_recommendations=preferences.notify.recommendations,
         genres=list(preferences.genres),
+        language=preferences.language,
         updated_at=at,
         subscribed_at=at,  # a change comes after the registration; that one lowers it
     )
@@ -77,11 +78,27 @@ def update_preferences(
                 "notify_trending": statement.excluded.notify_trending,
                 "notify_recommendations": statement.excluded.notify_recommendations,
                 "genres": statement.excluded.genres,
+                "language": statement.excluded.language,
                 "updated_at": statement.excluded.updated_at,
             },
             where=col(Subscriber.updated_at) < statement.excluded.updated_at,
         )
     )
+
+
+def trending_languages(session: Session) -> list[str]:
+    """The languages of the subscribers who want trending notifications."""
+    try:
+        return list(
+            session.scalars(
+                select(col(Subscriber.language))
+                .where(col(Subscriber.notify_trending), col(Subscriber.language).is_not(None))
+                .distinct()
+                .order_by(col(Subscriber.language))
+            )
+        )
+    finally:
+        session.rollback()
 
 
 def _describe(movies: list[dict[str, Any]], suffix: str) -> str:
@@ -150,17 +167,20 @@ def fan_out_trending(
 ) -> list[Delivered]:
     """One trending.new notification per interested subscriber who had subscribed by the
     refresh (or for `user_id` alone), naming the new titles in their preferred genres (all of
-    them for subscribers with no preferred genres); a single statement for every subscriber."""
+    them for subscribers with no preferred genres); a single statement for every subscriber.
+    Each movie may carry `titles`, its title by language: a subscriber reads their language's
+    one where it is there, else `title`."""
     if not movies:
         return []
     rows = session.execute(
         text(
             "WITH new_movie AS ("
             "  SELECT * FROM jsonb_to_recordset(CAST(:movies AS jsonb))"
-            "  AS m(id int, title text, genre_ids int[], position int)"
+            "  AS m(id int, title text, titles jsonb, genre_ids int[], position int)"
             "), picked AS ("
             "  SELECT s.user_id, array_agg(m.id ORDER BY m.position) AS ids,"
-            "         array_agg(m.title ORDER BY m.position) AS titles"
+            "         array_agg(coalesce(m.titles ->> s.language, m.title) ORDER BY m.position)"
+            "           AS titles"
             "  FROM subscriber s JOIN new_movie m"
             "    ON cardinality(s.genres) = 0 OR s.genres && m.genre_ids"
             "  WHERE s.notify_trending AND s.subscribed_at <= :refreshed_at"
@@ -190,6 +210,7 @@ def fan_out_trending(
                     {
                         "id": m["id"],
                         "title": m.get("title") or f"Movie {m['id']}",
+                        "titles": m.get("titles") or {},
                         "genre_ids": m.get("genre_ids") or [],
                         "position": i,
                     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-from tmdb_sandbox import generated
+from tmdb_sandbox import generated, titles
 from tmdb_sandbox.data import GENRE_NAMES, Movie, Rating
 
 DAY_S = 86_400.0
@@ -302,7 +302,7 @@ class World:
             "popularity": self.popularity().get(movie_id, 0.6),
             "poster_path": f"/sandbox-poster-{movie_id}.svg",
             "release_date": f"{movie.year}-01-01" if movie.year else "",
-            "title": movie.title,
+            "title": titles.title(movie_id, language, movie.title),
             "video": False,
             "vote_average": average,
             "vote_count": count,
