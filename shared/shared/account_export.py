@@ -33,6 +33,23 @@ class WatchExport(BaseModel):
     watched_at: datetime
 
 
+class ListItemExport(BaseModel):
+    movie_id: int
+    position: int
+    note: str | None
+    added_at: datetime
+
+
+class ListExport(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    public: bool
+    created_at: datetime
+    updated_at: datetime
+    items: list[ListItemExport]
+
+
 class LibraryExport(BaseModel):
     favorites: list[ListedExport]
     watchlist: list[ListedExport]
@@ -40,6 +57,7 @@ class LibraryExport(BaseModel):
     ratings: list[RatingExport]
     reviews: list[ReviewExport]
     history: list[WatchExport]
+    lists: list[ListExport] = Field(default_factory=list)
 
 
 class NotificationExport(BaseModel):
@@ -56,6 +74,6 @@ class TasteSignalExport(BaseModel):
     """What recommendations learned from: one thing the user did with a movie."""
 
     movie_id: int
-    kind: str = Field(description="favorite, rating, watched, watchlist or not_interested")
+    kind: str = Field(description="favorite, rating, watched, watchlist, listed or not_interested")
     score: float | None
     at: datetime

@@ -202,6 +202,27 @@ class NotInterestedRemoved(IntegrationEvent):
     at: datetime
 
 
+class ListItemAdded(IntegrationEvent):
+    """A title put on one of the user's own lists (a weak taste signal)."""
+
+    event_type: ClassVar[str] = "list.item_added"
+    user_id: uuid.UUID
+    list_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    at: datetime
+
+
+class ListItemRemoved(IntegrationEvent):
+    """A title taken off one of the user's lists (or its list deleted)."""
+
+    event_type: ClassVar[str] = "list.item_removed"
+    user_id: uuid.UUID
+    list_id: uuid.UUID
+    movie_id: int = Field(gt=0)
+    still_listed: bool = Field(description="Whether the title is still on another of their lists")
+    at: datetime
+
+
 # --- recommendations ------------------------------------------------------------------------
 class RecommendationsUpdated(IntegrationEvent):
     event_type: ClassVar[str] = "recommendations.updated"
@@ -265,6 +286,8 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         WatchlistRemoved,
         NotInterestedAdded,
         NotInterestedRemoved,
+        ListItemAdded,
+        ListItemRemoved,
         RecommendationsUpdated,
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,

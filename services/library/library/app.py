@@ -1,7 +1,7 @@
 """The library service application: favorites, the watchlist, ratings, reviews, watch
-history and "not interested", one package each (models, service, api), and the account as a
-whole (one title's state, export, deletion), over one database, one outbox and one catalog
-client."""
+history, "not interested" and the user's own lists, one package each (models, service, api),
+and the account as a whole (one title's state, export, deletion), over one database, one
+outbox and one catalog client."""
 
 from fastapi import FastAPI
 
@@ -16,6 +16,7 @@ from library.history.api import router as history_router
 from library.not_interested.api import router as not_interested_router
 from library.ratings.api import router as ratings_router
 from library.reviews.api import router as reviews_router
+from library.user_lists.api import router as lists_router
 from library.watchlist.api import router as watchlist_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
@@ -40,7 +41,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
         runtime,
         title="Library service",
         description="What each user keeps of movies: favorites, a watchlist, ratings, reviews, "
-        "watch history.",
+        "watch history, lists of your own.",
         routers=[
             favorites_router,
             watchlist_router,
@@ -48,6 +49,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
             reviews_router,
             history_router,
             not_interested_router,
+            lists_router,
             account_router,
             account_internal_router,
         ],

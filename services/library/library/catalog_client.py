@@ -50,14 +50,15 @@ class LibraryCatalogClient(CatalogClient):
             self._known.popitem(last=False)
 
     async def summaries(
-        self, movie_ids: list[int], *, viewer: uuid.UUID
+        self, movie_ids: list[int], *, viewer: uuid.UUID | None
     ) -> dict[int, MovieSummary]:
         """Summaries for a page of movies in one call; a movie the catalog cannot describe
-        right now gets a placeholder with its id; one hidden from the viewer is left out."""
+        right now gets a placeholder with its id; one hidden from the viewer (None: an
+        anonymous reader) is left out."""
         return (await self.described(movie_ids, viewer=viewer))[0]
 
     async def described(
-        self, movie_ids: list[int], *, viewer: uuid.UUID
+        self, movie_ids: list[int], *, viewer: uuid.UUID | None
     ) -> tuple[dict[int, MovieSummary], bool]:
         """As `summaries`, and whether every movie was described (no placeholder)."""
         found = await self.movies(movie_ids, viewer=_viewer(viewer))

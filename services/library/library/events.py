@@ -5,6 +5,8 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
+    ListItemAdded,
+    ListItemRemoved,
     NotInterestedAdded,
     NotInterestedRemoved,
     RatingRemoved,
@@ -29,4 +31,6 @@ PUBLISHES = (
     WatchlistRemoved,
     NotInterestedAdded,
     NotInterestedRemoved,
+    ListItemAdded,
+    ListItemRemoved,
 )

@@ -23,6 +23,10 @@ Movie = Mapping[str, Any]  # a MovieSummary as the catalog serves it
 FAVORITE_WEIGHT = 1.0
 WATCHED_WEIGHT = 0.3
 WATCHLIST_WEIGHT = 0.5  # wanted, not yet seen: a signal of taste, and never recommended back
+# On a list of the user's own: more than a glance (watched), less than wanting it (watchlist)
+# or loving it; a list may gather titles for other reasons ("worst of 1998"). Never
+# recommended back either: the user knows it.
+LISTED_WEIGHT = 0.4
 MIN_SEED_RATING = 7.0  # on TMDb's 0..10 scale
 MAX_SEEDS = 50
 SEED_HALF_LIFE = 4.0  # seeds' weight halves every 4 places back in time
@@ -56,7 +60,7 @@ class Signal:
     """One thing the user did with a movie."""
 
     movie_id: int
-    kind: str  # favorite, rating, watched, watchlist or not_interested (never a seed)
+    kind: str  # favorite, rating, watched, watchlist, listed or not_interested (never a seed)
     at: float  # epoch seconds
     score: float | None = None  # ratings only, 0.5..10
 
@@ -68,8 +72,8 @@ class Profile:
     include_adult: bool = False
 
     def excluded(self) -> set[int]:
-        """Everything the user already favorited, rated, watched, put on the watchlist or
-        marked as not interesting."""
+        """Everything the user already favorited, rated, watched, put on the watchlist or a
+        list, or marked as not interesting."""
         return {signal.movie_id for signal in self.signals}
 
 
@@ -111,6 +115,8 @@ def _signal_weight(signal: Signal) -> float:
         return WATCHED_WEIGHT
     if signal.kind == "watchlist":
         return WATCHLIST_WEIGHT
+    if signal.kind == "listed":
+        return LISTED_WEIGHT
     return 0.0
 
 

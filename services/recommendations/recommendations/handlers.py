@@ -23,6 +23,8 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
+    ListItemAdded,
+    ListItemRemoved,
     NotInterestedAdded,
     NotInterestedRemoved,
     RatingRemoved,
@@ -59,6 +61,8 @@ SignalEvent: TypeAlias = (
     | WatchlistRemoved
     | NotInterestedAdded
     | NotInterestedRemoved
+    | ListItemAdded
+    | ListItemRemoved
 )
 SIGNAL_EVENTS: tuple[type[SignalEvent], ...] = get_args(SignalEvent)
 
@@ -110,6 +114,15 @@ def signal_change(event: SignalEvent) -> SignalChange:
                 profile.NOT_INTERESTED,
                 event.at,
                 added=isinstance(event, NotInterestedAdded),
+            )
+        case ListItemAdded() | ListItemRemoved():
+            # One signal per title however many lists hold it: it goes with the last one
+            return SignalChange(
+                event.user_id,
+                event.movie_id,
+                profile.LISTED,
+                event.at,
+                added=isinstance(event, ListItemAdded) or event.still_listed,
             )
     raise TypeError(f"not a taste signal: {event.event_type}")
 

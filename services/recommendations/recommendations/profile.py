@@ -11,6 +11,7 @@ from recommendations.engine import Profile, Signal
 from recommendations.models import TastePreference, TasteSignal, TopPick
 
 FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
+LISTED = "listed"  # on one of the user's own lists at least
 NOT_INTERESTED = "not_interested"  # no taste signal, only never recommended
 
 

@@ -14,3 +14,4 @@ class TitleState(BaseModel):
     watched_at: datetime | None = Field(description="When they last watched it, or null")
     review_id: uuid.UUID | None = Field(description="Their review of it, or null")
     not_interested: bool
+    list_ids: list[uuid.UUID] = Field(description="Your lists that hold it")

@@ -17,11 +17,15 @@ from library.not_interested.models import NotInterestedEntry
 from library.not_interested.service import NOT_INTERESTED
 from library.ratings.models import Rating
 from library.reviews.models import Review, UserDirectoryEntry
+from library.user_lists import service as user_lists
+from library.user_lists.models import ListItem, UserList
 from library.watchlist.models import WatchlistEntry, WatchlistSetting
 from library.watchlist.service import WATCHLIST
 from shared.account_export import (
     LibraryExport,
     ListedExport,
+    ListExport,
+    ListItemExport,
     RatingExport,
     ReviewExport,
     WatchExport,
@@ -50,6 +54,7 @@ def title_state(session: Session, *, user_id: uuid.UUID, movie_id: int) -> Title
             watched_at=watch.watched_at if watch else None,
             review_id=review_id,
             not_interested=session.get(NotInterestedEntry, key) is not None,
+            list_ids=user_lists.lists_holding(session, user_id=user_id, movie_id=movie_id),
         )
     finally:
         session.rollback()
@@ -94,9 +99,41 @@ def export(session: Session, *, user_id: uuid.UUID) -> LibraryExport:
                 for r in reviews
             ],
             history=[WatchExport(movie_id=w.movie_id, watched_at=w.watched_at) for w in history],
+            lists=_lists(session, user_id=user_id),
         )
     finally:
         session.rollback()
+
+
+def _lists(session: Session, *, user_id: uuid.UUID) -> list[ListExport]:
+    rows = session.scalars(
+        select(UserList).where(col(UserList.user_id) == user_id).order_by(col(UserList.created_at))
+    ).all()
+    items = session.scalars(
+        select(ListItem).where(col(ListItem.user_id) == user_id).order_by(col(ListItem.position))
+    ).all()
+    by_list: dict[uuid.UUID, list[ListItemExport]] = {row.id: [] for row in rows}
+    for item in items:
+        by_list[item.list_id].append(
+            ListItemExport(
+                movie_id=item.movie_id,
+                position=item.position,
+                note=item.note,
+                added_at=item.added_at,
+            )
+        )
+    return [
+        ListExport(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            public=row.public,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            items=by_list[row.id],
+        )
+        for row in rows
+    ]
 
 
 _HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7401))")
@@ -139,6 +176,7 @@ def forget(session: Session, *, user_id: uuid.UUID) -> None:
             ReviewDeleted(review_id=review_id, user_id=user_id, movie_id=movie_id, at=now),
             producer=PRODUCER,
         )
+    user_lists.forget(session, user_id=user_id)
     for table in (
         Favorite,
         WatchlistEntry,
