@@ -4,6 +4,7 @@ answer of GET /me/export."""
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,20 @@ class ListExport(BaseModel):
     items: list[ListItemExport]
 
 
+class ImportExport(BaseModel):
+    """An import from another site and its report."""
+
+    id: uuid.UUID
+    source: str
+    status: str
+    rows: int
+    matched: int
+    created: dict[str, int]
+    unmatched: list[dict[str, Any]]
+    created_at: datetime
+    finished_at: datetime | None
+
+
 class LibraryExport(BaseModel):
     favorites: list[ListedExport]
     watchlist: list[ListedExport]
@@ -58,6 +73,7 @@ class LibraryExport(BaseModel):
     reviews: list[ReviewExport]
     history: list[WatchExport]
     lists: list[ListExport] = Field(default_factory=list)
+    imports: list[ImportExport] = Field(default_factory=list)
 
 
 class NotificationExport(BaseModel):

@@ -46,11 +46,18 @@ class CatalogClient:
             await self._session.close()
 
     async def _get(self, path: str, params: dict[str, Any], model: type[ModelT]) -> ModelT:
+        return await self._call("GET", path, model, params=params)
+
+    async def _post(self, path: str, body: Any, model: type[ModelT]) -> ModelT:
+        return await self._call("POST", path, model, json=body)
+
+    async def _call(self, method: str, path: str, model: type[ModelT], **options: Any) -> ModelT:
         try:
-            async with self._client().get(
+            async with self._client().request(
+                method,
                 f"{self.base_url}{path}",
-                params=params,
                 headers={"x-request-id": request_id_var.get() or ""},
+                **options,
             ) as response:
                 response.raise_for_status()
                 body = await response.read()

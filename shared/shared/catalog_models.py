@@ -9,7 +9,7 @@ import math
 from datetime import date
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -112,3 +112,28 @@ class RelatedIds(BaseModel):
 
     lists: dict[int, list[int]]
     adult_ids: list[int] = Field(description="Adult titles among the lists")
+
+
+class MatchRow(BaseModel):
+    """POST /internal/match: one row of another site's export, by what identifies its film."""
+
+    model_config = ConfigDict(extra="forbid")
+    tmdb_id: int | None = Field(None, gt=0, le=2**31 - 1)
+    imdb_id: str | None = Field(None, pattern=r"^tt\d{7,8}$")
+    title: str | None = Field(None, max_length=500)
+    year: int | None = Field(None, ge=1800, le=2200)
+
+
+class MatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[MatchRow] = Field(max_length=100)
+
+
+class Matched(BaseModel):
+    movie_id: int | None
+    problem: str | None = Field(description="unknown, ambiguous or unavailable (try later)")
+    reason: str | None = Field(description="Why it was not matched, for the user")
+
+
+class MatchAnswer(BaseModel):
+    results: list[Matched]

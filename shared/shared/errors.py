@@ -51,6 +51,7 @@ class ProblemError(Exception):
         title: str | None = None,
         type_: str = "about:blank",
         headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(detail or title or str(status))
         self.status = status
@@ -58,6 +59,10 @@ class ProblemError(Exception):
         self.title = title or HTTPStatus(status).phrase
         self.type = type_
         self.headers = headers or {}
+        # A 422 lists what is invalid (ValidationProblem); the detail itself when not told.
+        if status == 422 and errors is None:
+            errors = [{"loc": ["body"], "msg": detail or self.title}]
+        self.errors = errors
 
 
 class DependencyUnavailable(ProblemError):
@@ -179,6 +184,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             type_=exc.type,
             instance=request.url.path,
             headers=exc.headers,
+            extra={"errors": exc.errors} if exc.errors is not None else None,
         )
 
     async def on_http(request: Request, exc: Exception) -> Response:

@@ -223,6 +223,19 @@ class ListItemRemoved(IntegrationEvent):
     at: datetime
 
 
+class ImportFinished(IntegrationEvent):
+    """An import of the user's history from another site ended (done, or failed)."""
+
+    event_type: ClassVar[str] = "import.finished"
+    user_id: uuid.UUID
+    import_id: uuid.UUID
+    source: str = Field(description="letterboxd, imdb or trakt")
+    status: str = Field(description="done or failed")
+    matched: int
+    unmatched: int
+    at: datetime
+
+
 # --- recommendations ------------------------------------------------------------------------
 class RecommendationsUpdated(IntegrationEvent):
     event_type: ClassVar[str] = "recommendations.updated"
@@ -288,6 +301,7 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         NotInterestedRemoved,
         ListItemAdded,
         ListItemRemoved,
+        ImportFinished,
         RecommendationsUpdated,
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,

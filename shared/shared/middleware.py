@@ -97,6 +97,13 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+# Routes whose body is a file a user uploads (an export from another site): they may carry
+# up to UPLOAD_BODY_BYTES, every other route the settings' max_body_bytes.
+UPLOAD_PATHS = frozenset({"/api/v1/me/imports"})
+MAX_UPLOAD_FILE_BYTES = 10 * 1024 * 1024
+UPLOAD_BODY_BYTES = MAX_UPLOAD_FILE_BYTES + 64 * 1024  # the file and its multipart framing
+
+
 class RequestContextMiddleware:
     """Sets X-Request-ID, enforces the body size limit, logs and times every request."""
 
@@ -135,18 +142,21 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        limit = UPLOAD_BODY_BYTES if scope["path"] in UPLOAD_PATHS else self.max_body_bytes
         try:
-            if self._too_large(declared_length):
-                await self._send_too_large(scope, send_with_id)
+            if self._too_large(declared_length, limit):
+                await self._send_too_large(scope, send_with_id, limit)
             else:
                 try:
                     await self.app(
-                        scope, self._limited(receive) if has_body else receive, send_with_id
+                        scope,
+                        self._limited(receive, limit) if has_body else receive,
+                        send_with_id,
                     )
                 except BodyTooLarge:
                     if response_started[0]:
                         raise
-                    await self._send_too_large(scope, send_with_id)
+                    await self._send_too_large(scope, send_with_id, limit)
         finally:
             elapsed = time.perf_counter() - started
             status = status_holder[0]
@@ -173,17 +183,18 @@ class RequestContextMiddleware:
             request_id_var.reset(request_token)
             correlation_id_var.reset(correlation_token)
 
-    def _too_large(self, declared_length: bytes | None) -> bool:
+    @staticmethod
+    def _too_large(declared_length: bytes | None, limit: int) -> bool:
         if declared_length is None:
             return False
         try:
-            return int(declared_length) > self.max_body_bytes
+            return int(declared_length) > limit
         except ValueError:
             return False
 
-    def _limited(self, receive: Receive) -> Receive:
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
         received = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -196,8 +207,9 @@ class RequestContextMiddleware:
 
         return limited_receive
 
-    async def _send_too_large(self, scope: Scope, send: Send) -> None:
-        detail = f"The request body is larger than {self.max_body_bytes} bytes"
+    @staticmethod
+    async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+        detail = f"The request body is larger than {limit} bytes"
         body = problem_bytes(413, detail, scope["path"])
         headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"connection", b"close")]
         await send_whole(send, 413, headers, body)

@@ -128,7 +128,7 @@ def test_private_and_public_lists(api: httpx.Client, new_user: NewUser) -> None:
     assert shared["total_results"] == 1
     assert api.get("/lists", headers=mine).json()["total_results"] == 2
     assert_problem(api.get(f"/users/{uuid.uuid4()}/lists"), 404)
-    assert_problem(api.get("/lists/not-a-list"), 422)
+    assert_problem(api.get("/lists/not-a-list"), 404)
 
     exported = api.get(f"/lists/{public['id']}/export.csv")
     assert exported.status_code == 200

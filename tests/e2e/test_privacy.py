@@ -17,6 +17,7 @@ STATE_KEYS = {
     "watched_at",
     "review_id",
     "not_interested",
+    "list_ids",
 }
 
 
@@ -32,6 +33,7 @@ def test_one_title_in_one_call(api: httpx.Client, new_user: NewUser) -> None:
         "watched_at": None,
         "review_id": None,
         "not_interested": False,
+        "list_ids": [],
     }
     assert api.post("/favorites", json={"movie_id": 31}, headers=headers).status_code == 201
     assert api.post("/watchlist", json={"movie_id": 31}, headers=headers).status_code == 201
@@ -124,6 +126,8 @@ def test_export_holds_everything(api: httpx.Client, new_user: NewUser) -> None:
         "ratings",
         "reviews",
         "history",
+        "lists",
+        "imports",
         "notifications",
         "taste_signals",
     }
@@ -212,6 +216,8 @@ def test_deleting_the_account_removes_it_everywhere(
         "ratings": [],
         "reviews": [],
         "history": [],
+        "lists": [],
+        "imports": [],
     }
     until(
         lambda: _internal_export(stack, "library", user["id"]) == empty_library,

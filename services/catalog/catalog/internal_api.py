@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from catalog import visibility
+from catalog import matching, visibility
 from catalog.deps import CatalogDep
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import MovieBatch, MovieList, RelatedIds, RelatedLists
@@ -104,6 +104,12 @@ async def refresh_now(request: Request) -> Response:
     return Response(
         orjson.dumps({"events": len(events), "new_movie_ids": new}), media_type="application/json"
     )
+
+
+@internal_router.post("/match", response_model=matching.MatchAnswer)
+async def match_rows(catalog: CatalogDep, body: matching.MatchRequest) -> matching.MatchAnswer:
+    """TMDb ids for up to 100 rows of another site's export (matching.py says how)."""
+    return matching.MatchAnswer(results=await matching.match(catalog, body.rows))
 
 
 @internal_router.get("/movies", response_model=MovieBatch)

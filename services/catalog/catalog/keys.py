@@ -39,6 +39,9 @@ class CacheKeys:
     def search(self, kind: str, query: str, page: int, language: str) -> str:
         return f"{self.prefix}:search:{kind}:{digest(query)}:{language}:{page}"
 
+    def find_imdb(self, imdb_id: str) -> str:
+        return f"{self.prefix}:find:imdb:{imdb_id}"
+
     def discover(self, canonical_query: str) -> str:
         return f"{self.prefix}:discover:{digest(canonical_query)}"
 

@@ -47,6 +47,12 @@ class TmdbPage(_Tmdb):
     total_results: int = Field(ge=0)
 
 
+class TmdbFind(_Tmdb):
+    """TMDb's /find/{external_id}: what it knows by another site's id (movies only here)."""
+
+    movie_results: list[TmdbMovie] = Field(default_factory=list)
+
+
 class TmdbCastMember(_Tmdb):
     id: int
     name: str
@@ -386,6 +392,7 @@ __all__ = [
     "TmdbCastCredit",
     "TmdbCollection",
     "TmdbCrewCredit",
+    "TmdbFind",
     "TmdbGenre",
     "TmdbGenreList",
     "TmdbMovie",

@@ -169,6 +169,14 @@ class Catalog:
             ),
         )
 
+    async def find_imdb(self, imdb_id: str) -> Served:
+        """What TMDb knows by an IMDb id (`tt0000001`): a list of summaries, empty if none."""
+        return await self._serve(
+            self.keys.find_imdb(imdb_id),
+            self.settings.movie_ttl_s,
+            lambda: self.upstream.find_imdb(imdb_id),
+        )
+
     async def search_people(self, query: str, page: int, locale: Locale = DEFAULT_LOCALE) -> Served:
         normalized = " ".join(query.split()).casefold()
         params = {"query": normalized, "page": page, "language": locale.language}

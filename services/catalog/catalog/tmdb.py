@@ -31,6 +31,7 @@ TMDB_ENDPOINTS = (
     "collection",
     "people",
     "search",
+    "find",
     "discover",
     "similar",
     "recommendations",

@@ -26,6 +26,7 @@ from catalog.models import (
     TmdbCastCredit,
     TmdbCollection,
     TmdbCrewCredit,
+    TmdbFind,
     TmdbGenreList,
     TmdbMovie,
     TmdbMovieDetail,
@@ -76,6 +77,16 @@ class Upstream:
         }
         adult_ids = frozenset(movie.id for movie in page.results if movie.adult)
         return Entry(orjson.dumps(body), self.fresh_until(ttl_s), adult_ids=adult_ids)
+
+    async def find_imdb(self, imdb_id: str) -> Entry:
+        """The movies TMDb knows by this IMDb id (none, or one), as a list of summaries."""
+        params = {"external_source": "imdb_id"}
+        found = await self.tmdb.get("find", f"/find/{imdb_id}", TmdbFind, params)
+        body = {"results": [self.summary(m).model_dump(mode="json") for m in found.movie_results]}
+        adult_ids = frozenset(movie.id for movie in found.movie_results if movie.adult)
+        return Entry(
+            orjson.dumps(body), self.fresh_until(self.settings.movie_ttl_s), adult_ids=adult_ids
+        )
 
     async def people_page(self, params: dict[str, Any]) -> Entry:
         page = await self.tmdb.get("search", "/search/person", TmdbPeoplePage, params)

@@ -53,6 +53,8 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/me/export", "auth", Access.REQUIRED),
     _route("/api/v1/me/delete", "auth", Access.REQUIRED),
     _route("/api/v1/me/ratings", "library", Access.REQUIRED),
+    _route("/api/v1/me/imports", "library", Access.REQUIRED),
+    _route("/api/v1/me/imports/{import_id}", "library", Access.REQUIRED),
     _route("/api/v1/me/history", "library", Access.REQUIRED),
     _route("/api/v1/me/history/{movie_id}", "library", Access.REQUIRED),
     _route("/api/v1/movies/trending", "catalog", Access.OPTIONAL),

@@ -13,6 +13,8 @@ from library.events import PUBLISHES
 from library.favorites.api import router as favorites_router
 from library.handlers import subscription
 from library.history.api import router as history_router
+from library.imports.api import router as imports_router
+from library.imports.worker import ImportWorker
 from library.not_interested.api import router as not_interested_router
 from library.ratings.api import router as ratings_router
 from library.reviews.api import router as reviews_router
@@ -21,7 +23,7 @@ from library.watchlist.api import router as watchlist_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
 from shared.pagecache import FAVORITES_PAGES, UserPageCache
-from shared.runtime import build_runtime
+from shared.runtime import Runtime, build_runtime
 
 
 def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
@@ -36,6 +38,16 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
     runtime.on_stop.append(pages.stop)
     assert runtime.engine is not None and runtime.bus is not None
     runtime.bus.subscribe(subscription(engine=runtime.engine, pages=pages))
+    worker = ImportWorker(engine=runtime.engine, catalog=catalog)
+
+    async def start_imports(_: Runtime) -> None:
+        runtime.spawn(worker.run(), name="imports")
+
+    async def release_imports(_: Runtime) -> None:
+        await worker.stop()
+
+    runtime.on_start.append(start_imports)
+    runtime.on_stop.append(release_imports)
 
     app = create_service_app(
         runtime,
@@ -50,6 +62,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
             history_router,
             not_interested_router,
             lists_router,
+            imports_router,
             account_router,
             account_internal_router,
         ],

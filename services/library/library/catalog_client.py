@@ -9,7 +9,7 @@ from collections import OrderedDict
 from typing import Any
 
 from shared.catalog_client import CatalogClient
-from shared.catalog_models import MovieSummary
+from shared.catalog_models import MatchAnswer, Matched, MatchRow, MovieSummary
 from shared.errors import DependencyUnavailable, ProblemError
 
 # A title the catalog described as existing and not adult is known to exist, for anyone, for
@@ -48,6 +48,12 @@ class LibraryCatalogClient(CatalogClient):
         self._known.move_to_end(movie.id)
         while len(self._known) > KNOWN_MAX_ENTRIES:
             self._known.popitem(last=False)
+
+    async def match(self, rows: list[MatchRow]) -> list[Matched]:
+        """TMDb ids for up to 100 rows of another site's export, in order (the catalog's
+        matching.py says how); 503 when the catalog is down."""
+        body = {"rows": [row.model_dump(exclude_none=True) for row in rows]}
+        return (await self._post("/internal/match", body, MatchAnswer)).results
 
     async def summaries(
         self, movie_ids: list[int], *, viewer: uuid.UUID | None

@@ -5,6 +5,7 @@ from shared.events import (
     FavoriteRemoved,
     HistoryAdded,
     HistoryRemoved,
+    ImportFinished,
     ListItemAdded,
     ListItemRemoved,
     NotInterestedAdded,
@@ -33,4 +34,5 @@ PUBLISHES = (
     NotInterestedRemoved,
     ListItemAdded,
     ListItemRemoved,
+    ImportFinished,
 )

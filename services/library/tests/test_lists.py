@@ -16,9 +16,7 @@ from shared.errors import ProblemError
 
 
 def _new_list(engine: Engine, user: uuid.UUID, name: str = "Mine") -> uuid.UUID:
-    made = in_session(
-        engine, lists.create, user_id=user, name=name, description=None, public=False
-    )
+    made = in_session(engine, lists.create, user_id=user, name=name, description=None, public=False)
     return made.id
 
 
@@ -91,11 +89,15 @@ def test_removal_events_say_whether_another_list_holds_the_title(
         )
     in_session(favorites_engine, lists.remove_item, list_id=first, user_id=user, movie_id=7)
     in_session(favorites_engine, lists.remove, list_id=second, user_id=user)
-    assert [(e["type"], e["data"].get("still_listed")) for e in _events(favorites_engine, first)] == [
+    assert [
+        (e["type"], e["data"].get("still_listed")) for e in _events(favorites_engine, first)
+    ] == [
         ("list.item_added", None),
         ("list.item_removed", True),
     ]
-    assert [(e["type"], e["data"].get("still_listed")) for e in _events(favorites_engine, second)] == [
+    assert [
+        (e["type"], e["data"].get("still_listed")) for e in _events(favorites_engine, second)
+    ] == [
         ("list.item_added", None),
         ("list.item_removed", False),
     ]

@@ -227,7 +227,25 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         return query
 
     def search(request: Request) -> Response:
-        return _paged(world, world.search(_query(request)), request)
+        year = _number(request, "primary_release_year", int) or _number(request, "year", int)
+        found = world.search(_query(request), year=int(year) if year is not None else None)
+        return _paged(world, found, request)
+
+    def find(request: Request) -> Response:
+        """TMDb's /find by an external id: the sandbox knows IMDb ids (tt + the id, padded)."""
+        if request.query_params.get("external_source") != "imdb_id":
+            return tmdb_error(400, 5, "Invalid parameters: external_source must be provided")
+        movie_id = world.by_imdb_id(request.path_params["external_id"])
+        found = [world.list_item(movie_id, _language(request))] if movie_id is not None else []
+        return _json(
+            {
+                "movie_results": found,
+                "person_results": [],
+                "tv_results": [],
+                "tv_episode_results": [],
+                "tv_season_results": [],
+            }
+        )
 
     def search_person(request: Request) -> Response:
         language = _language(request)
@@ -320,6 +338,7 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         Route("/3/movie/{movie_id}/similar", tmdb(similar)),
         Route("/3/search/movie", tmdb(search)),
         Route("/3/search/person", tmdb(search_person)),
+        Route("/3/find/{external_id}", tmdb(find)),
         Route("/3/discover/movie", tmdb(discover)),
         Route("/3/collection/{collection_id}", tmdb(collection)),
         Route("/3/person/{person_id}", tmdb(person)),

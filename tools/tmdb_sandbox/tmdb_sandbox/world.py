@@ -5,7 +5,9 @@ ratings made before the clock, so the world changes as the clock walks the data'
 """
 
 import math
+import re
 import time
+import unicodedata
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -210,15 +212,26 @@ class World:
         scored.sort()
         return [movie_id for _, _, movie_id in scored[:40]]
 
-    def search(self, query: str) -> list[int]:
-        needle = query.casefold().strip()
-        hits = [m for m in self.movies.values() if needle in m.title.casefold()]
+    def search(self, query: str, *, year: int | None = None) -> list[int]:
+        """Titles containing the query, accents and case aside (as TMDb's search), of `year`
+        when given; the best known first."""
+        needle = _folded(query)
+        hits = [
+            m
+            for m in self.movies.values()
+            if needle in _folded(m.title) and (year is None or m.year == year)
+        ]
         counts = {
             m.id: len(self.index.by_movie[m.id].timestamps) if m.id in self.index.by_movie else 0
             for m in hits
         }
-        hits.sort(key=lambda m: (not m.title.casefold().startswith(needle), -counts[m.id], m.id))
+        hits.sort(key=lambda m: (not _folded(m.title).startswith(needle), -counts[m.id], m.id))
         return [m.id for m in hits]
+
+    def by_imdb_id(self, imdb_id: str) -> int | None:
+        match = re.fullmatch(r"tt(\d{7,8})", imdb_id)
+        movie_id = int(match.group(1)) if match else None
+        return movie_id if movie_id in self.movies else None
 
     def discover(self, query: "DiscoverQuery") -> list[int]:
         now = self.clock.data_time()
@@ -424,3 +437,9 @@ class DiscoverQuery:
         return not self.providers or generated.offered_by(
             movie, set(self.providers), self.watch_region
         )
+
+
+@lru_cache(maxsize=8192)
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold().strip())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

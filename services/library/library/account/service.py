@@ -12,6 +12,7 @@ from library.events import PRODUCER
 from library.favorites.models import Favorite
 from library.favorites.service import FAVORITES
 from library.history.models import WatchEntry
+from library.imports import service as imports
 from library.movie_set import MovieSet
 from library.not_interested.models import NotInterestedEntry
 from library.not_interested.service import NOT_INTERESTED
@@ -22,6 +23,7 @@ from library.user_lists.models import ListItem, UserList
 from library.watchlist.models import WatchlistEntry, WatchlistSetting
 from library.watchlist.service import WATCHLIST
 from shared.account_export import (
+    ImportExport,
     LibraryExport,
     ListedExport,
     ListExport,
@@ -100,6 +102,10 @@ def export(session: Session, *, user_id: uuid.UUID) -> LibraryExport:
             ],
             history=[WatchExport(movie_id=w.movie_id, watched_at=w.watched_at) for w in history],
             lists=_lists(session, user_id=user_id),
+            imports=[
+                ImportExport.model_validate(job.model_dump())
+                for job in imports.everything(session, user_id=user_id)
+            ],
         )
     finally:
         session.rollback()
@@ -177,6 +183,7 @@ def forget(session: Session, *, user_id: uuid.UUID) -> None:
             producer=PRODUCER,
         )
     user_lists.forget(session, user_id=user_id)
+    imports.forget(session, user_id=user_id)
     for table in (
         Favorite,
         WatchlistEntry,

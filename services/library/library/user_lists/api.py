@@ -7,10 +7,10 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, path_id
 from library.lists import page_of
 from library.user_lists import service as lists
 from library.user_lists.models import (
@@ -31,8 +31,10 @@ from shared.errors import ProblemError, problem_responses
 from shared.security import Principal
 
 router = APIRouter(prefix=API_PREFIX, tags=["lists"])
-ListId = Annotated[uuid.UUID, Path(description="The list's id")]
-UserId = Annotated[uuid.UUID, Path(description="The user's id")]
+
+
+ListId = Annotated[uuid.UUID, path_id("list")]
+UserId = Annotated[uuid.UUID, path_id("user")]
 CATALOG_BATCH = 100  # ids per call to the catalog
 
 
@@ -121,8 +123,6 @@ async def update_list(
     list_id: ListId, body: ListUpdate, principal: CurrentPrincipal, engine: EngineDep
 ) -> ListPublic:
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None or changes.get("public", False) is None:
-        raise ProblemError(422, "A list's name and public flag cannot be null")
     return await run_in_threadpool(
         in_session,
         engine,

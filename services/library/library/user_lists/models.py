@@ -53,8 +53,11 @@ class ListItem(SQLModel, table=True):
     added_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-_NAME = PydanticField(min_length=1, max_length=100, pattern=r"\S")
-_DESCRIPTION = PydanticField(default=None, max_length=2000)
+# Some text that is not all space, and no NUL anywhere (PostgreSQL cannot store it)
+_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+_NO_NUL = r"^[^\x00]*$"
+_NAME = PydanticField(min_length=1, max_length=100, pattern=_TEXT)
+_DESCRIPTION = PydanticField(default=None, max_length=2000, pattern=_NO_NUL)
 
 
 class ListIn(BaseModel):
@@ -73,9 +76,10 @@ class ListUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"name": "Rainy days", "public": False}]}
     )
-    name: str | None = PydanticField(default=None, min_length=1, max_length=100, pattern=r"\S")
+    # Left out: unchanged (a name and the public flag cannot be null; a description can)
+    name: str = PydanticField(default=None, min_length=1, max_length=100, pattern=_TEXT)  # type: ignore[assignment]
     description: str | None = _DESCRIPTION
-    public: bool | None = None
+    public: bool = None  # type: ignore[assignment]
 
 
 class Owner(BaseModel):
@@ -104,7 +108,7 @@ class ListItemIn(BaseModel):
         json_schema_extra={"examples": [{"movie_id": 11, "note": "The first one", "position": 1}]},
     )
     movie_id: MovieIdValue = PydanticField(description="TMDb movie id (a positive integer)")
-    note: str | None = PydanticField(default=None, max_length=500)
+    note: str | None = PydanticField(default=None, max_length=500, pattern=_NO_NUL)
     position: int | None = PydanticField(
         default=None, ge=1, description="Where it goes (1: first); at the end without it"
     )

@@ -194,37 +194,91 @@ def add_item(
     row = _owned(session, list_id=list_id, user_id=user_id)
     existing = session.get(ListItem, (list_id, movie_id))
     if existing is not None:
+        kept = Item(existing.movie_id, existing.position, existing.note, existing.added_at)
         session.rollback()
-        return Item(existing.movie_id, existing.position, existing.note, existing.added_at), False
+        return kept, False
     if row.item_count >= MAX_ITEMS_PER_LIST:
         session.rollback()
         raise ProblemError(403, f"This list has {MAX_ITEMS_PER_LIST} titles, the most it can")
+    item = insert_item(
+        session, row, movie_id=movie_id, note=note, position=position, added_at=added_at
+    )
+    session.commit()
+    return item, True
+
+
+def insert_item(
+    session: Session,
+    row: UserList,
+    *,
+    movie_id: int,
+    note: str | None,
+    position: int | None,
+    added_at: datetime | None,
+) -> Item:
+    """Put a title that is not on it on a list whose row the caller holds, with its event
+    (not committed; the caller checked the limit)."""
     at = min(position or row.item_count + 1, row.item_count + 1)
-    session.execute(
-        update(ListItem)
-        .where(col(ListItem.list_id) == list_id, col(ListItem.position) >= at)
-        .values(position=col(ListItem.position) + 1)
-    )
+    if at <= row.item_count:
+        session.execute(
+            update(ListItem)
+            .where(col(ListItem.list_id) == row.id, col(ListItem.position) >= at)
+            .values(position=col(ListItem.position) + 1)
+        )
     now = utcnow()
-    item = ListItem(
-        list_id=list_id,
-        movie_id=movie_id,
-        user_id=user_id,
-        position=at,
-        note=note,
-        added_at=added_at or now,
+    session.add(
+        ListItem(
+            list_id=row.id,
+            movie_id=movie_id,
+            user_id=row.user_id,
+            position=at,
+            note=note,
+            added_at=added_at or now,
+        )
     )
-    session.add(item)
     row.item_count += 1
     row.updated_at = now
     session.add(row)
     add_event(
         session,
-        ListItemAdded(user_id=user_id, list_id=list_id, movie_id=movie_id, at=now),
+        ListItemAdded(user_id=row.user_id, list_id=row.id, movie_id=movie_id, at=added_at or now),
         producer=PRODUCER,
     )
-    session.commit()
-    return Item(movie_id, at, note, item.added_at), True
+    return Item(movie_id, at, note, added_at or now)
+
+
+def named(
+    session: Session, *, user_id: uuid.UUID, name: str, description: str | None
+) -> tuple[UserList | None, bool]:
+    """The user's list of this name (any case), held for a change, made if there is none and
+    the user has room for it: (the list or None when full of lists, whether it was made).
+    Not committed."""
+    session.execute(_HOLD_USERS_LISTS, {"user_id": str(user_id)})
+    found = session.scalars(
+        select(UserList)
+        .where(col(UserList.user_id) == user_id, func.lower(col(UserList.name)) == name.lower())
+        .with_for_update()
+    ).first()
+    if found is not None:
+        return found, False
+    count = session.scalar(
+        select(func.count()).select_from(UserList).where(col(UserList.user_id) == user_id)
+    )
+    if (count or 0) >= MAX_LISTS_PER_USER:
+        return None, False
+    now = utcnow()
+    made = UserList(
+        user_id=user_id,
+        name=name.strip() or "Imported",
+        description=description,
+        public=False,
+        item_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(made)
+    session.flush()
+    return made, True
 
 
 def remove_item(session: Session, *, list_id: uuid.UUID, user_id: uuid.UUID, movie_id: int) -> bool:
