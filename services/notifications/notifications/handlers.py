@@ -22,6 +22,7 @@ from shared.errors import DependencyUnavailable
 from shared.events import (
     CatalogTrendingRefreshed,
     EventEnvelope,
+    ImportFinished,
     RecommendationsUpdated,
     UserDeleted,
     UserPreferencesChanged,
@@ -125,6 +126,22 @@ def subscription(
                 event_id=envelope.event_id,
                 user_id=event.user_id,
                 movies=movies,
+                keep=settings.history_per_user,
+            ),
+        )
+
+    @subscription.on(ImportFinished)
+    async def on_import_finished(event: ImportFinished, envelope: EventEnvelope) -> None:
+        await deliver(
+            envelope,
+            lambda s: service.import_finished(
+                s,
+                event_id=envelope.event_id,
+                user_id=event.user_id,
+                source=event.source,
+                succeeded=event.status == "done",
+                matched=event.matched,
+                unmatched=event.unmatched,
                 keep=settings.history_per_user,
             ),
         )

@@ -26,6 +26,7 @@ from shared.db import utcnow
 
 TRENDING_NEW = "trending.new"
 RECOMMENDATIONS_NEW = "recommendations.new"
+IMPORT_FINISHED = "import.finished"
 
 
 class Subscriber(SQLModel, table=True):
@@ -89,7 +90,7 @@ class Notification(SQLModel, table=True):
 
 class NotificationPublic(BaseModel):
     id: uuid.UUID
-    type: str = PydanticField(description="trending.new or recommendations.new")
+    type: str = PydanticField(description="trending.new, recommendations.new or import.finished")
     title: str
     body: str
     movie_ids: list[int]

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
 from notifications.models import (
+    IMPORT_FINISHED,
     RECOMMENDATIONS_NEW,
     TRENDING_NEW,
     Notification,
@@ -251,6 +252,48 @@ def notify_recommendations(
             "body": body,
             "event_id": event_id,
             "movie_ids": [m["id"] for m in movies],
+            "user_id": user_id,
+        },
+    ).all()
+    delivered = [_delivered(row) for row in rows]
+    _prune(session, user_ids=[user_id], keep=keep)
+    return delivered
+
+
+_SOURCES = {"letterboxd": "Letterboxd", "imdb": "IMDb", "trakt": "Trakt"}
+
+
+def import_finished(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    source: str,
+    succeeded: bool,
+    matched: int,
+    unmatched: int,
+    keep: int,
+) -> list[Delivered]:
+    """The end of the user's import (whatever their notify flags: they asked for it)."""
+    name = _SOURCES.get(source, source)
+    if succeeded:
+        body = f"{matched} brought over" + (
+            f", {unmatched} not found: see the import's report" if unmatched else ""
+        )
+    else:
+        body = "It could not finish: see the import's report"
+    rows = session.execute(
+        text(
+            "INSERT INTO notification"
+            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
+            "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :event_id) "
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+        ),
+        {
+            "type": IMPORT_FINISHED,
+            "title": f"Your {name} import is {'done' if succeeded else 'stopped'}",
+            "body": body,
+            "event_id": event_id,
             "user_id": user_id,
         },
     ).all()

@@ -5,6 +5,7 @@ directory and `python -m tmdb_sandbox extract WHEEL DIR` unpacks the three files
 """
 
 import csv
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,12 @@ def _display_title(raw: str) -> str:
 
 
 def _rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="latin-1", newline="") as handle:
+    raw = path.read_bytes()
+    try:  # recbole's copy is UTF-8 (MovieLens's own u.item was Latin-1)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    with io.StringIO(text, newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     return rows[1:]
 

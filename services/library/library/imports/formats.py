@@ -78,13 +78,22 @@ def read(source: Source, filename: str, data: bytes) -> list[Row]:
         raise FileRefused(413, f"The file is larger than {MAX_UPLOAD_FILE_BYTES} bytes")
     if not data:
         raise FileRefused(422, "The file is empty")
-    files = _unzipped(data) if data[:4] == b"PK\x03\x04" else {filename or "upload": data}
+    zipped = data[:4] == b"PK\x03\x04"
+    files = _unzipped(data) if zipped else {filename or "upload": data}
     readers = {"letterboxd": _letterboxd, "imdb": _imdb, "trakt": _trakt}
     rows: list[Row] = []
+    refused: list[FileRefused] = []
     for name, content in sorted(files.items()):
-        rows += readers[source](name, content)
+        try:
+            rows += readers[source](name, content, zipped)
+        except FileRefused as exc:
+            if not zipped:
+                raise
+            refused.append(exc)  # a file of the archive this import does not know: skipped
         if len(rows) > MAX_ROWS:
             raise FileRefused(413, f"The file has more than {MAX_ROWS} rows")
+    if not rows and refused:
+        raise refused[0]
     if not rows and not any(_recognised(source, name) for name in files):
         raise FileRefused(422, f"Nothing in this file is a {source.capitalize()} export")
     return rows
@@ -193,7 +202,7 @@ _LB_FILM = {"Date", "Name", "Year"}
 _LB_BY_FILE: dict[str, Kind] = {"watched.csv": "history", "watchlist.csv": "watchlist"}
 
 
-def _letterboxd(name: str, content: bytes) -> list[Row]:
+def _letterboxd(name: str, content: bytes, in_zip: bool) -> list[Row]:
     path = PurePosixPath(name)
     base = path.name.lower()
     if not base.endswith(".csv"):
@@ -206,8 +215,10 @@ def _letterboxd(name: str, content: bytes) -> list[Row]:
     header = _header(lines)
     if "Position" in header and ({"Name", "Title"} & header or "tmdbID" in header):
         return _plain_list(name, lines, ImportedList(path.stem))
-    in_zip = len(path.parts) > 1
-    if in_zip and path.parts[-2] == "lists":
+    folder = path.parts[-2] if len(path.parts) > 1 else ""
+    if in_zip and folder not in ("", "likes", "lists"):
+        return []  # deleted/ and orphaned/ entries are not the user's any more
+    if in_zip and folder == "lists":
         return _letterboxd_list(name, lines)
     if base in ("reviews.csv", "comments.csv", "profile.csv") or "Review" in header:
         return []  # not imported (README)
@@ -225,8 +236,8 @@ def _letterboxd(name: str, content: bytes) -> list[Row]:
                 title=r["Name"], year=_year(r["Year"]))
             for ref, r in _records(name, lines)
         ]  # fmt: skip
-    kind: Kind | None = _LB_BY_FILE.get(base)
-    if base == "films.csv" and (not in_zip or path.parts[-2] == "likes"):
+    kind: Kind | None = None if folder else _LB_BY_FILE.get(base)  # not deleted/ or likes/
+    if base == "films.csv" and (not in_zip or folder == "likes"):
         kind = "favorite"
     if in_zip and kind is None:
         return []  # another file of the export (likes of lists, reviews...)
@@ -283,7 +294,7 @@ def _plain_list(
 _NOT_FILMS = ("series", "episode", "game", "podcast")
 
 
-def _imdb(name: str, content: bytes) -> list[Row]:
+def _imdb(name: str, content: bytes, _: bool) -> list[Row]:
     base = PurePosixPath(name).name.lower()
     if not base.endswith(".csv") and not content[:200].lstrip(b"\xef\xbb\xbf").startswith(
         (b"Const", b"Position", b'"Const"', b'"Position"')
@@ -326,7 +337,7 @@ def _imdb_row(kind: Kind, ref: str, r: dict[str, str], **values: Any) -> Row:
 
 
 # --- Trakt --------------------------------------------------------------------------------
-def _trakt(name: str, content: bytes) -> list[Row]:
+def _trakt(name: str, content: bytes, _: bool) -> list[Row]:
     path = PurePosixPath(name)
     if path.suffix.lower() != ".json" and content.lstrip()[:1] not in (b"[", b"{"):
         raise FileRefused(415, f"{name} is not a Trakt export (JSON)")
