@@ -231,3 +231,54 @@ def test_the_client_is_served_safely(stack: Stack) -> None:
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert httpx.get(f"{stack.url('gateway')}/web/../pyproject.toml").status_code == 404
     assert httpx.get(f"{stack.url('gateway')}/api/v1/nope").status_code == 404  # still the API's
+
+
+def test_imports_and_lists_in_the_browser(browser: WebDriver, stack: Stack) -> None:
+    root = stack.url("gateway")
+    browser.get(f"{root}/#/signup")
+    _element(browser, "input[name=email]").send_keys(f"lists-{os.urandom(5).hex()}@example.com")
+    browser.find_element(By.CSS_SELECTOR, "input[name=display_name]").send_keys("List Keeper")
+    browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _until(lambda: browser.find_elements(By.XPATH, "//button[text()='Sign out']"), 10, "signed in")
+
+    # An import: upload, live progress, the report with the rows not brought over
+    browser.get(f"{root}/#/imports")
+    Select(_element(browser, "select[name=source]")).select_by_value("imdb")
+    ratings = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "imdb" / "ratings.csv"
+    browser.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(ratings))
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    done = _until(
+        lambda: [
+            e for e in browser.find_elements(By.CSS_SELECTOR, "li.import") if "done" in e.text
+        ],
+        30,
+        "the import done",
+    )
+    assert "4 matched" in done[0].text and "4 ratings" in done[0].text  # type: ignore[index]
+    _click(browser, By.CSS_SELECTOR, "li.import summary")
+    assert "Not a film (TV Series)" in _element(browser, "li.import table").text
+    _shot(browser, "imports")
+
+    # A list: made, a title put on it from its page, shown in order
+    browser.get(f"{root}/#/lists")
+    _element(browser, "input[name=name]").send_keys("Rainy days")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    _until(lambda: "#/list/" in browser.current_url, 10, "the new list's page")
+    list_url = browser.current_url
+    browser.get(f"{root}/#/movie/50")
+    Select(_element(browser, "label.rate select:not([name=score])")).select_by_visible_text(
+        "Rainy days"
+    )
+    _until(
+        lambda: any(
+            o.text == "✓ Rainy days"
+            for o in browser.find_elements(By.CSS_SELECTOR, "label.rate select option")
+        ),
+        10,
+        "the title on the list",
+    )
+    browser.get(list_url)
+    assert "Star Wars" in _element(browser, "ol.list-items li").text
+    _shot(browser, "list")
+    _no_script_errors(browser)

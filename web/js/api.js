@@ -29,12 +29,14 @@ async function problem(response) {
   return new ApiError(response.status, detail, retry, body.errors);
 }
 
-export async function request(method, path, { body, auth = true, form } = {}) {
+export async function request(method, path, { body, auth = true, form, upload } = {}) {
   const send = async () => {
     const headers = { Accept: "application/json" };
     if (auth && session.accessToken) headers.Authorization = `Bearer ${session.accessToken}`;
     let payload;
-    if (form) {
+    if (upload) {
+      payload = upload; // FormData: the browser writes the multipart Content-Type itself
+    } else if (form) {
       payload = new URLSearchParams(form);
     } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";

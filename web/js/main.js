@@ -3,6 +3,7 @@ import { ApiError, get, post } from "./api.js";
 import { h } from "./dom.js";
 import { LiveNotifications } from "./live.js";
 import { session } from "./session.js";
+import * as collections from "./collections.js";
 import * as views from "./views.js";
 
 const ROUTES = [
@@ -12,6 +13,9 @@ const ROUTES = [
   [/^\/favorites$/, views.favorites],
   [/^\/watchlist$/, views.watchlist],
   [/^\/history$/, views.history],
+  [/^\/lists$/, collections.lists],
+  [/^\/list\/([0-9a-f-]{36})$/, collections.list],
+  [/^\/imports$/, collections.imports],
   [/^\/recommendations$/, views.recommendations],
   [/^\/notifications$/, views.notifications],
   [/^\/profile$/, views.profile],

@@ -17,6 +17,17 @@ class Session extends EventTarget {
     return Boolean(this.accessToken || sessionStorage.getItem(KEY));
   }
 
+  // The signed-in user's id, from the access token's subject (null when there is none).
+  get userId() {
+    if (!this.accessToken) return null;
+    try {
+      const payload = this.accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(payload)).sub || null;
+    } catch {
+      return null;
+    }
+  }
+
   start(pair) {
     this.accessToken = pair.access_token;
     sessionStorage.setItem(KEY, pair.refresh_token);

@@ -1,6 +1,7 @@
 // The pages. Each renders into `view` and returns nothing; errors go to the shell's banner.
 import { del, get, patch, post, put, query } from "./api.js";
 import { h, when, year } from "./dom.js";
+import { addToList } from "./collections.js";
 import { session } from "./session.js";
 
 const POSTER_ALT = (movie) => `Poster of ${movie.title}`;
@@ -183,6 +184,7 @@ export async function movie(view, _params, id, rerender) {
   ].filter(Boolean);
   const trailer = (detail.videos || [])[0];
   const offers = detail.watch_providers;
+  const onLists = mine ? await addToList(id, mine.list_ids, rerender) : null;
   const actions = mine
     ? h(
         "div",
@@ -209,6 +211,7 @@ export async function movie(view, _params, id, rerender) {
             Array.from({ length: 20 }, (_, i) => (i + 1) / 2).map((score) => h("option", { value: score, selected: mine.rating === score }, score.toFixed(1))),
           ),
         ),
+        onLists,
       )
     : h("p", {}, h("a", { href: "#/signin" }, "Sign in"), " to rate, review and keep this title.");
   const reviewForm =

@@ -35,6 +35,19 @@ ImportId = Annotated[uuid.UUID, path_id("import")]
         **problem_responses(401, 413, 415, 422, 429),
     },
     summary="Bring your ratings, diary, watchlist and lists from Letterboxd, IMDb or Trakt",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {
+                        "source": "letterboxd",
+                        "file": "Date,Name,Year,Letterboxd URI,Rating\n"
+                        "2021-01-05,Star Wars,1977,https://boxd.it/2a1i,5\n",
+                    }
+                }
+            }
+        }
+    },
 )
 async def start_import(
     principal: CurrentPrincipal,
