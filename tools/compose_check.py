@@ -19,7 +19,9 @@ service, and check it works as one system.
    with SIGKILL and starts it again, and checks: no answer a 5xx other than 503, no
    acknowledged write missing, every logout refused at every gateway replica within a
    second, events applied exactly once (community ratings and taste profiles against the
-   library's database), and every replica of every service reached by the gateway.
+   library's database), and every replica of every service reached by the gateway. An
+   import started before the kills (tools/import_check.py) finishes with every row
+   processed once, one history entry and one event per matched film.
 7. Writes the figures into DEPLOYMENT.md and takes everything down.
 
 Traffic stays on this machine: loopback and the compose network the command made.
@@ -44,6 +46,7 @@ import httpx
 
 from shared.services import SANDBOX_PORT, SERVICES
 from tests.e2e.settings import STACK_SETTINGS
+from tools.import_check import ImportUnderKills, import_problems
 from tools.replica_traffic import Traffic, settled_event_checks
 from tools.report import write_section
 from tools.stack import free_port
@@ -619,11 +622,14 @@ def main() -> None:
         traffic_started, traffic_since = time.monotonic(), datetime.now(UTC)
         traffic = Traffic(urls)
         traffic.start()
+        importing = ImportUnderKills(urls[-1], stack.database_url)
+        importing.start()
         try:
             time.sleep(5)
             figures["kills"] = kill_one_replica_of_each(stack, traffic)
         finally:
             traffic.stop()
+        figures["import"] = importing.finish()
         figures["refresh"] = scheduled_refreshes(
             stack, traffic_since, time.monotonic() - traffic_started
         )
@@ -683,6 +689,7 @@ def problems(figures: dict[str, Any]) -> list[str]:
             found.append(
                 f"killing {row['killed']}: {row['5xx other than 503']} answers 5xx other than 503"
             )
+    found += import_problems(figures["import"])
     refresh = figures["refresh"]
     most = refresh["observed s"] // refresh["interval s"] + 2  # a first one as each replica starts
     if not 1 <= refresh["week refreshes"] <= most:
@@ -754,6 +761,10 @@ def report(figures: dict[str, Any]) -> str:
             f"not answering, the one just killed: {traffic['checks at a replica not answering']}).",
             f"- Events exactly once (the consumers' state against the library's database): "
             f"{figures['events']}.",
+            "- An import running through the kills (a Letterboxd diary of every sandbox film, "
+            "uploaded before them): "
+            + ", ".join(f"{k} {v}" for k, v in figures["import"].items())
+            + ".",
             "- Requests each replica logged (a replica killed and started again logs anew): "
             + "; ".join(f"{k} {v}" for k, v in figures.get("requests per replica", {}).items())
             + ".",
