@@ -37,6 +37,9 @@ from tools.report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_K = 10
+# The list variant: every title rated 3 or more is also on one of the user's lists (a list
+# gathers more than what one loves), to see what the weak signal does to the ranking.
+LISTED_FROM = 3
 TEST_SHARE = 0.2
 POSITIVE = 4.0
 RELATED_PER_SEED = 20  # one TMDb page, as the service fetches
@@ -120,12 +123,14 @@ class Evaluator:
                     chosen.append(movie_ids[position])
         return chosen[:TOP_K]
 
-    def hybrid(self, split: Split) -> list[int]:
+    def hybrid(self, split: Split, *, listed: bool = False) -> list[int]:
         signals = []
         for r in split.train:
             signals.append(Signal(r.movie_id, "rating", r.timestamp, r.rating * 2))
             if r.rating >= POSITIVE:
                 signals.append(Signal(r.movie_id, "favorite", r.timestamp))
+            if listed and r.rating >= LISTED_FROM:
+                signals.append(Signal(r.movie_id, "listed", r.timestamp))
         profile = Profile(signals=signals)
         seeds = choose_seeds(profile)
         scored = score_candidates(
@@ -210,6 +215,7 @@ def main() -> None:
             "popularity": evaluator.popularity,
             "tmdb_seeds": evaluator.tmdb_seeds,
             "hybrid": evaluator.hybrid,
+            "hybrid, rated 3+ also on a list": lambda split: evaluator.hybrid(split, listed=True),
         },
     )
     section = table(results, len(evaluator.users), "make eval")

@@ -3,9 +3,9 @@
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -129,3 +129,20 @@ async def client_ip(request: Request, runtime: RuntimeDep) -> str:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+def path_id(what: str) -> Any:
+    """A `{what}_id` in the path, a UUID: one that is not names nothing here, so it is a 404
+    as an unknown one is (not a 422: clients following links get the same answer)."""
+
+    async def parse(
+        raw: Annotated[
+            str, Path(alias=f"{what}_id", max_length=100, description=f"The {what}'s id")
+        ],
+    ) -> uuid.UUID:
+        try:
+            return uuid.UUID(raw)
+        except ValueError as exc:
+            raise ProblemError(404, f"No such {what}") from exc
+
+    return Depends(parse)

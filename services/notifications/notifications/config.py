@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import DatabaseSettings
@@ -20,6 +21,14 @@ class NotificationsSettings(DatabaseSettings):
     history_per_user: int = 200
     trending_window: Literal["day", "week"] = "week"
     stream_keepalive_s: float = 15.0
+    # Webhooks may go to loopback and private addresses (tests, a home server); never in a
+    # deployment reachable from the internet. The contract names it WEBHOOK_ALLOW_PRIVATE.
+    webhook_allow_private: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "WEBHOOK_ALLOW_PRIVATE", "NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE"
+        ),
+    )
 
 
 settings = NotificationsSettings()

@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifications import live, service
+from notifications import live, service, webhooks
 from notifications.config import NotificationsSettings
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
@@ -46,6 +47,12 @@ def subscription(
 
         def effect(session: Session) -> None:  # may run twice: the run that committed counts
             written[:] = write(session)
+            # Each notification to the users' webhooks too, in the same transaction
+            webhooks.enqueue(
+                session,
+                event="notification.created",
+                items=[(d.user_id, d.notification_id, d.payload.decode()) for d in written],
+            )
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
         # Stored already: if Redis is down, open streams miss it and a reconnect with
@@ -132,10 +139,18 @@ def subscription(
 
     @subscription.on(ImportFinished)
     async def on_import_finished(event: ImportFinished, envelope: EventEnvelope) -> None:
-        await deliver(
-            envelope,
-            lambda s: service.import_finished(
-                s,
+        summary = orjson.dumps(
+            event.model_dump(
+                mode="json", include={"import_id", "source", "status", "matched", "unmatched"}
+            )
+        ).decode()
+
+        def finished(session: Session) -> list[service.Delivered]:
+            webhooks.enqueue(
+                session, event="import.finished", items=[(event.user_id, event.import_id, summary)]
+            )
+            return service.import_finished(
+                session,
                 event_id=envelope.event_id,
                 user_id=event.user_id,
                 source=event.source,
@@ -143,8 +158,9 @@ def subscription(
                 matched=event.matched,
                 unmatched=event.unmatched,
                 keep=settings.history_per_user,
-            ),
-        )
+            )
+
+        await deliver(envelope, finished)
 
     return subscription
 

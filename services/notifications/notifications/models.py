@@ -2,14 +2,15 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -27,6 +28,7 @@ from shared.db import utcnow
 TRENDING_NEW = "trending.new"
 RECOMMENDATIONS_NEW = "recommendations.new"
 IMPORT_FINISHED = "import.finished"
+WEBHOOK_DISABLED = "webhook.disabled"
 
 
 class Subscriber(SQLModel, table=True):
@@ -86,6 +88,113 @@ class Notification(SQLModel, table=True):
     )
     read_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     source_event_id: uuid.UUID = Field(nullable=False)
+
+
+WEBHOOK_EVENTS = ("notification.created", "import.finished")
+
+
+class Webhook(SQLModel, table=True):
+    """A URL a user wants their notifications delivered to, and its signing secret."""
+
+    __tablename__ = "webhook"
+    __table_args__ = (Index("ix_webhook_user", "user_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(nullable=False)
+    url: str = Field(sa_column=Column(String(2000), nullable=False))
+    events: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(String(500)))
+    secret: str = Field(sa_column=Column(String(100), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Since when every delivery has failed (none delivered since); three days of it disables it
+    failing_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook: kept until delivered or given up (the id is its Webhook-Id,
+    the same on every attempt)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_webhook_created", "webhook_id", "created_at"),
+        Index(
+            "ix_webhook_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        UniqueConstraint("webhook_id", "source_id", "event"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    webhook_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("webhook.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: uuid.UUID = Field(nullable=False)
+    event: str = Field(sa_column=Column(String(40), nullable=False))
+    source_id: uuid.UUID = Field(
+        nullable=False
+    )  # the notification (or import, or ping) it tells of
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # pending delivered failed
+    attempts: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_status: int | None = Field(default=None, sa_column=Column(Integer))
+    last_error: str | None = Field(default=None, sa_column=Column(String(300)))
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/movies",
+                    "events": ["notification.created", "import.finished"],
+                    "description": "My home server",
+                }
+            ]
+        },
+    )
+    url: str = PydanticField(min_length=8, max_length=2000, pattern=r"^https?://[^\x00\s]+$")
+    events: list[Literal["notification.created", "import.finished"]] = PydanticField(
+        min_length=1, max_length=2
+    )
+    description: str | None = PydanticField(default=None, max_length=500, pattern=r"^[^\x00]*$")
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = PydanticField(description="Signs every delivery; shown this once")
+
+
+class WebhooksPage(Page[WebhookPublic]):
+    pass
+
+
+class DeliveryPublic(BaseModel):
+    id: uuid.UUID = PydanticField(description="The Webhook-Id header of every attempt")
+    event: str
+    status: str = PydanticField(description="pending, delivered or failed")
+    attempts: int
+    last_status: int | None = PydanticField(description="The receiver's last HTTP status")
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+class DeliveriesPage(Page[DeliveryPublic]):
+    pass
 
 
 class NotificationPublic(BaseModel):

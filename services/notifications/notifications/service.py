@@ -15,10 +15,12 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
+from notifications import webhooks
 from notifications.models import (
     IMPORT_FINISHED,
     RECOMMENDATIONS_NEW,
     TRENDING_NEW,
+    WEBHOOK_DISABLED,
     Notification,
     Subscriber,
     TrendingRefresh,
@@ -34,6 +36,7 @@ class Delivered:
     user_id: uuid.UUID
     seq: int
     payload: bytes
+    notification_id: uuid.UUID
 
 
 def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
@@ -302,6 +305,30 @@ def import_finished(
     return delivered
 
 
+def webhook_disabled(
+    session: Session, *, user_id: uuid.UUID, webhook_id: uuid.UUID, url: str, keep: int
+) -> list[Delivered]:
+    """Tell the owner their webhook was disabled (every delivery failed for three days)."""
+    rows = session.execute(
+        text(
+            "INSERT INTO notification"
+            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
+            "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :source) "
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+        ),
+        {
+            "type": WEBHOOK_DISABLED,
+            "title": "A webhook was turned off",
+            "body": f"Nothing reached {url[:200]} for three days; add it again when it is back",
+            "source": webhook_id,
+            "user_id": user_id,
+        },
+    ).all()
+    delivered = [_delivered(row) for row in rows]
+    session.commit()
+    return delivered
+
+
 def _delivered(row: Any) -> Delivered:
     public = {
         "id": str(row.id),
@@ -312,7 +339,9 @@ def _delivered(row: Any) -> Delivered:
         "created_at": row.created_at.isoformat(),
         "read_at": None,
     }
-    return Delivered(user_id=row.user_id, seq=int(row.seq), payload=orjson.dumps(public))
+    return Delivered(
+        user_id=row.user_id, seq=int(row.seq), payload=orjson.dumps(public), notification_id=row.id
+    )
 
 
 def _prune(session: Session, *, user_ids: list[uuid.UUID], keep: int) -> None:
@@ -399,3 +428,4 @@ def forget(session: Session, *, user_id: uuid.UUID) -> None:
     """A deleted account's notifications and subscription go (in the caller's transaction)."""
     session.execute(delete(Notification).where(col(Notification.user_id) == user_id))
     session.execute(delete(Subscriber).where(col(Subscriber.user_id) == user_id))
+    webhooks.forget(session, user_id=user_id)

@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
-from library.deps import LimitQuery, PageQuery, path_id
+from library.deps import LimitQuery, PageQuery
 from library.imports import formats
 from library.imports import service as imports
 from library.imports.models import ImportPublic, ImportsPage
 from shared.app import API_PREFIX
 from shared.catalog_models import paginate
 from shared.db import in_session
-from shared.deps import CurrentPrincipal, EngineDep, SessionDep
+from shared.deps import CurrentPrincipal, EngineDep, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
 from shared.middleware import MAX_UPLOAD_FILE_BYTES
 

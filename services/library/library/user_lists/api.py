@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, path_id
+from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
 from library.user_lists import service as lists
 from library.user_lists.models import (
@@ -26,7 +26,7 @@ from library.user_lists.models import (
 from shared.app import API_PREFIX
 from shared.catalog_models import MovieSummary, paginate
 from shared.db import in_session
-from shared.deps import CurrentPrincipal, EngineDep, OptionalPrincipal, SessionDep
+from shared.deps import CurrentPrincipal, EngineDep, OptionalPrincipal, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
 from shared.security import Principal
 

@@ -1,0 +1,122 @@
+"""Which addresses webhook deliveries may go to. A user chooses the URL, so this server must
+not become a way into the network it runs in: loopback, private, link-local (cloud metadata
+at 169.254.169.254 among them), shared (carrier NAT), multicast, reserved and unspecified
+addresses are refused, for IPv4 and IPv6 (mapped IPv4 judged as IPv4), unless the operator
+allows them (`WEBHOOK_ALLOW_PRIVATE`, for tests and a home server).
+
+The rule is applied where the connection is made: the delivery client resolves each host
+through `PublicResolver`, which keeps only the addresses the rule allows, so a name that
+resolves to 127.0.0.1 is refused after resolution, a name that changes its answer between the
+check and the request (DNS rebinding) is checked again, and every redirect hop is connected
+the same way."""
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not the internet either
+
+
+class RefusedAddress(Exception):
+    """A URL or address deliveries may not go to; the reason is for the user."""
+
+
+def allowed(address: str, *, allow_private: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if allow_private:
+        return not ip.is_unspecified and not ip.is_multicast
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED)
+    )
+
+
+def check_url(url: str, *, allow_private: bool) -> str:
+    """The URL as it will be called, or RefusedAddress: http(s), a host, no credentials, and
+    when the host is an address, one the rule allows (names are checked when resolved)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RefusedAddress("The URL cannot be read") from exc
+    if parts.scheme not in ("http", "https"):
+        raise RefusedAddress("Only http and https URLs can receive webhooks")
+    if not parts.hostname:
+        raise RefusedAddress("The URL has no host")
+    if parts.username or parts.password:
+        raise RefusedAddress("The URL must not carry credentials; the signature proves the sender")
+    if port == 0:
+        raise RefusedAddress("The URL's port cannot be 0")
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        local = parts.hostname.rstrip(".").lower() in ("localhost", "localhost.localdomain")
+        if local and not allow_private:
+            raise RefusedAddress("This server does not call its own host") from None
+        return url
+    if not allowed(str(literal), allow_private=allow_private):
+        raise RefusedAddress("This server does not call private, loopback or link-local addresses")
+    return url
+
+
+async def check_host(host: str, *, allow_private: bool) -> None:
+    """RefusedAddress unless the host resolves to at least one allowed address (at creation,
+    so the user hears of it then; deliveries check again when they connect)."""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not allowed(str(literal), allow_private=allow_private):
+            raise RefusedAddress(
+                "This server does not call private, loopback or link-local addresses"
+            )
+        return
+    resolver = PublicResolver(allow_private=allow_private)
+    try:
+        await resolver.resolve(host, 0, socket.AF_UNSPEC)
+    finally:
+        await resolver.close()
+
+
+class PublicResolver(AbstractResolver):
+    """aiohttp's resolver keeping only the addresses deliveries may go to."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            found = await self._inner.resolve(host, port, family)
+        except OSError as exc:
+            raise RefusedAddress(f"{host} does not resolve") from exc
+        kept = [r for r in found if allowed(r["host"], allow_private=self.allow_private)]
+        if not kept:
+            raise RefusedAddress(
+                f"{host} resolves to an address this server does not call (private, loopback "
+                "or link-local)"
+            )
+        return kept
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def describe(error: BaseException) -> str:
+    """A short reason for a delivery's log."""
+    text: Any = str(error) or type(error).__name__
+    return str(text)[:300]
