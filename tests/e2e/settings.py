@@ -15,4 +15,6 @@ STACK_SETTINGS = {
     "TMDB_API_KEY": TMDB_KEY,
     "SANDBOX_API_KEY": TMDB_KEY,
     "SANDBOX_ADULT_IDS": f"[{ADULT_MOVIE}]",
+    # The webhook tests' receiver runs on this machine's loopback
+    "WEBHOOK_ALLOW_PRIVATE": "true",
 }
