@@ -155,7 +155,7 @@ class Deliverer:
 def _judged(status: int) -> Outcome:
     if 200 <= status < 300:
         return Outcome(ok=True, status=status)
-    if status in (408, 429) or status >= 500:
+    if status == 429 or status >= 500:
         return Outcome(ok=False, status=status, error=f"The receiver answered {status}")
     return Outcome(
         ok=False, status=status, error=f"The receiver answered {status}; not retried", retry=False

@@ -3,7 +3,7 @@ the moment its notification is written (in the same transaction) until the recei
 or it was given up. No HTTP here (delivery.py sends them).
 
 Retries follow RETRY_DELAYS_S, then every RETRY_DELAYS_S[-1], until GIVE_UP_AFTER (more than
-a day) after the delivery was made; a 4xx answer other than 408 and 429 fails it at once. A
+a day) after the delivery was made; a 4xx answer other than 429 fails it at once. A
 webhook none of whose deliveries has arrived for DISABLE_AFTER is disabled, and its owner is
 told with a notification."""
 
