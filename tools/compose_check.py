@@ -21,7 +21,9 @@ service, and check it works as one system.
    second, events applied exactly once (community ratings and taste profiles against the
    library's database), and every replica of every service reached by the gateway. An
    import started before the kills (tools/import_check.py) finishes with every row
-   processed once, one history entry and one event per matched film.
+   processed once, one history entry and one event per matched film; webhook test
+   deliveries asked for through the kills (tools/webhook_check.py) all reach a receiver on
+   this machine, signed, repeats only with the same Webhook-Id.
 7. Writes the figures into DEPLOYMENT.md and takes everything down.
 
 Traffic stays on this machine: loopback and the compose network the command made.
@@ -50,6 +52,7 @@ from tools.import_check import ImportUnderKills, import_problems
 from tools.replica_traffic import Traffic, settled_event_checks
 from tools.report import write_section
 from tools.stack import free_port
+from tools.webhook_check import WebhooksUnderKills, webhook_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -346,6 +349,13 @@ class Stack:
         except RuntimeError as exc:
             log(f"could not take the stack down: {exc}")
 
+    def host_address(self) -> str:
+        """This machine's address on the compose network (its gateway), as containers see it."""
+        return run(
+            self.engine.docker, "network", "inspect", f"{PROJECT}_default",
+            "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        ).strip()  # fmt: skip
+
     def containers(self, service: str) -> list[str]:
         out = run(
             self.engine.docker, "ps", "-q",
@@ -624,12 +634,16 @@ def main() -> None:
         traffic.start()
         importing = ImportUnderKills(urls[-1], stack.database_url)
         importing.start()
+        hooked = WebhooksUnderKills(urls[0], stack.host_address())
+        hooked.start()
         try:
             time.sleep(5)
             figures["kills"] = kill_one_replica_of_each(stack, traffic)
         finally:
             traffic.stop()
-        figures["import"] = importing.finish()
+        wait_ready(stack.gateway_urls(), timeout_s=120)
+        figures["import"] = importing.finish(stack.gateway_urls()[0])
+        figures["webhooks"] = hooked.finish(stack.gateway_urls()[0])
         figures["refresh"] = scheduled_refreshes(
             stack, traffic_since, time.monotonic() - traffic_started
         )
@@ -690,6 +704,7 @@ def problems(figures: dict[str, Any]) -> list[str]:
                 f"killing {row['killed']}: {row['5xx other than 503']} answers 5xx other than 503"
             )
     found += import_problems(figures["import"])
+    found += webhook_problems(figures["webhooks"])
     refresh = figures["refresh"]
     most = refresh["observed s"] // refresh["interval s"] + 2  # a first one as each replica starts
     if not 1 <= refresh["week refreshes"] <= most:

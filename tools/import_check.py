@@ -70,7 +70,10 @@ class ImportUnderKills:
             except Exception:  # the database restarting: look again
                 continue
 
-    def finish(self, timeout_s: float = 600) -> dict[str, Any]:
+    def finish(self, gateway_url: str, timeout_s: float = 600) -> dict[str, Any]:
+        """The figures once the job has ended; `gateway_url` a gateway replica that answers
+        now (the one used before may have been killed and moved)."""
+        self.api = httpx.Client(base_url=f"{gateway_url}/api/v1", timeout=60)
         deadline = time.monotonic() + timeout_s
         job: dict[str, Any] = {}
         while time.monotonic() < deadline:
