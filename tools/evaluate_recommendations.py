@@ -6,7 +6,9 @@ training ratings only. Each user's training positives (as favorites) and trainin
 into the same engine the service runs; the top 10, without anything rated in training, are
 scored against the test positives. Baselines: `popularity` (most rated in training) and
 `tmdb_seeds` (the round-robin union of TMDb recommendations for the five most recent
-favorites, what simple backends do).
+favorites, what simple backends do). `hybrid, rated 3+ also on a list` is the hybrid with
+every training title rated 3 or more also on one of the user's lists (the weak `listed`
+signal), to see what lists do to the ranking.
 """
 
 import argparse
