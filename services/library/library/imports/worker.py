@@ -55,10 +55,10 @@ class ImportWorker:
                 in_session, self.engine, imports.pending, import_id=import_id, limit=BATCH_ROWS
             )
             if not rows:
-                await asyncio.to_thread(
+                if await asyncio.to_thread(
                     in_session, self.engine, imports.finish, import_id=import_id, owner=self.owner
-                )
-                logger.info("import %s finished", import_id)
+                ):
+                    logger.info("import %s finished", import_id)
                 return
             outcomes = await self._matched(rows)
             still_ours = await asyncio.to_thread(
