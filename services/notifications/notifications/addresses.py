@@ -10,6 +10,7 @@ resolves to 127.0.0.1 is refused after resolution, a name that changes its answe
 check and the request (DNS rebinding) is checked again, and every redirect hop is connected
 the same way."""
 
+import asyncio
 import ipaddress
 import socket
 from typing import Any
@@ -70,9 +71,11 @@ def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
-async def check_host(host: str, *, allow_private: bool) -> None:
-    """RefusedAddress unless the host resolves to at least one allowed address (at creation,
-    so the user hears of it then; deliveries check again when they connect)."""
+async def check_host(host: str, *, allow_private: bool, timeout_s: float = 3.0) -> None:
+    """RefusedAddress when the host is, or resolves only to, addresses deliveries may not go
+    to (at creation, so the user hears of it then; deliveries check again when they connect).
+    A name that does not resolve (yet), or not within `timeout_s`, is accepted: its
+    deliveries fail and are retried until it does."""
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
@@ -83,11 +86,18 @@ async def check_host(host: str, *, allow_private: bool) -> None:
                 "This server does not call private, loopback or link-local addresses"
             )
         return
-    resolver = PublicResolver(allow_private=allow_private)
+    resolver = DefaultResolver()
     try:
-        await resolver.resolve(host, 0, socket.AF_UNSPEC)
+        found = await asyncio.wait_for(resolver.resolve(host, 0, socket.AF_UNSPEC), timeout_s)
+    except (OSError, TimeoutError):
+        return
     finally:
         await resolver.close()
+    if not any(allowed(r["host"], allow_private=allow_private) for r in found):
+        raise RefusedAddress(
+            f"{host} resolves to an address this server does not call (private, loopback or "
+            "link-local)"
+        )
 
 
 class PublicResolver(AbstractResolver):

@@ -18,7 +18,13 @@ from sqlmodel import Session
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from notifications import service, webhooks
-from notifications.addresses import PublicResolver, RefusedAddress, allowed, check_url
+from notifications.addresses import (
+    PublicResolver,
+    RefusedAddress,
+    allowed,
+    check_host,
+    check_url,
+)
 from notifications.delivery import Deliverer
 
 RECEIVER_HOST = "receiver.test"  # resolved to 127.0.0.1 by the tests' own resolver
@@ -226,6 +232,15 @@ async def test_redirects_to_private_addresses_are_refused(
             ).scalar_one()
             == "delivered"
         )
+
+
+async def test_at_creation_a_name_resolving_to_loopback_is_refused_an_unknown_one_is_not() -> None:
+    with pytest.raises(RefusedAddress, match="resolves to an address"):
+        await check_host("localhost", allow_private=False)
+    await check_host("localhost", allow_private=True)
+    await check_host("no-such-host.invalid", allow_private=False)  # its deliveries will retry
+    with pytest.raises(RefusedAddress):
+        await check_host("169.254.169.254", allow_private=False)
 
 
 async def test_a_name_that_resolves_to_loopback_is_refused() -> None:
