@@ -56,6 +56,15 @@ class ImportUnderKills:
         self.location = accepted.headers["location"].removeprefix("/api/v1")
         self._watcher.start()
 
+    def holder(self) -> str | None:
+        """The host name of the replica holding the job now (a container's is its short id)."""
+        job_id = self.location.rsplit("/", 1)[1]
+        with self.engine.connect() as connection:
+            owner = connection.execute(
+                text("SELECT lease_owner FROM import_job WHERE id = :id"), {"id": job_id}
+            ).scalar()
+        return owner.split(":")[0] if owner else None
+
     def _watch(self) -> None:
         """Which replicas hold the job's lease, as it goes."""
         job_id = self.location.rsplit("/", 1)[1]
