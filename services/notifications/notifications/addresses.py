@@ -60,6 +60,10 @@ def check_url(url: str, *, allow_private: bool) -> str:
     if port == 0:
         raise RefusedAddress("The URL's port cannot be 0")
     try:
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise RefusedAddress("The URL's host is not a valid name") from exc
+    try:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
         local = parts.hostname.rstrip(".").lower() in ("localhost", "localhost.localdomain")
@@ -89,7 +93,7 @@ async def check_host(host: str, *, allow_private: bool, timeout_s: float = 3.0) 
     resolver = DefaultResolver()
     try:
         found = await asyncio.wait_for(resolver.resolve(host, 0, socket.AF_UNSPEC), timeout_s)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):
         return
     finally:
         await resolver.close()
@@ -105,11 +109,13 @@ class PublicResolver(AbstractResolver):
 
     def __init__(self, *, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self._inner = DefaultResolver()
+        self._inner: AbstractResolver | None = None  # made in the event loop, when first used
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        if self._inner is None:
+            self._inner = DefaultResolver()
         try:
             found = await self._inner.resolve(host, port, family)
         except OSError as exc:
@@ -123,7 +129,8 @@ class PublicResolver(AbstractResolver):
         return kept
 
     async def close(self) -> None:
-        await self._inner.close()
+        if self._inner is not None:
+            await self._inner.close()
 
 
 def describe(error: BaseException) -> str:

@@ -76,6 +76,7 @@ class Deliverer:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await self.resolver.close()
 
     async def run(self) -> None:
         """Until cancelled: deliver what is due, look again shortly."""

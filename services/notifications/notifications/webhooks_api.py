@@ -109,7 +109,11 @@ async def delete_webhook(
     "/me/webhooks/{webhook_id}/test",
     operation_id="webhooks_test",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 404, 422),
+    response_class=Response,
+    responses={
+        202: {"description": "Accepted: the ping is on its way"},
+        **problem_responses(401, 404, 422),
+    },
     summary="Send a ping delivery now (see it in the delivery log)",
 )
 async def test_webhook(

@@ -282,6 +282,7 @@ def test_public_addresses_and_url_rules() -> None:
         ("http://user:pw@example.com/", "credentials"),
         ("http://localhost/", "own host"),
         ("http:///path", "no host"),
+        ("https://" + "0" * 300 + "/", "not a valid name"),
     ):
         with pytest.raises(RefusedAddress, match=says):
             check_url(url, allow_private=False)
