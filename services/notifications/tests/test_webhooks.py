@@ -315,3 +315,18 @@ async def test_a_notification_is_enqueued_for_the_users_webhooks_with_it(
     assert delivery["webhook_id"] == hook.id and delivery["webhook_id"] != other.id
     assert delivery["payload"]["body"] == "Star Wars joined your recommendations"
     assert orjson.loads(written[0].payload)["id"] == str(delivery["source_id"])
+
+
+async def test_a_deleted_account_takes_its_webhooks_and_deliveries_with_it(
+    notifications_engine: Engine, receiver: Receiver
+) -> None:
+    hook = _webhook(notifications_engine, receiver)
+    with Session(notifications_engine) as session:
+        webhooks.ping(session, user_id=hook.user_id, webhook_id=hook.id)
+        service.forget(session, user_id=hook.user_id)
+        session.commit()
+    with notifications_engine.connect() as connection:
+        left = connection.execute(
+            text("SELECT (SELECT count(*) FROM webhook), (SELECT count(*) FROM webhook_delivery)")
+        ).one()
+    assert tuple(left) == (0, 0)
