@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from library.imports import service as imports
 from library.imports.formats import Row
-from library.imports.worker import ImportWorker
+from library.imports.worker import BATCH_ROWS, TURN_BATCHES, ImportWorker
 from shared.catalog_models import Matched, MatchRow
 from shared.db import in_session
 from shared.errors import ProblemError
@@ -159,3 +159,30 @@ def test_at_most_three_unfinished_imports_per_user(favorites_engine: Engine) -> 
         _start(favorites_engine, user, 1)
     assert refused.value.status == 429
     _start(favorites_engine, uuid.uuid4(), 1)  # someone else's are theirs
+
+
+async def test_a_big_import_takes_turns_with_a_small_one(favorites_engine: Engine) -> None:
+    big_user, small_user = uuid.uuid4(), uuid.uuid4()
+    big = _start(favorites_engine, big_user, TURN_BATCHES * BATCH_ROWS + BATCH_ROWS)
+    small = _start(favorites_engine, small_user, 3)
+    worker = ImportWorker(engine=favorites_engine, catalog=Catalog())  # type: ignore[arg-type]
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(300):
+            done = in_session(favorites_engine, imports.get, user_id=small_user, import_id=small)
+            if done.status == "done":
+                break
+            await asyncio.sleep(0.05)
+        assert done.status == "done"
+        waiting = in_session(favorites_engine, imports.get, user_id=big_user, import_id=big)
+        assert waiting.status == "running" and waiting.processed == TURN_BATCHES * BATCH_ROWS
+        for _ in range(300):
+            finished = in_session(favorites_engine, imports.get, user_id=big_user, import_id=big)
+            if finished.status == "done":
+                break
+            await asyncio.sleep(0.05)
+        assert finished.processed == finished.rows
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(running, 5)

@@ -158,13 +158,15 @@ _CLAIM = text(
     " status = 'running' WHERE id = ("
     "  SELECT id FROM import_job WHERE status IN ('queued', 'running')"
     "  AND (lease_until IS NULL OR lease_until < now())"
-    "  ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    "  ORDER BY lease_until NULLS FIRST, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
     ") RETURNING id"
 )
 
 
 def claim(session: Session, *, owner: str, lease_s: float) -> uuid.UUID | None:
-    """The oldest unfinished job nobody holds, now held by `owner` for `lease_s`."""
+    """An unfinished job nobody holds, now held by `owner` for `lease_s`: one never worked on
+    first, else the one whose turn ended longest ago (so big imports take turns with small
+    ones), the oldest among equals."""
     claimed = session.scalar(_CLAIM, {"owner": owner, "s": lease_s})
     session.commit()
     return claimed
@@ -279,6 +281,16 @@ def finish(session: Session, *, import_id: uuid.UUID, owner: str, error: str | N
     )
     session.commit()
     return True
+
+
+def end_turn(session: Session, *, import_id: uuid.UUID, owner: str) -> None:
+    """The owner lets go of the job after its turn; it goes behind the jobs waiting longer."""
+    session.execute(
+        update(ImportJob)
+        .where(col(ImportJob.id) == import_id, col(ImportJob.lease_owner) == owner)
+        .values(lease_owner=None, lease_until=func.now())
+    )
+    session.commit()
 
 
 def release(session: Session, *, owner: str) -> None:

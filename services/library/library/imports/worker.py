@@ -23,6 +23,7 @@ from shared.errors import DependencyUnavailable
 logger = logging.getLogger(__name__)
 LEASE_S = 30.0
 BATCH_ROWS = 50
+TURN_BATCHES = 20  # a job is worked on for 1,000 rows at a time, then the next job has a turn
 IDLE_POLL_S = 1.0
 UNAVAILABLE_BACKOFF_S = (1.0, 30.0)
 
@@ -48,9 +49,10 @@ class ImportWorker:
             await asyncio.sleep(IDLE_POLL_S * random.uniform(0.8, 1.2))
 
     async def work(self, import_id: uuid.UUID) -> None:
-        """One job, batch after batch, to its end (or until it is no longer ours)."""
+        """One job for a turn of TURN_BATCHES batches, to its end, or until it is no longer
+        ours; a job not finished in its turn is let go for the next job waiting."""
         backoff_s = UNAVAILABLE_BACKOFF_S[0]
-        while True:
+        for _ in range(TURN_BATCHES):
             rows = await asyncio.to_thread(
                 in_session, self.engine, imports.pending, import_id=import_id, limit=BATCH_ROWS
             )
@@ -78,6 +80,9 @@ class ImportWorker:
                 backoff_s = min(backoff_s * 2, UNAVAILABLE_BACKOFF_S[1])
             else:
                 backoff_s = UNAVAILABLE_BACKOFF_S[0]
+        await asyncio.to_thread(
+            in_session, self.engine, imports.end_turn, import_id=import_id, owner=self.owner
+        )
 
     async def _matched(
         self, rows: list[ImportRow]
