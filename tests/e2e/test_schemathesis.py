@@ -13,12 +13,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import Stack
 
 HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = 25
 
 
+# Every operation, 25 examples each and the stateful links: about 90 s here, longer against
+# the compose stack's two replicas of everything.
+@pytest.mark.timeout(360)
 def test_every_operation_conforms_to_the_schema_under_generated_input(
     stack: Stack, new_user: Callable[..., dict[str, str]], tmp_path: Path
 ) -> None:

@@ -75,7 +75,7 @@ def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
-async def check_host(host: str, *, allow_private: bool, timeout_s: float = 3.0) -> None:
+async def check_host(host: str, *, allow_private: bool, timeout_s: float = 1.0) -> None:
     """RefusedAddress when the host is, or resolves only to, addresses deliveries may not go
     to (at creation, so the user hears of it then; deliveries check again when they connect).
     A name that does not resolve (yet), or not within `timeout_s`, is accepted: its
