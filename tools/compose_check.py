@@ -789,6 +789,10 @@ def report(figures: dict[str, Any]) -> str:
             "uploaded before them): "
             + ", ".join(f"{k} {v}" for k, v in figures["import"].items())
             + ".",
+            "- Webhook deliveries through the kills (a test delivery asked for every second, to a "
+            "receiver on this machine, signatures checked with the standardwebhooks package): "
+            + ", ".join(f"{k} {v}" for k, v in figures["webhooks"].items())
+            + ".",
             "- Requests each replica logged (a replica killed and started again logs anew): "
             + "; ".join(f"{k} {v}" for k, v in figures.get("requests per replica", {}).items())
             + ".",
