@@ -1,10 +1,11 @@
 """What the notifications service consumes: who wants what and who is gone (auth's events),
-what is new in trending (the catalog's refreshes) and in users' recommendations."""
+what is new in trending (the catalog's refreshes) and in users' recommendations, and the end
+of users' imports. Each notification goes to the user's webhooks too."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -35,10 +36,23 @@ CONSUMER = "notifications"
 logger = logging.getLogger(__name__)
 
 
+Deliver = Callable[[EventEnvelope, Callable[[Session], list[service.Delivered]]], Awaitable[None]]
+
+
 def subscription(
     *, engine: Engine, redis: Redis, catalog: CatalogClient, settings: NotificationsSettings
 ) -> Subscription:
     subscription = Subscription(CONSUMER)
+    deliver = _deliverer(engine, redis)
+    _account_handlers(subscription, engine, deliver, settings)
+    _news_handlers(subscription, engine, catalog, deliver, settings)
+    _import_handlers(subscription, deliver, settings)
+    return subscription
+
+
+def _deliverer(engine: Engine, redis: Redis) -> Deliver:
+    """Write notifications once per event, with their webhook deliveries in the same
+    transaction, then publish them live."""
 
     async def deliver(
         envelope: EventEnvelope, write: Callable[[Session], list[service.Delivered]]
@@ -47,7 +61,6 @@ def subscription(
 
         def effect(session: Session) -> None:  # may run twice: the run that committed counts
             written[:] = write(session)
-            # Each notification to the users' webhooks too, in the same transaction
             webhooks.enqueue(
                 session,
                 event="notification.created",
@@ -59,6 +72,14 @@ def subscription(
         # Last-Event-ID gets it from the database.
         with contextlib.suppress(RedisError):
             await live.publish(redis, written)
+
+    return deliver
+
+
+def _account_handlers(
+    subscription: Subscription, engine: Engine, deliver: Deliver, settings: NotificationsSettings
+) -> None:
+    """Who wants what, from auth's events, and who is gone."""
 
     @subscription.on(UserRegistered)
     async def on_registered(event: UserRegistered, envelope: EventEnvelope) -> None:
@@ -90,6 +111,16 @@ def subscription(
             envelope=envelope,
             effect=lambda s: service.forget(s, user_id=event.user_id),
         )
+
+
+def _news_handlers(
+    subscription: Subscription,
+    engine: Engine,
+    catalog: CatalogClient,
+    deliver: Deliver,
+    settings: NotificationsSettings,
+) -> None:
+    """What is new in trending (the catalog's refreshes) and in users' recommendations."""
 
     @subscription.on(CatalogTrendingRefreshed)
     async def on_trending_refreshed(
@@ -137,6 +168,12 @@ def subscription(
             ),
         )
 
+
+def _import_handlers(
+    subscription: Subscription, deliver: Deliver, settings: NotificationsSettings
+) -> None:
+    """The end of a user's import: a notification, and an `import.finished` delivery."""
+
     @subscription.on(ImportFinished)
     async def on_import_finished(event: ImportFinished, envelope: EventEnvelope) -> None:
         summary = orjson.dumps(
@@ -161,8 +198,6 @@ def subscription(
             )
 
         await deliver(envelope, finished)
-
-    return subscription
 
 
 def _in_session(engine: Engine, read: Callable[[Session], list[str]]) -> list[str]:
