@@ -64,6 +64,7 @@ class NotifyChoices(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     trending: bool = True
     recommendations: bool = True
+    releases: bool = False
 
 
 class UserPreferences(BaseModel):
@@ -78,6 +79,7 @@ class UserPreferences(BaseModel):
     region: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     include_adult: bool = False
     remove_watched_from_watchlist: bool = False
+    providers: tuple[int, ...] = ()  # TMDb watch provider ids of the services the user has
     notify: NotifyChoices = NotifyChoices()
 
 

@@ -17,7 +17,8 @@ def test_preferences_are_read_typed_from_the_json_object_auth_writes() -> None:
         "region": "CA",
         "include_adult": True,
         "remove_watched_from_watchlist": True,
-        "notify": {"trending": False, "recommendations": True},
+        "providers": [8, 337],
+        "notify": {"trending": False, "recommendations": True, "releases": True},
     }
     envelope = wrap(UserPreferencesChanged(user_id=user, preferences=written), producer="auth")
     read = UserPreferencesChanged.model_validate(envelope.data).preferences
@@ -27,15 +28,16 @@ def test_preferences_are_read_typed_from_the_json_object_auth_writes() -> None:
         region="CA",
         include_adult=True,
         remove_watched_from_watchlist=True,
-        notify=NotifyChoices(trending=False, recommendations=True),
+        providers=(8, 337),
+        notify=NotifyChoices(trending=False, recommendations=True, releases=True),
     )
     assert envelope.data["preferences"] == written  # the wire format is the same JSON object
 
 
 def test_fields_added_by_a_newer_producer_are_ignored_and_missing_ones_default() -> None:
-    newer = {"genres": [28], "providers": [8, 337], "notify": {"releases": True}}
+    newer = {"genres": [28], "calendar_days": 30, "notify": {"digest": True}}
     read = UserPreferences.model_validate(newer)
-    assert read.genres == (28,) and read.notify == NotifyChoices()
+    assert read.genres == (28,) and read.notify == NotifyChoices() and read.providers == ()
     assert (read.language, read.region, read.include_adult) == (None, None, False)
 
 

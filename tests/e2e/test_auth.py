@@ -137,7 +137,8 @@ def test_me_and_patch_me(api: httpx.Client, new_user: NewUser) -> None:
         "region": "US",
         "include_adult": False,
         "remove_watched_from_watchlist": False,
-        "notify": {"trending": True, "recommendations": True},
+        "providers": [],
+        "notify": {"trending": True, "recommendations": True, "releases": False},
     }
     patched = api.patch(
         "/me",
@@ -152,6 +153,18 @@ def test_me_and_patch_me(api: httpx.Client, new_user: NewUser) -> None:
     assert patched.json()["preferences"]["genres"] == [28, 878]
     assert patched.json()["preferences"]["include_adult"] is True
     assert api.get("/me", headers=headers).json()["preferences"]["genres"] == [28, 878]
+    services = api.patch(
+        "/me",
+        headers=headers,
+        json={"preferences": {"providers": [8, 337, 8], "notify": {"releases": True}}},
+    )
+    assert services.status_code == 200, services.text
+    kept = services.json()["preferences"]
+    assert kept["providers"] == [8, 337] and kept["notify"]["releases"] is True
+    assert kept["notify"]["trending"] is True and kept["genres"] == [28, 878]
+    unknown = api.patch("/me", headers=headers, json={"preferences": {"providers": [8, 424242]}})
+    assert_problem(unknown, 422)
+    assert "424242" in str(unknown.json()["errors"])
 
 
 @pytest.mark.parametrize(
@@ -164,6 +177,9 @@ def test_me_and_patch_me(api: httpx.Client, new_user: NewUser) -> None:
         {"preferences": {"genres": ["action"]}},
         {"preferences": {"language": "english"}},
         {"preferences": {"unknown": 1}},
+        {"preferences": {"providers": [999999]}},
+        {"preferences": {"providers": ["netflix"]}},
+        {"preferences": {"notify": {"releases": "yes"}}},
         {"display_name": "x" * 51},
     ],
 )

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
 from shared.account_export import LibraryExport, NotificationExport, TasteSignalExport
 from shared.db import utcnow
+from shared.providers import MAX_PROVIDERS_PER_USER, unknown_providers
 
 DISPLAY_NAME_MAX = 50
 # What a display name may not hold, stated in the schema so clients know it: control
@@ -38,6 +39,22 @@ class NotifyPreferences(BaseModel):
     recommendations: StrictBool = PydanticField(
         True, description="Notify about new recommendations"
     )
+    releases: StrictBool = PydanticField(
+        False,
+        description="Notify when a title on your watchlist is released in your region or "
+        "arrives on one of your providers",
+    )
+
+
+def _known_providers(provider_ids: list[int] | None) -> list[int] | None:
+    if provider_ids is None:
+        return None
+    if missing := unknown_providers(provider_ids):
+        raise ValueError(f"unknown provider ids: {', '.join(map(str, missing))}")
+    return list(dict.fromkeys(provider_ids))
+
+
+ProviderIds = Annotated[int, PydanticField(gt=0, lt=1_000_000)]
 
 
 class Preferences(BaseModel):
@@ -53,6 +70,11 @@ class Preferences(BaseModel):
     remove_watched_from_watchlist: StrictBool = PydanticField(
         False, description="Watching a title (history) takes it off the watchlist"
     )
+    providers: list[ProviderIds] = PydanticField(
+        default_factory=list,
+        max_length=MAX_PROVIDERS_PER_USER,
+        description="The streaming services you have: TMDb watch provider ids",
+    )
     notify: NotifyPreferences = PydanticField(default_factory=NotifyPreferences)
 
     @field_validator("genres")
@@ -60,11 +82,17 @@ class Preferences(BaseModel):
     def _unique_genres(cls, genres: list[int]) -> list[int]:
         return list(dict.fromkeys(genres))
 
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, provider_ids: list[int]) -> list[int]:
+        return _known_providers(provider_ids) or []
+
 
 class NotifyPreferencesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trending: StrictBool | None = None
     recommendations: StrictBool | None = None
+    releases: StrictBool | None = None
 
 
 class PreferencesUpdate(BaseModel):
@@ -78,7 +106,13 @@ class PreferencesUpdate(BaseModel):
     region: str | None = PydanticField(None, pattern=r"^[A-Z]{2}$")
     include_adult: StrictBool | None = None
     remove_watched_from_watchlist: StrictBool | None = None
+    providers: list[ProviderIds] | None = PydanticField(None, max_length=MAX_PROVIDERS_PER_USER)
     notify: NotifyPreferencesUpdate | None = None
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, provider_ids: list[int] | None) -> list[int] | None:
+        return _known_providers(provider_ids)
 
 
 # --- tables ---------------------------------------------------------------------------------

@@ -173,7 +173,11 @@ def test_profile_update_merges_preferences(session: Session, passwords: Password
     updated = service.update_profile(session, user=user, changes=changes)
     assert updated.display_name == "Annie"
     assert updated.preferences["genres"] == [28, 12]
-    assert updated.preferences["notify"] == {"trending": False, "recommendations": True}
+    assert updated.preferences["notify"] == {
+        "trending": False,
+        "recommendations": True,
+        "releases": False,
+    }
     assert updated.preferences["language"] == "en"
     assert _events(session)[-1] == "user.preferences_changed"
 
