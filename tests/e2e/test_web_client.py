@@ -283,4 +283,16 @@ def test_imports_and_lists_in_the_browser(browser: WebDriver, stack: Stack) -> N
     browser.get(list_url)
     assert "Star Wars" in _element(browser, "ol.list-items li").text
     _shot(browser, "list")
+
+    # A webhook: its secret shown once, a test sent, the delivery log (nothing listens there)
+    browser.get(f"{root}/#/webhooks")
+    _element(browser, "input[name=url]").send_keys("http://127.0.0.1:9/hook")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert "whsec_" in _element(browser, "p.secret code").text
+    _click(browser, By.XPATH, "//button[text()='Send a test']")
+    _until(
+        lambda: browser.find_elements(By.XPATH, "//table[@class='deliveries']//td[text()='ping']"),
+        10,
+        "the ping in the delivery log",
+    )
     _no_script_errors(browser)

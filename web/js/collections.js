@@ -173,3 +173,64 @@ export async function imports(view, _params, _id, rerender) {
     }, 1000);
   }
 }
+
+// --- webhooks -----------------------------------------------------------------------------
+export async function webhooks(view, params, _id, rerender) {
+  if (signInFirst(view)) return;
+  const hooks = await get("/me/webhooks");
+  const shown = params.get("hook");
+  const log = shown ? await get(`/me/webhooks/${shown}/deliveries?limit=50`) : null;
+  const status = h("p", { class: "form-status", role: "status" });
+  const secret = h("p", { class: "secret", role: "status" });
+  const create = h(
+    "form",
+    {
+      class: "panel",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const data = new FormData(event.target);
+        try {
+          const made = await post("/me/webhooks", { url: data.get("url"), events: data.getAll("event"), description: data.get("description") || null });
+          secret.replaceChildren("Signing secret (shown this once): ", h("code", {}, made.secret));
+          status.textContent = "";
+          const list = await get("/me/webhooks");
+          view.querySelector("ul.webhooks")?.replaceChildren(...list.results.map(item));
+        } catch (error) {
+          status.textContent = error.detail || String(error);
+        }
+      },
+    },
+    h("h2", {}, "Deliver my notifications to a URL"),
+    h("label", {}, "URL ", h("input", { name: "url", type: "url", required: true, placeholder: "https://hooks.example.com/movies" })),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "event", value: "notification.created", checked: true }), "Every notification"),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "event", value: "import.finished" }), "The end of my imports"),
+    h("label", {}, "Description ", h("input", { name: "description", maxlength: 500 })),
+    h("button", { type: "submit" }, "Add"),
+    status,
+    secret,
+  );
+  function item(hook) {
+    return h(
+      "li",
+      {},
+      h("a", { href: `#/webhooks?hook=${hook.id}` }, hook.url),
+      ` · ${hook.events.join(", ")}${hook.disabled_at ? " · turned off" : ""} `,
+      h("button", { type: "button", onclick: async () => { await post(`/me/webhooks/${hook.id}/test`); location.hash = `#/webhooks?hook=${hook.id}`; await rerender(); } }, "Send a test"),
+      " ",
+      h("button", { type: "button", onclick: async () => { await del(`/me/webhooks/${hook.id}`); location.hash = "#/webhooks"; await rerender(); } }, "Remove"),
+    );
+  }
+  view.replaceChildren(
+    h("h1", {}, "Webhooks"),
+    h("ul", { class: "webhooks" }, hooks.results.map(item)),
+    create,
+    log
+      ? h("section", {}, h("h2", {}, "Deliveries"),
+          log.results.length
+            ? h("table", { class: "deliveries" },
+                h("tr", {}, h("th", {}, "When"), h("th", {}, "Event"), h("th", {}, "Status"), h("th", {}, "Attempts"), h("th", {}, "Last answer"), h("th", {}, "Next attempt")),
+                log.results.map((d) => h("tr", {}, h("td", {}, when(d.created_at)), h("td", {}, d.event), h("td", {}, d.status), h("td", {}, d.attempts), h("td", {}, d.last_status || d.last_error || ""), h("td", {}, when(d.next_attempt_at)))))
+            : h("p", { class: "empty" }, "No deliveries yet."))
+      : null,
+  );
+}

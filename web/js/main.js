@@ -16,6 +16,7 @@ const ROUTES = [
   [/^\/lists$/, collections.lists],
   [/^\/list\/([0-9a-f-]{36})$/, collections.list],
   [/^\/imports$/, collections.imports],
+  [/^\/webhooks$/, collections.webhooks],
   [/^\/recommendations$/, views.recommendations],
   [/^\/notifications$/, views.notifications],
   [/^\/profile$/, views.profile],
