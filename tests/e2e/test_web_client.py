@@ -63,7 +63,15 @@ def _until(condition: Callable[[], object], within_s: float, what: str) -> objec
 
 
 def _element(browser: WebDriver, css: str, within_s: float = 10) -> WebElement:
-    found = _until(lambda: browser.find_elements(By.CSS_SELECTOR, css), within_s, css)
+    try:
+        found = _until(lambda: browser.find_elements(By.CSS_SELECTOR, css), within_s, css)
+    except AssertionError as missing:  # say what the page shows instead
+        shown = browser.execute_script(
+            "return [location.href, document.getElementById('banner')?.innerText,"
+            " document.querySelector('main')?.innerText?.slice(0, 300)]"
+        )
+        logs = [e["message"] for e in browser.get_log("browser")][-5:]
+        raise AssertionError(f"{missing}; the page: {shown}; its console: {logs}") from None
     assert isinstance(found, list)
     return found[0]  # type: ignore[no-any-return]
 
