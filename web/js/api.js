@@ -58,7 +58,8 @@ export async function request(method, path, { body, auth = true, form, upload } 
   }
   if (!response.ok) throw await problem(response);
   if (response.status === 204 || response.status === 304) return null;
-  return response.json();
+  const text = await response.text(); // a 202 may carry nothing
+  return text ? JSON.parse(text) : null;
 }
 
 export const get = (path, options) => request("GET", path, options);

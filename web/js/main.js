@@ -25,6 +25,7 @@ const ROUTES = [
 ];
 
 const view = document.getElementById("view");
+let rendering = 0;
 const banner = document.getElementById("banner");
 const live = new LiveNotifications();
 
@@ -74,10 +75,22 @@ async function render() {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#${path || "/"}`);
   }
   view.setAttribute("aria-busy", "true");
+  // A page still loading when the user has moved on must not draw over the newer one.
+  const generation = ++rendering;
+  const current = new Proxy(view, {
+    get(target, name) {
+      if (name === "replaceChildren") {
+        return (...children) => generation === rendering && target.replaceChildren(...children);
+      }
+      const value = target[name];
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
   try {
-    await page(view, params, id, render, shell);
+    await page(current, params, id, render, shell);
     view.focus({ preventScroll: true });
   } catch (error) {
+    if (generation !== rendering) return; // the user has moved on
     if (!(error instanceof ApiError && error.status === 401 && !session.signedIn)) showError(error, render);
   } finally {
     view.removeAttribute("aria-busy");
