@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
 from shared.account_export import LibraryExport, NotificationExport, TasteSignalExport
 from shared.db import utcnow
-from shared.providers import MAX_PROVIDERS_PER_USER, unknown_providers
+from shared.providers import MAX_PROVIDERS_PER_USER, PROVIDERS, unknown_providers
 
 DISPLAY_NAME_MAX = 50
 # What a display name may not hold, stated in the schema so clients know it: control
@@ -54,7 +54,10 @@ def _known_providers(provider_ids: list[int] | None) -> list[int] | None:
     return list(dict.fromkeys(provider_ids))
 
 
-ProviderIds = Annotated[int, PydanticField(gt=0, lt=1_000_000)]
+# The schema lists the known ids, so clients (and generated ones) know them
+ProviderIds = Annotated[
+    int, PydanticField(gt=0, lt=1_000_000, json_schema_extra={"enum": sorted(PROVIDERS)})
+]
 
 
 class Preferences(BaseModel):
