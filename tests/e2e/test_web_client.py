@@ -207,7 +207,7 @@ def test_a_new_user_in_the_browser(browser: WebDriver, stack: Stack) -> None:
         if refresh_after_time_passes(stack, days=9)["week"]:
             break
     badge = _until(
-        lambda: browser.find_element(By.ID, "unread").text.strip() or None, 20, "the live badge"
+        lambda: browser.find_element(By.ID, "unread").text.strip() or None, 40, "the live badge"
     )
     assert int(str(badge)) >= 1
     assert browser.execute_script("return window.__samePage === true")  # no reload happened

@@ -205,29 +205,41 @@ def _in_session(engine: Engine, read: Callable[[Session], list[str]]) -> list[st
         return read(session)
 
 
+TRANSLATIONS_WAIT_S = 3.0
+
+
 async def _with_titles_in(
-    catalog: CatalogClient, movies: list[dict[str, Any]], languages: list[str]
+    catalog: CatalogClient,
+    movies: list[dict[str, Any]],
+    languages: list[str],
+    wait_s: float = TRANSLATIONS_WAIT_S,
 ) -> list[dict[str, Any]]:
     """The movies with their titles in each of these languages (`titles`), as the catalog
-    names them there. A language the catalog cannot answer for now keeps the titles the event
-    carries: the notification is not held back for a translation."""
+    names them there. A language the catalog cannot answer for within `wait_s` keeps the
+    titles the event carries: the notification is not held back for a translation."""
     ids = [movie["id"] for movie in movies]
     if not ids or not languages:
         return movies
-    answers = await asyncio.gather(
-        *(catalog.movies(ids, language=language) for language in languages),
-        return_exceptions=True,
-    )
+    asked = {
+        asyncio.ensure_future(catalog.movies(ids, language=language)): language
+        for language in languages
+    }
+    try:
+        done, late = await asyncio.wait(asked, timeout=wait_s)
+    finally:  # cancelled, or out of time: no call outlives this
+        for task in asked:
+            task.cancel()
+    for task in late:
+        logger.warning("trending titles in %r not named within %g s", asked[task], wait_s)
+    await asyncio.gather(*late, return_exceptions=True)
     titles: dict[int, dict[str, str]] = {movie_id: {} for movie_id in ids}
-    for language, answer in zip(languages, answers, strict=True):
-        if isinstance(answer, DependencyUnavailable):
-            logger.warning("trending titles in %r unavailable: catalog unavailable", language)
+    for task in done:
+        if isinstance(task.exception(), DependencyUnavailable):
+            logger.warning("trending titles in %r unavailable: catalog unavailable", asked[task])
             continue
-        if isinstance(answer, BaseException):
-            raise answer
-        for found in answer.results:
+        for found in task.result().results:  # another error is raised here, retried by the bus
             if found.id in titles and found.title:
-                titles[found.id][language] = found.title
+                titles[found.id][asked[task]] = found.title
     return [{**movie, "titles": titles[movie["id"]]} for movie in movies]
 
 

@@ -1,6 +1,8 @@
 """The notifications service's handlers on the real PostgreSQL, with the catalog stood in for:
 titles named in each subscriber's language."""
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from notifications import service
 from notifications.config import NotificationsSettings
-from notifications.handlers import subscription
+from notifications.handlers import _with_titles_in, subscription
 from notifications.models import Subscriber
 from shared.catalog_models import MovieBatch, MovieBrief, MovieSummary
 from shared.errors import DependencyUnavailable
@@ -28,8 +30,9 @@ class Catalog:
     """Answers /internal/movies as the catalog would, in the asked language; a language in
     `down` is a catalog that cannot answer."""
 
-    def __init__(self, down: tuple[str, ...] = ()) -> None:
+    def __init__(self, down: tuple[str, ...] = (), slow: tuple[str, ...] = ()) -> None:
         self.down = down
+        self.slow = slow
         self.asked: list[tuple[tuple[int, ...], str | None, str | None]] = []
 
     async def movies(
@@ -38,6 +41,8 @@ class Catalog:
         self.asked.append((tuple(movie_ids), viewer, language))
         if language in self.down:
             raise DependencyUnavailable("The movie catalog")
+        if language in self.slow:
+            await asyncio.sleep(30)
         names = TRANSLATED.get(language or "", {})
         return MovieBatch(
             results=[_summary(i, names.get(i, ENGLISH[i])) for i in movie_ids],
@@ -155,3 +160,11 @@ async def test_a_late_subscriber_catches_up_in_a_language_the_refresh_was_named_
         session.commit()
     assert [d.user_id for d in caught_up] == [late]
     assert orjson.loads(caught_up[0].payload)["body"].startswith("La Guerre des étoiles")
+
+
+async def test_a_language_the_catalog_is_slow_to_name_does_not_hold_the_notification() -> None:
+    movies = [{"id": 50, "title": "Star Wars", "genre_ids": [18]}]
+    started = time.monotonic()
+    named = await _with_titles_in(Catalog(slow=("de",)), movies, ["de", "fr"], wait_s=0.3)
+    assert time.monotonic() - started < 2
+    assert named[0]["titles"] == {"fr": "La Guerre des étoiles"}  # German: the event's title
