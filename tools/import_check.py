@@ -57,13 +57,18 @@ class ImportUnderKills:
         self._watcher.start()
 
     def holder(self) -> str | None:
-        """The host name of the replica holding the job now (a container's is its short id)."""
+        """The host name of the replica holding the job now (a container's is its short id);
+        between two turns nobody holds it, so this waits a few seconds for the next holder."""
         job_id = self.location.rsplit("/", 1)[1]
-        with self.engine.connect() as connection:
-            owner = connection.execute(
-                text("SELECT lease_owner FROM import_job WHERE id = :id"), {"id": job_id}
-            ).scalar()
-        return owner.split(":")[0] if owner else None
+        deadline = time.monotonic() + 5
+        while True:
+            with self.engine.connect() as connection:
+                owner = connection.execute(
+                    text("SELECT lease_owner FROM import_job WHERE id = :id"), {"id": job_id}
+                ).scalar()
+            if owner or time.monotonic() > deadline:
+                return owner.split(":")[0] if owner else None
+            time.sleep(0.1)
 
     def _watch(self) -> None:
         """Which replicas hold the job's lease, as it goes."""
