@@ -4,7 +4,6 @@ answer of GET /me/export."""
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -51,6 +50,15 @@ class ListExport(BaseModel):
     items: list[ListItemExport]
 
 
+class UnmatchedRow(BaseModel):
+    """A row of an import that was not brought over, and why."""
+
+    row: str = Field(description="Where it is in the upload: file and line (or item)")
+    title: str | None
+    year: int | None
+    reason: str
+
+
 class ImportExport(BaseModel):
     """An import from another site and its report."""
 
@@ -60,7 +68,7 @@ class ImportExport(BaseModel):
     rows: int
     matched: int
     created: dict[str, int]
-    unmatched: list[dict[str, Any]]
+    unmatched: list[UnmatchedRow]
     created_at: datetime
     finished_at: datetime | None
 

@@ -10,6 +10,7 @@ imports, or twice in one, is one TMDb call; a batch runs a few lookups at a time
 of thousands of rows does not hit TMDb's rate limit in a burst."""
 
 import asyncio
+import logging
 import re
 import unicodedata
 from typing import Any
@@ -22,6 +23,7 @@ from shared.catalog_models import MatchAnswer, Matched, MatchRequest, MatchRow
 
 __all__ = ["MatchAnswer", "MatchRequest", "match"]
 
+logger = logging.getLogger(__name__)
 CONCURRENT_LOOKUPS = 8
 YEAR_SLACK = 1
 UNKNOWN = "unknown"
@@ -39,7 +41,8 @@ async def match(catalog: Catalog, rows: list[MatchRow]) -> list[Matched]:
                 return await _match(catalog, row)
             except NotInTmdb:
                 return _unmatched(UNKNOWN, "TMDb has no such title")
-            except Exception:  # TMDb down or refusing: the caller tries again later
+            except Exception as exc:  # TMDb down or refusing: the caller tries again later
+                logger.warning("matching a row: %s; the row waits", type(exc).__name__)
                 return _unmatched(UNAVAILABLE, "TMDb could not be asked just now")
 
     return list(await asyncio.gather(*(one(row) for row in rows)))

@@ -14,17 +14,18 @@ import hmac
 import logging
 import random
 import time
+import uuid
 from urllib.parse import urljoin
 
 import aiohttp
 import orjson
 from aiohttp.abc import AbstractResolver
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from notifications import service, webhooks
 from notifications.addresses import PublicResolver, RefusedAddress, check_url, describe
 from notifications.models import Webhook, WebhookDelivery
+from shared.db import in_session
 
 logger = logging.getLogger(__name__)
 TIMEOUT_S = 10.0
@@ -63,6 +64,7 @@ class Deliverer:
         # The rule applied where connections are made; tests name their own receivers' hosts
         self.resolver = resolver or PublicResolver(allow_private=allow_private)
         self._session: aiohttp.ClientSession | None = None
+        self._held: set[uuid.UUID] = set()  # claimed here, outcome not yet recorded
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -74,6 +76,11 @@ class Deliverer:
         return self._session
 
     async def close(self) -> None:
+        """At shutdown (the run task already cancelled): the deliveries this replica held and
+        did not finish are due again at once, for another replica; then the client closes."""
+        if self._held:
+            held, self._held = list(self._held), set()
+            await asyncio.to_thread(in_session, self.engine, webhooks.release, delivery_ids=held)
         if self._session is not None:
             await self._session.close()
         await self.resolver.close()
@@ -82,27 +89,40 @@ class Deliverer:
         """Until cancelled: deliver what is due, look again shortly."""
         while True:
             try:
-                due = await asyncio.to_thread(self._in_session, webhooks.claim, limit=BATCH)
+                due = await asyncio.to_thread(in_session, self.engine, webhooks.claim, limit=BATCH)
+                self._held.update(delivery.id for delivery, _ in due)
+                results = await asyncio.gather(
+                    *(self.deliver(d, w) for d, w in due), return_exceptions=True
+                )
+                for result in results:
+                    if isinstance(result, Exception):  # its claim expires by itself
+                        logger.error("webhooks: a delivery's outcome was not recorded: %r", result)
                 if due:
-                    await asyncio.gather(*(self.deliver(d, w) for d, w in due))
                     continue
             except Exception:  # the database away: the claims expire by themselves
                 logger.exception("webhooks: could not take or record deliveries; trying again")
             await asyncio.sleep(IDLE_POLL_S * random.uniform(0.8, 1.2))
 
-    def _in_session(self, work, **kwargs):  # type: ignore[no-untyped-def]
-        with Session(self.engine, expire_on_commit=False) as session:
-            return work(session, **kwargs)
-
     async def deliver(self, delivery: WebhookDelivery, webhook: Webhook) -> None:
+        try:
+            await self._deliver(delivery, webhook)
+        finally:
+            self._held.discard(delivery.id)
+
+    async def _deliver(self, delivery: WebhookDelivery, webhook: Webhook) -> None:
         outcome = await self.attempt(delivery, webhook)
         if outcome.ok:
             await asyncio.to_thread(
-                self._in_session, webhooks.delivered, delivery_id=delivery.id, status=outcome.status
+                in_session,
+                self.engine,
+                webhooks.delivered,
+                delivery_id=delivery.id,
+                status=outcome.status,
             )
             return
         disabled = await asyncio.to_thread(
-            self._in_session,
+            in_session,
+            self.engine,
             webhooks.attempt_failed,
             delivery_id=delivery.id,
             status=outcome.status,
@@ -113,7 +133,8 @@ class Deliverer:
             webhook_id, owner = disabled
             logger.warning("webhook %s disabled after three days of failures", webhook_id)
             await asyncio.to_thread(
-                self._in_session,
+                in_session,
+                self.engine,
                 service.webhook_disabled,
                 user_id=owner,
                 webhook_id=webhook_id,

@@ -20,6 +20,7 @@ from shared.bus import Subscription
 from shared.bus.bus import TransientError
 from shared.catalog_client import CatalogClient
 from shared.catalog_models import MovieBrief
+from shared.db import in_session
 from shared.errors import DependencyUnavailable
 from shared.events import (
     CatalogTrendingRefreshed,
@@ -129,7 +130,7 @@ def _news_handlers(
         if event.window != settings.trending_window or not event.new_movie_ids:
             return
         movies = await _movies(catalog, event.new_movie_ids, event.new_movies)
-        languages = await asyncio.to_thread(_in_session, engine, service.trending_languages)
+        languages = await asyncio.to_thread(in_session, engine, service.trending_languages)
         movies = await _with_titles_in(catalog, movies, languages)
 
         def fan_out(session: Session) -> list[service.Delivered]:
@@ -198,11 +199,6 @@ def _import_handlers(
             )
 
         await deliver(envelope, finished)
-
-
-def _in_session(engine: Engine, read: Callable[[Session], list[str]]) -> list[str]:
-    with Session(engine) as session:
-        return read(session)
 
 
 TRANSLATIONS_WAIT_S = 3.0

@@ -285,48 +285,56 @@ def import_finished(
         )
     else:
         body = "It could not finish: see the import's report"
-    rows = session.execute(
-        text(
-            "INSERT INTO notification"
-            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
-            "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :event_id) "
-            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
-        ),
-        {
-            "type": IMPORT_FINISHED,
-            "title": f"Your {name} import is {'done' if succeeded else 'stopped'}",
-            "body": body,
-            "event_id": event_id,
-            "user_id": user_id,
-        },
-    ).all()
-    delivered = [_delivered(row) for row in rows]
-    _prune(session, user_ids=[user_id], keep=keep)
-    return delivered
+    title = f"Your {name} import is {'done' if succeeded else 'stopped'}"
+    return _one(
+        session, user_id=user_id, type_=IMPORT_FINISHED, title=title, body=body,
+        source_id=event_id, keep=keep,
+    )  # fmt: skip
 
 
 def webhook_disabled(
     session: Session, *, user_id: uuid.UUID, webhook_id: uuid.UUID, url: str, keep: int
 ) -> list[Delivered]:
     """Tell the owner their webhook was disabled (every delivery failed for three days)."""
-    rows = session.execute(
-        text(
-            "INSERT INTO notification"
-            " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
-            "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :source) "
-            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
-        ),
-        {
-            "type": WEBHOOK_DISABLED,
-            "title": "A webhook was turned off",
-            "body": f"Nothing reached {url[:200]} for three days; add it again when it is back",
-            "source": webhook_id,
-            "user_id": user_id,
-        },
-    ).all()
-    delivered = [_delivered(row) for row in rows]
+    delivered = _one(
+        session,
+        user_id=user_id,
+        type_=WEBHOOK_DISABLED,
+        title="A webhook was turned off",
+        body=f"Nothing reached {url[:200]} for three days; add it again when it is back",
+        source_id=webhook_id,
+        keep=keep,
+    )
     session.commit()
     return delivered
+
+
+_ONE = text(
+    "INSERT INTO notification"
+    " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
+    "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :source_id) "
+    "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+)
+
+
+def _one(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    type_: str,
+    title: str,
+    body: str,
+    source_id: uuid.UUID,
+    keep: int,
+) -> list[Delivered]:
+    """One notification for one user about no title, once per source (whatever their notify
+    flags: these are about something they did)."""
+    rows = session.execute(
+        _ONE,
+        {"user_id": user_id, "type": type_, "title": title, "body": body, "source_id": source_id},
+    ).all()
+    _prune(session, user_ids=[user_id], keep=keep)
+    return [_delivered(row) for row in rows]
 
 
 def _delivered(row: Any) -> Delivered:

@@ -24,6 +24,8 @@ RETRY_DELAYS_S = (10, 30, 120, 600, 1800, 3600, 7200, 14400)
 GIVE_UP_AFTER = timedelta(hours=26)
 DISABLE_AFTER = timedelta(days=3)
 MAX_WEBHOOKS_PER_USER = 10
+# Registrations are serialised per user so the limit holds when two arrive at once
+_HOLD_USERS_WEBHOOKS = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7404))")
 
 
 def new_secret() -> str:
@@ -40,6 +42,7 @@ def register(
     description: str | None,
 ) -> Webhook | None:
     """A new webhook (None when the user has as many as allowed)."""
+    session.execute(_HOLD_USERS_WEBHOOKS, {"user_id": str(user_id)})
     count = session.scalar(
         select(func.count()).select_from(Webhook).where(col(Webhook.user_id) == user_id)
     )
@@ -193,6 +196,17 @@ def claim(session: Session, *, limit: int) -> list[tuple[WebhookDelivery, Webhoo
     session.expunge_all()
     session.rollback()
     return [(delivery, webhook) for delivery, webhook in rows]
+
+
+def release(session: Session, *, delivery_ids: list[uuid.UUID]) -> None:
+    """Deliveries a stopping replica held: due again now (the receiver may see one twice, with
+    its one Webhook-Id, if it was sent just before the stop)."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id).in_(delivery_ids), col(WebhookDelivery.status) == "pending")
+        .values(next_attempt_at=func.now())
+    )
+    session.commit()
 
 
 def delivered(session: Session, *, delivery_id: uuid.UUID, status: int) -> None:

@@ -330,3 +330,18 @@ async def test_a_deleted_account_takes_its_webhooks_and_deliveries_with_it(
             text("SELECT (SELECT count(*) FROM webhook), (SELECT count(*) FROM webhook_delivery)")
         ).one()
     assert tuple(left) == (0, 0)
+
+
+async def test_deliveries_held_by_a_stopping_replica_are_due_again_at_once(
+    notifications_engine: Engine, receiver: Receiver
+) -> None:
+    hook = _webhook(notifications_engine, receiver)
+    with Session(notifications_engine) as session:
+        webhooks.ping(session, user_id=hook.user_id, webhook_id=hook.id)
+    deliverer = _deliverer(notifications_engine)
+    with Session(notifications_engine) as session:
+        held = webhooks.claim(session, limit=16)
+    deliverer._held.update(delivery.id for delivery, _ in held)  # claimed, not yet sent
+    assert _delivery(notifications_engine)["next_attempt_at"] > datetime.now(UTC)
+    await deliverer.close()
+    assert _delivery(notifications_engine)["next_attempt_at"] <= datetime.now(UTC)

@@ -25,7 +25,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -69,7 +69,7 @@ class Row:
     listed: ImportedList | None = None
     note: str | None = None
     not_a_film: str | None = None  # why it is not brought over (a series, an episode)
-    extra: dict[str, Any] = field(default_factory=dict)
+    position: float | None = None  # a list's own order
 
 
 def read(source: Source, filename: str, data: bytes) -> list[Row]:
@@ -284,9 +284,9 @@ def _plain_list(
             Row("list", ref, title=r.get("Name") or r.get("Title"), year=_year(r.get("Year")),
                 tmdb_id=int(tmdb_id) if tmdb_id.isdigit() and int(tmdb_id) > 0 else None,
                 listed=listed, note=(r.get("Description") or "")[:500] or None,
-                extra={"position": _number(r.get("Position"))})
+                position=_number(r.get("Position")))
         )  # fmt: skip
-    rows.sort(key=lambda row: row.extra["position"] or 0)
+    rows.sort(key=lambda row: row.position or 0)
     return rows
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, Numeric, SmallInteger, 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from shared.account_export import UnmatchedRow
 from shared.catalog_models import Page
 
 MAX_RUNNING_PER_USER = 3
@@ -81,13 +82,6 @@ class ImportRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(String(300)))
 
 
-class Unmatched(BaseModel):
-    row: str = PydanticField(description="Where it is in the upload: file and line (or item)")
-    title: str | None
-    year: int | None
-    reason: str
-
-
 class ImportPublic(BaseModel):
     id: uuid.UUID
     source: str = PydanticField(description="letterboxd, imdb or trakt")
@@ -98,7 +92,7 @@ class ImportPublic(BaseModel):
     created: dict[str, int] = PydanticField(
         description="New entries: ratings, history, watchlist, favorites, lists"
     )
-    unmatched: list[Unmatched] = PydanticField(description=f"The first {UNMATCHED_SHOWN}")
+    unmatched: list[UnmatchedRow] = PydanticField(description=f"The first {UNMATCHED_SHOWN}")
     error: str | None
     created_at: datetime
     finished_at: datetime | None

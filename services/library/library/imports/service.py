@@ -24,9 +24,9 @@ from library.imports.models import (
     ImportJob,
     ImportPublic,
     ImportRow,
-    Unmatched,
     no_created,
 )
+from shared.account_export import UnmatchedRow
 from shared.db import utcnow
 from shared.errors import ProblemError
 from shared.events import ImportFinished
@@ -81,19 +81,21 @@ def _stored(job: ImportJob, seq: int, row: Row) -> dict[str, Any]:
         "kind": row.kind,
         "ref": row.ref[:300],
         "state": "pending",
-        "title": (row.title or None) and row.title[:500],
+        "title": _cut(row.title, 500),
         "year": row.year if row.year and 1800 <= row.year <= 2200 else None,
         "tmdb_id": row.tmdb_id if row.tmdb_id and row.tmdb_id < 2**31 else None,
         "imdb_id": row.imdb_id if row.imdb_id and len(row.imdb_id) <= 12 else None,
         "score": row.score,
         "at": row.at,
         "list_name": row.listed.name[:100] if row.listed else None,
-        "list_description": (row.listed.description or None) and row.listed.description[:2000]
-        if row.listed
-        else None,
+        "list_description": _cut(row.listed.description if row.listed else None, 2000),
         "note": row.note,
         "not_a_film": row.not_a_film[:100] if row.not_a_film else None,
     }
+
+
+def _cut(text_: str | None, length: int) -> str | None:
+    return text_[:length] if text_ else None
 
 
 def get(session: Session, *, user_id: uuid.UUID, import_id: uuid.UUID) -> ImportPublic:
@@ -126,17 +128,17 @@ def page(
         session.rollback()
 
 
-def _unmatched(session: Session, import_id: uuid.UUID) -> list[Unmatched]:
+def _unmatched(session: Session, import_id: uuid.UUID) -> list[UnmatchedRow]:
     rows = session.execute(
         select(col(ImportRow.ref), col(ImportRow.title), col(ImportRow.year), col(ImportRow.reason))
         .where(col(ImportRow.import_id) == import_id, col(ImportRow.state) == "unmatched")
         .order_by(col(ImportRow.seq))
         .limit(UNMATCHED_SHOWN)
     ).all()
-    return [Unmatched(row=r, title=t, year=y, reason=why or "") for r, t, y, why in rows]
+    return [UnmatchedRow(row=r, title=t, year=y, reason=why or "") for r, t, y, why in rows]
 
 
-def _public(job: ImportJob, unmatched: list[Unmatched]) -> ImportPublic:
+def _public(job: ImportJob, unmatched: list[UnmatchedRow]) -> ImportPublic:
     return ImportPublic(
         id=job.id,
         source=job.source,
