@@ -5,8 +5,8 @@ breaking change is a new `version`, which consumers that do not know it dead-let
 """
 
 import uuid
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -281,6 +281,23 @@ class CatalogViewerChanged(IntegrationEvent):
     changed_at: datetime
 
 
+class CatalogReleaseAvailable(IntegrationEvent):
+    """A watched title became watchable in a region: released in cinemas (`theatrical`), to
+    rent or buy (`digital`), or on a streaming service (`streaming`, naming it). Announced once
+    per title, region, kind (and provider) by the catalog's scheduled check of the titles on
+    users' watchlists and favorites."""
+
+    event_type: ClassVar[str] = "catalog.release.available"
+    movie_id: int = Field(gt=0)
+    title: str = Field(description="In the catalog's default language")
+    region: str = Field(pattern=r"^[A-Z]{2}$")
+    kind: Literal["theatrical", "digital", "streaming"]
+    provider_id: int | None = Field(None, description="The streaming service (streaming only)")
+    provider_name: str | None = None
+    available_on: date = Field(description="The release date, or the day it was seen streaming")
+    observed_at: datetime = Field(description="When the catalog saw it")
+
+
 EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
     cls.event_type: cls
     for cls in (
@@ -308,5 +325,6 @@ EVENT_TYPES: dict[str, type[IntegrationEvent]] = {
         CatalogTrendingRefreshed,
         CatalogMovieUpdated,
         CatalogViewerChanged,
+        CatalogReleaseAvailable,
     )
 }

@@ -43,11 +43,13 @@ def ok(model: type, description: str, example: Any = None) -> dict[int | str, di
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Who an answer is for: its language and region, and whether adult titles may show."""
+    """Who an answer is for: its language and region, whether adult titles may show, and the
+    streaming services the user has."""
 
     locale: Locale
     allows_adult: bool
     personal: bool  # a signed-in user's: not for shared caches
+    providers: tuple[int, ...] = ()
 
 
 async def audience_of(
@@ -55,7 +57,12 @@ async def audience_of(
 ) -> Audience:
     viewer = await viewer_preferences(runtime.redis, principal.user_id) if principal else ANONYMOUS
     locale = preferred.resolve(viewer.locale, accepted(request.headers.get("accept-language")))
-    return Audience(locale=locale, allows_adult=viewer.allows_adult, personal=principal is not None)
+    return Audience(
+        locale=locale,
+        allows_adult=viewer.allows_adult,
+        personal=principal is not None,
+        providers=viewer.providers,
+    )
 
 
 async def audience(

@@ -109,8 +109,36 @@ IdFilter = Annotated[
         description="Ids joined by , (all of them) or | (any of them)",
     ),
 ]
+ProviderFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=r"^(mine|\d{1,9}([,|]\d{1,9}){0,19})$",
+        description=(
+            "Watch provider ids joined by | (any of them), or `mine`: the services in the "
+            "signed-in user's preferences (`preferences.providers`)"
+        ),
+    ),
+]
 Year = Annotated[int | None, Query(ge=1870, le=2100)]
 Runtime = Annotated[int | None, Query(ge=0, le=1000, description="Minutes")]
+
+
+def _providers(raw: str | None, signed_in: bool, who: Audience) -> tuple[int, ...]:
+    """The provider filter: ids as given, or `mine`, the services the user has."""
+    if raw != "mine":
+        return _ids(raw)[0]
+    if not signed_in:
+        raise ProblemError(
+            401, "provider=mine needs a signed-in user", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not who.providers:
+        raise ProblemError(
+            422,
+            "provider=mine: no streaming services in your preferences",
+            errors=[{"loc": ["query", "provider"], "msg": "set preferences.providers first"}],
+        )
+    return who.providers
 
 
 def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
@@ -129,11 +157,13 @@ def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
         "Every filter is optional and all of them must hold (a range whose ends are swapped "
         "matches nothing). `language` here filters on the original language; the answer's "
         "language is the user's (or Accept-Language). `region` filters releases and watch "
-        "providers, and defaults to the user's region for `provider`."
+        "providers, and defaults to the user's region for `provider`. `provider=mine` keeps "
+        "the titles streaming on the services the user has (a token and "
+        "`preferences.providers` needed)."
     ),
     responses={
         **ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
-        **problem_responses(422, 502, 503, 504),
+        **problem_responses(401, 422, 502, 503, 504),
     },
 )
 async def discover(
@@ -152,7 +182,7 @@ async def discover(
     ] = None,
     runtime_min: Runtime = None,
     runtime_max: Runtime = None,
-    provider: IdFilter = None,
+    provider: ProviderFilter = None,
     region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
     sort: Literal["popularity", "rating", "release_date", "title"] = "popularity",
     order: Annotated[
@@ -173,7 +203,7 @@ async def discover(
         original_language=language,
         runtime_min=runtime_min,
         runtime_max=runtime_max,
-        providers=_ids(provider)[0],
+        providers=_providers(provider, principal is not None, who),
         release_region=region,
         sort=sort,
         order=order or ("asc" if sort == "title" else "desc"),
@@ -298,7 +328,7 @@ async def movie(
         raise ProblemError(404, "No movie with this id")
     community = await mirror.resolve(movie_id, served.companions[0])
     catalog.cache.recent.remember_rating(community_key(movie_id), community)
-    body = assemble(served.entry.body, parts, community)
+    body = assemble(served.entry.body, parts, community, providers=audience.providers)
     return answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
 
 

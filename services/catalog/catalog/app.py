@@ -13,6 +13,7 @@ from catalog.internal_api import internal_router
 from catalog.people_api import finder, people
 from catalog.preferences import Viewers
 from catalog.refresh import TrendingRefresher
+from catalog.release_check import ReleaseChecker
 from catalog.service import Catalog
 from catalog.tmdb import TmdbClient
 from shared.app import create_service_app
@@ -45,14 +46,18 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
         catalog=catalog, redis=cache_redis, engine=runtime.engine, settings=app_settings
     )
 
+    releases = ReleaseChecker(tmdb=tmdb, engine=runtime.engine, settings=app_settings)
+
     async def start_background(_: Runtime) -> None:
         assert runtime.engine is not None
         runtime.spawn(viewers.keep_whole(runtime.engine), name="viewers-copy")
         if app_settings.refresh_enabled:
             runtime.spawn(refresher.run(), name="trending-refresh")
+            runtime.spawn(releases.run(), name="release-check")
 
     async def close_clients(_: Runtime) -> None:
         await refresher.release_lease()
+        await releases.release_leases()
         await tmdb.close()
         await cache_redis.aclose()
         viewers.redis.close()
@@ -69,4 +74,5 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     app.state.catalog = catalog
     app.state.community = mirror
     app.state.refresher = refresher
+    app.state.releases = releases
     return app

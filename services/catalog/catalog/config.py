@@ -46,6 +46,10 @@ class CatalogSettings(DatabaseSettings):
     stale_wait_s: float = 2.0
     refresh_interval_s: int = 600
     refresh_enabled: bool = True
+    # How often each watched title's releases and streaming services are looked at, and how
+    # many titles one replica takes at a time.
+    release_check_interval_s: int = Field(600, ge=1)
+    release_check_batch: int = Field(20, ge=1, le=200)
     local_cache_entries: int = 2_000
     # In-process copy of recently served answers (0 turns it off).
     recent_ttl_s: float = 1.0

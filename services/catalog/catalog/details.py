@@ -52,15 +52,27 @@ def unpack(body: bytes) -> tuple[bytes, dict[str, bytes]]:
     return base, parts
 
 
-def assemble(body: bytes, include: Iterable[str], community: bytes) -> bytes:
-    """The answer: the details, the parts named in `include` and the community rating."""
+def assemble(
+    body: bytes, include: Iterable[str], community: bytes, *, providers: tuple[int, ...] = ()
+) -> bytes:
+    """The answer: the details, the parts named in `include` and the community rating; with
+    `providers` (the services the user has), `watch_providers.mine` names those streaming it."""
     base, parts = unpack(body)
     pieces = [base[:-1]]
     for name in include:
         if name in parts:
-            pieces += [b',"', name.encode(), b'":', parts[name]]
+            value = parts[name]
+            if name == "watch_providers" and providers:
+                value = _with_mine(value, providers)
+            pieces += [b',"', name.encode(), b'":', value]
     pieces += [b',"community_rating":', community, b"}"]
     return b"".join(pieces)
+
+
+def _with_mine(watch_providers: bytes, providers: tuple[int, ...]) -> bytes:
+    offers = orjson.loads(watch_providers)
+    offers["mine"] = [p for p in offers.get("flatrate") or [] if p["id"] in providers]
+    return orjson.dumps(offers)
 
 
 def base_of(body: bytes) -> bytes:

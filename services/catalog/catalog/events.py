@@ -1,6 +1,16 @@
 """What the catalog publishes (through its outbox)."""
 
-from shared.events import CatalogMovieUpdated, CatalogTrendingRefreshed, CatalogViewerChanged
+from shared.events import (
+    CatalogMovieUpdated,
+    CatalogReleaseAvailable,
+    CatalogTrendingRefreshed,
+    CatalogViewerChanged,
+)
 
 PRODUCER = "catalog"
-PUBLISHES = (CatalogTrendingRefreshed, CatalogMovieUpdated, CatalogViewerChanged)
+PUBLISHES = (
+    CatalogTrendingRefreshed,
+    CatalogMovieUpdated,
+    CatalogViewerChanged,
+    CatalogReleaseAvailable,
+)

@@ -1,5 +1,6 @@
 """What the catalog consumes: cache invalidation on catalog events, users' preferences
-(adult titles, language, region) and account deletions."""
+(adult titles, language, region, services), the titles users watch (for the release check)
+and account deletions."""
 
 import logging
 
@@ -7,6 +8,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from catalog import release_check
 from catalog.community import CommunityMirror, apply_delta, community_key
 from catalog.events import PRODUCER
 from catalog.keys import MAX_PAGE
@@ -20,10 +22,14 @@ from shared.events import (
     CatalogTrendingRefreshed,
     CatalogViewerChanged,
     EventEnvelope,
+    FavoriteAdded,
+    FavoriteRemoved,
     RatingRemoved,
     RatingSet,
     UserDeleted,
     UserPreferencesChanged,
+    WatchlistAdded,
+    WatchlistRemoved,
 )
 from shared.inbox import handle_once
 from shared.outbox import add_event
@@ -39,6 +45,7 @@ def subscription(
     _community_ratings(subscription, catalog=catalog, engine=engine, mirror=mirror)
     _invalidations(subscription, catalog=catalog)
     _viewers(subscription, engine=engine, viewers=viewers)
+    _watched_titles(subscription, engine=engine)
     return subscription
 
 
@@ -135,7 +142,50 @@ def _viewers(subscription: Subscription, *, engine: Engine, viewers: Viewers) ->
                 engine,
                 consumer=CONSUMER,
                 envelope=envelope,
-                effect=lambda s: viewers.forget(s, user_id=event.user_id, at=envelope.occurred_at),
+                effect=lambda s: _forget(s, viewers, event, envelope),
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
+
+
+def _forget(
+    session: Session, viewers: Viewers, event: UserDeleted, envelope: EventEnvelope
+) -> None:
+    viewers.forget(session, user_id=event.user_id, at=envelope.occurred_at)
+    release_check.forget_watcher(session, user_id=event.user_id)
+
+
+def _watched_titles(subscription: Subscription, *, engine: Engine) -> None:
+    """Titles on watchlists and among favorites: the ones the release check looks at."""
+
+    def on_list(
+        list_: str,
+        added: type[WatchlistAdded | FavoriteAdded],
+        removed: type[WatchlistRemoved | FavoriteRemoved],
+    ) -> None:
+        @subscription.on(added)
+        async def on_added(event: WatchlistAdded | FavoriteAdded, envelope: EventEnvelope) -> None:
+            await handle_once(
+                engine,
+                consumer=CONSUMER,
+                envelope=envelope,
+                effect=lambda s: release_check.watch(
+                    s, user_id=event.user_id, movie_id=event.movie_id, list_=list_, at=event.at
+                ),
+            )
+
+        @subscription.on(removed)
+        async def on_removed(
+            event: WatchlistRemoved | FavoriteRemoved, envelope: EventEnvelope
+        ) -> None:
+            await handle_once(
+                engine,
+                consumer=CONSUMER,
+                envelope=envelope,
+                effect=lambda s: release_check.unwatch(
+                    s, user_id=event.user_id, movie_id=event.movie_id, list_=list_
+                ),
+            )
+
+    on_list("watchlist", WatchlistAdded, WatchlistRemoved)
+    on_list("favorites", FavoriteAdded, FavoriteRemoved)

@@ -1,14 +1,17 @@
 """Routes for other services only (gateway-signed, not in the public OpenAPI): batches of
-movies, related lists, trending and discover lists for a viewer, a refresh on demand."""
+movies, related lists, trending and discover lists for a viewer, a refresh on demand, a
+user's release calendar."""
 
 import uuid
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from catalog import matching, visibility
+from catalog import matching, release_check, visibility
 from catalog.deps import CatalogDep
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import MovieBatch, MovieList, RelatedIds, RelatedLists
@@ -145,3 +148,49 @@ async def movies_batch(
         found["results"] = [m for m in found["results"] if m["id"] not in left_out]
     found["hidden"] = hidden
     return Response(orjson.dumps(found), media_type="application/json")
+
+
+class CalendarAsk(BaseModel):
+    user_id: uuid.UUID
+    movie_ids: list[int] = Field(max_length=2000, description="The user's watchlist and favorites")
+    start: date
+    end: date
+
+
+SUMMARIES_PER_CALL = 100
+
+
+@internal_router.post("/calendar")
+async def calendar_of(catalog: CatalogDep, runtime: RuntimeDep, body: CalendarAsk) -> Response:
+    """The user's calendar: these titles' release dates in the user's region and their arrival
+    on the user's services, between `start` and `end`, with each title's summary."""
+    assert runtime.engine is not None
+    entries = await release_check.calendar(
+        engine=runtime.engine,
+        tmdb=catalog.tmdb,
+        user_id=body.user_id,
+        movie_ids=list(dict.fromkeys(body.movie_ids)),
+        start=body.start,
+        end=body.end,
+        logo_url=catalog.upstream.image,
+    )
+    eyes = await _eyes(runtime, body.user_id)
+    ids = list(dict.fromkeys(entry.movie_id for entry in entries))
+    summaries: dict[int, Any] = {}
+    for first in range(0, len(ids), SUMMARIES_PER_CALL):
+        found = await catalog.movies(
+            ids[first : first + SUMMARIES_PER_CALL], eyes.locale or DEFAULT_LOCALE
+        )
+        hidden = set(visibility.hidden_ids(found["adult_ids"], allows_adult=eyes.allows_adult))
+        summaries.update((m["id"], m) for m in found["results"] if m["id"] not in hidden)
+    results = [
+        {
+            "movie": summaries[entry.movie_id],
+            "date": entry.on.isoformat(),
+            "kind": entry.kind,
+            **({"provider": entry.provider} if entry.provider else {}),
+        }
+        for entry in entries
+        if entry.movie_id in summaries
+    ]
+    return Response(orjson.dumps({"results": results}), media_type="application/json")

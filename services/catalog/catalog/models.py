@@ -89,6 +89,7 @@ class TmdbVideos(_Tmdb):
 class TmdbReleaseDate(_Tmdb):
     certification: str | None = None
     type: int | None = None
+    release_date: str | None = None  # ISO 8601, "2026-12-18T00:00:00.000Z"
 
 
 class TmdbCountryReleases(_Tmdb):
@@ -262,6 +263,10 @@ class WatchProviders(BaseModel):
     flatrate: list[Provider]
     rent: list[Provider]
     buy: list[Provider]
+    mine: list[Provider] = Field(
+        default_factory=list,
+        description="Of `flatrate`, the services the signed-in user has (preferences.providers)",
+    )
 
 
 class Keyword(BaseModel):

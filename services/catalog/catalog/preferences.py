@@ -1,11 +1,12 @@
-"""What the catalog knows of its viewers: whether they allow adult titles, and their language
-and region; a read model kept from `user.preferences_changed` events.
+"""What the catalog knows of its viewers: whether they allow adult titles, their language and
+region, and the streaming services they have; a read model kept from
+`user.preferences_changed` events.
 
 Its truth is the catalog's `viewer` table (each event applied once, through the inbox, a newer
 change never replaced by an older one); the set of adult viewers and the hash of locales in
 Redis that requests read are a copy with one completeness mark (`shared/mirror.py`), rebuilt by
 the catalog when lost. Until it is whole again, and while Redis is down, everyone gets the safe
-default: no adult titles, and the language the request itself asks for.
+default: no adult titles, the language the request itself asks for, and no services.
 """
 
 import uuid
@@ -17,8 +18,8 @@ from redis.asyncio import Redis
 from redis.client import Pipeline
 from redis.client import Redis as SyncRedis
 from redis.exceptions import RedisError
-from sqlalchemy import Boolean, Column, DateTime, String, false, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, false, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import Field, Session, SQLModel, col
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
@@ -28,6 +29,7 @@ from shared.mirror import RedisMirror
 
 ADULT_USERS_KEY = "catalog:adult-users"
 LOCALES_KEY = "catalog:viewer-locales"  # user id -> "fr-CA"
+PROVIDERS_KEY = "catalog:viewer-providers"  # user id -> "8,337"
 VIEWERS_COMPLETE_KEY = "catalog:viewers:complete"
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -39,6 +41,10 @@ class Viewer(SQLModel, table=True):
     allowed: bool = Field(sa_column=Column(Boolean, nullable=False))  # adult titles
     language: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
     region: str | None = Field(default=None, sa_column=Column(String(2), nullable=True))
+    providers: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    )
     changed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     # A deleted account's row stays as a tombstone: a `user.preferences_changed` arriving after
     # the `user.deleted` (redelivered, or late from another queue) must not bring it back.
@@ -51,6 +57,7 @@ class Viewer(SQLModel, table=True):
 class ViewerPreferences:
     allows_adult: bool = False
     locale: Locale | None = None  # None: the request's own (explicit or Accept-Language)
+    providers: tuple[int, ...] = ()  # the streaming services they have
 
 
 ANONYMOUS = ViewerPreferences()
@@ -62,7 +69,11 @@ def _locale_of(language: str | None, region: str | None) -> Locale | None:
     return Locale(language.lower(), region.upper())
 
 
-class Viewers(RedisMirror[tuple[str, bool, str | None]]):
+# What the copy holds of a viewer: user id, adult titles allowed, "fr-CA", "8,337".
+ViewerCopy = tuple[str, bool, str | None, str | None]
+
+
+class Viewers(RedisMirror[ViewerCopy]):
     lock_id = 0x61647574  # "adut"
     mark_key = VIEWERS_COMPLETE_KEY
     name = "viewers"
@@ -79,6 +90,7 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
             "allowed": preferences.include_adult,
             "language": locale.language if locale else None,
             "region": locale.region if locale else None,
+            "providers": sorted(set(preferences.providers)),
             "changed_at": at,
         }
         statement = insert(Viewer).values(user_id=user_id, **values)
@@ -92,27 +104,27 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
         ).first()
         row = session.get(Viewer, user_id, populate_existing=True)
         assert row is not None
-        self._copy(self.redis, str(user_id), row.allowed, _tag(row))
+        self._copy(self.redis, (str(user_id), row.allowed, _tag(row), _services(row)))
         return written is not None
 
     def forget(self, session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
         """A deleted account's preferences go, from the table (its row left as a tombstone that
         no later change overwrites) and from the copy (before commit)."""
         self.hold_shared(session)
-        tombstone = {
+        tombstone: dict[str, object] = {
             "allowed": False,
             "language": None,
             "region": None,
+            "providers": [],
             "changed_at": at,
             "forgotten": True,
         }
         statement = insert(Viewer).values(user_id=user_id, **tombstone)
         session.execute(statement.on_conflict_do_update(index_elements=["user_id"], set_=tombstone))
-        self._copy(self.redis, str(user_id), False, None)
+        self._copy(self.redis, (str(user_id), False, None, None))
 
-    def _copy(
-        self, target: SyncRedis | Pipeline, user_id: str, allowed: bool, tag: str | None
-    ) -> None:
+    def _copy(self, target: SyncRedis | Pipeline, item: ViewerCopy) -> None:
+        user_id, allowed, tag, services = item
         if allowed:
             target.sadd(ADULT_USERS_KEY, user_id)
         else:
@@ -121,8 +133,12 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
             target.hset(LOCALES_KEY, user_id, tag)
         else:
             target.hdel(LOCALES_KEY, user_id)
+        if services:
+            target.hset(PROVIDERS_KEY, user_id, services)
+        else:
+            target.hdel(PROVIDERS_KEY, user_id)
 
-    def load(self, session: Session, now: datetime) -> Sequence[tuple[str, bool, str | None]]:
+    def load(self, session: Session, now: datetime) -> Sequence[ViewerCopy]:
         # Members of the adult set with no row come from before the table existed (every
         # change since writes its row first): keep them, so an upgrade forgets nobody's choice.
         known = {str(user_id) for user_id in session.scalars(select(col(Viewer.user_id)))}
@@ -132,24 +148,28 @@ class Viewers(RedisMirror[tuple[str, bool, str | None]]):
                 session.add(Viewer(user_id=uuid.UUID(text), allowed=True, changed_at=_LONG_AGO))
         session.flush()
         return [
-            (str(row.user_id), row.allowed, _tag(row))
+            (str(row.user_id), row.allowed, _tag(row), _services(row))
             for row in session.scalars(select(Viewer).where(~col(Viewer.forgotten)))
         ]
 
-    def replace(
-        self, pipe: Pipeline, items: Sequence[tuple[str, bool, str | None]], now: datetime
-    ) -> None:
-        pipe.delete(ADULT_USERS_KEY, LOCALES_KEY)
-        adult = [user_id for user_id, allowed, _ in items if allowed]
+    def replace(self, pipe: Pipeline, items: Sequence[ViewerCopy], now: datetime) -> None:
+        pipe.delete(ADULT_USERS_KEY, LOCALES_KEY, PROVIDERS_KEY)
+        adult = [user_id for user_id, allowed, _, _ in items if allowed]
         if adult:
             pipe.sadd(ADULT_USERS_KEY, *adult)
-        for user_id, _, tag in items:
+        for user_id, _, tag, services in items:
             if tag:
                 pipe.hset(LOCALES_KEY, user_id, tag)
+            if services:
+                pipe.hset(PROVIDERS_KEY, user_id, services)
 
 
 def _tag(row: Viewer) -> str | None:
     return f"{row.language}-{row.region}" if row.language and row.region else None
+
+
+def _services(row: Viewer) -> str | None:
+    return ",".join(map(str, row.providers)) if row.providers else None
 
 
 async def viewer_preferences(redis: Redis, user_id: uuid.UUID | None) -> ViewerPreferences:
@@ -162,8 +182,9 @@ async def viewer_preferences(redis: Redis, user_id: uuid.UUID | None) -> ViewerP
         async with redis.pipeline(transaction=False) as pipe:
             pipe.sismember(ADULT_USERS_KEY, member)
             pipe.hget(LOCALES_KEY, member)
+            pipe.hget(PROVIDERS_KEY, member)
             pipe.exists(VIEWERS_COMPLETE_KEY)
-            adult, tag, complete = await pipe.execute()
+            adult, tag, services, complete = await pipe.execute()
     except RedisError:
         return ANONYMOUS
     if not complete:
@@ -173,4 +194,13 @@ async def viewer_preferences(redis: Redis, user_id: uuid.UUID | None) -> ViewerP
         text = tag.decode() if isinstance(tag, bytes) else str(tag)
         language, _, region = text.partition("-")
         locale = _locale_of(language, region)
-    return ViewerPreferences(allows_adult=bool(adult), locale=locale)
+    return ViewerPreferences(
+        allows_adult=bool(adult), locale=locale, providers=_provider_ids(services)
+    )
+
+
+def _provider_ids(services: bytes | str | None) -> tuple[int, ...]:
+    if not services:
+        return ()
+    text = services.decode() if isinstance(services, bytes) else str(services)
+    return tuple(int(part) for part in text.split(",") if part.isdigit())

@@ -49,7 +49,9 @@ async def test_details_and_every_part_come_from_one_tmdb_call(
         "flatrate",
         "rent",
         "buy",
+        "mine",
     }
+    assert providers["mine"] == []  # nobody's services: anonymous
     assert body["external_ids"] == {"imdb_id": "tt0000001"}
     assert body["keywords"] and body["collection"] is None
     assert body["community_rating"] == {"average": None, "count": 0}
@@ -143,3 +145,25 @@ def test_locale_from_query_preferences_and_accept_language() -> None:
     assert explicit("pt-BR", None).resolve(user, header) == Locale("pt", "BR")
     assert explicit("fr", "BE").resolve(user, header) == Locale("fr", "BE")
     assert explicit(None, "GB").resolve(user, header) == Locale("it", "GB")
+
+
+async def test_watch_providers_name_the_users_own(
+    make_catalog: MakeCatalog, sandbox_app: Starlette
+) -> None:
+    releases = sandbox_app.state.world.releases
+    releases.available_now(1, "US", "streaming", 8)
+    try:
+        catalog = make_catalog(_sandbox(sandbox_app, []))
+        served = await catalog.movie(1)
+    finally:
+        releases.clear()
+    anonymous = orjson.loads(assemble(served.entry.body, PARTS, COMMUNITY))["watch_providers"]
+    streaming = [p["id"] for p in anonymous["flatrate"]]
+    assert 8 in streaming
+    mine = (8, *(p for p in (9, 337) if p not in streaming))
+    body = assemble(served.entry.body, ("watch_providers",), COMMUNITY, providers=mine)
+    offers = orjson.loads(body)["watch_providers"]
+    assert [p["id"] for p in offers["mine"]] == [8]
+    assert {k: v for k, v in offers.items() if k != "mine"} == {
+        k: v for k, v in anonymous.items() if k != "mine"
+    }

@@ -1,6 +1,7 @@
 """What the notifications service consumes: who wants what and who is gone (auth's events),
-what is new in trending (the catalog's refreshes) and in users' recommendations, and the end
-of users' imports. Each notification goes to the user's webhooks too."""
+what is new in trending (the catalog's refreshes) and in users' recommendations, the end of
+users' imports, and titles on watchlists becoming watchable (releases.py). Each notification
+goes to the user's webhooks too."""
 
 import asyncio
 import contextlib
@@ -14,7 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from notifications import live, service, webhooks
+from notifications import live, releases, service, webhooks
 from notifications.config import NotificationsSettings
 from shared.bus import Subscription
 from shared.bus.bus import TransientError
@@ -23,6 +24,7 @@ from shared.catalog_models import MovieBrief
 from shared.db import in_session
 from shared.errors import DependencyUnavailable
 from shared.events import (
+    CatalogReleaseAvailable,
     CatalogTrendingRefreshed,
     EventEnvelope,
     ImportFinished,
@@ -30,6 +32,8 @@ from shared.events import (
     UserDeleted,
     UserPreferencesChanged,
     UserRegistered,
+    WatchlistAdded,
+    WatchlistRemoved,
 )
 from shared.inbox import handle_once
 
@@ -48,6 +52,7 @@ def subscription(
     _account_handlers(subscription, engine, deliver, settings)
     _news_handlers(subscription, engine, catalog, deliver, settings)
     _import_handlers(subscription, deliver, settings)
+    _release_handlers(subscription, engine, catalog, deliver, settings)
     return subscription
 
 
@@ -199,6 +204,84 @@ def _import_handlers(
             )
 
         await deliver(envelope, finished)
+
+
+def _release_handlers(
+    subscription: Subscription,
+    engine: Engine,
+    catalog: CatalogClient,
+    deliver: Deliver,
+    settings: NotificationsSettings,
+) -> None:
+    """Watchlists (the titles users wait for) and the catalog's news of their releases."""
+
+    @subscription.on(WatchlistAdded)
+    async def on_watchlist_added(event: WatchlistAdded, envelope: EventEnvelope) -> None:
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: releases.watchlisted(
+                s, user_id=event.user_id, movie_id=event.movie_id, at=event.at
+            ),
+        )
+
+    @subscription.on(WatchlistRemoved)
+    async def on_watchlist_removed(event: WatchlistRemoved, envelope: EventEnvelope) -> None:
+        await handle_once(
+            engine,
+            consumer=CONSUMER,
+            envelope=envelope,
+            effect=lambda s: releases.unwatchlisted(
+                s, user_id=event.user_id, movie_id=event.movie_id, at=event.at
+            ),
+        )
+
+    @subscription.on(CatalogReleaseAvailable)
+    async def on_release_available(event: CatalogReleaseAvailable, envelope: EventEnvelope) -> None:
+        languages = await asyncio.to_thread(
+            in_session, engine, releases.waiting_languages, movie_id=event.movie_id
+        )
+        named = await _with_titles_in(
+            catalog, [{"id": event.movie_id, "title": event.title}], languages
+        )
+        news = orjson.dumps(
+            {
+                **event.model_dump(
+                    mode="json",
+                    include={"movie_id", "title", "region", "kind", "available_on"},
+                ),
+                "provider": (
+                    {"id": event.provider_id, "name": event.provider_name}
+                    if event.provider_id is not None
+                    else None
+                ),
+            }
+        ).decode()
+
+        def fan_out(session: Session) -> list[service.Delivered]:
+            written = releases.fan_out(
+                session,
+                event_id=envelope.event_id,
+                movie_id=event.movie_id,
+                title=event.title,
+                titles=named[0].get("titles") or {},
+                region=event.region,
+                kind=event.kind,
+                provider_id=event.provider_id,
+                provider_name=event.provider_name,
+                available_on=event.available_on,
+                observed_at=event.observed_at,
+                keep=settings.history_per_user,
+            )
+            webhooks.enqueue(
+                session,
+                event="release.available",
+                items=[(d.user_id, d.notification_id, news) for d in written],
+            )
+            return written
+
+        await deliver(envelope, fan_out)
 
 
 TRANSLATIONS_WAIT_S = 3.0

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -29,6 +30,7 @@ TRENDING_NEW = "trending.new"
 RECOMMENDATIONS_NEW = "recommendations.new"
 IMPORT_FINISHED = "import.finished"
 WEBHOOK_DISABLED = "webhook.disabled"
+RELEASE_AVAILABLE = "release.available"
 
 
 class Subscriber(SQLModel, table=True):
@@ -42,6 +44,15 @@ class Subscriber(SQLModel, table=True):
     )
     # ISO 639-1 from their preferences: titles are named in it (None: the catalog's default)
     language: str | None = Field(default=None, sa_column=Column(String(2)))
+    # ISO 3166-1 (None: the catalog's default, US): release alerts are for this region
+    region: str | None = Field(default=None, sa_column=Column(String(2)))
+    providers: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    )
+    notify_releases: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     # When the account was created (as auth announced it): trending refreshes from then on
     # are theirs, however late this service learns of them.
@@ -49,6 +60,26 @@ class Subscriber(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()")),
     )
+
+
+class Watchlisted(SQLModel, table=True):
+    """A title on a subscriber's watchlist (from the library's events): release alerts are for
+    the titles users wait for."""
+
+    __tablename__ = "watchlisted"
+    user_id: uuid.UUID = Field(primary_key=True)
+    movie_id: int = Field(primary_key=True, index=True)
+    added_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReleaseAlert(SQLModel, table=True):
+    """A release alert sent: one per user, title and kind, whichever event brought it."""
+
+    __tablename__ = "release_alert"
+    user_id: uuid.UUID = Field(primary_key=True)
+    movie_id: int = Field(primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), primary_key=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class TrendingRefresh(SQLModel, table=True):
@@ -159,8 +190,8 @@ class WebhookIn(BaseModel):
         },
     )
     url: str = PydanticField(min_length=8, max_length=2000, pattern=r"^https?://[^\x00\s]+$")
-    events: list[Literal["notification.created", "import.finished"]] = PydanticField(
-        min_length=1, max_length=2
+    events: list[Literal["notification.created", "import.finished", "release.available"]] = (
+        PydanticField(min_length=1, max_length=3)
     )
     description: str | None = PydanticField(default=None, max_length=500, pattern=r"^[^\x00]*$")
 

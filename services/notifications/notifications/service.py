@@ -22,8 +22,10 @@ from notifications.models import (
     TRENDING_NEW,
     WEBHOOK_DISABLED,
     Notification,
+    ReleaseAlert,
     Subscriber,
     TrendingRefresh,
+    Watchlisted,
 )
 from shared.db import utcnow
 from shared.events import UserPreferences
@@ -65,13 +67,17 @@ def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
 def update_preferences(
     session: Session, *, user_id: uuid.UUID, preferences: UserPreferences, at: datetime
 ) -> None:
-    """Take the user's notify flags and genres; an older change arriving late changes nothing."""
+    """Take the user's notify flags, genres, language, region and services; an older change
+    arriving late changes nothing."""
     statement = insert(Subscriber).values(
         user_id=user_id,
         notify_trending=preferences.notify.trending,
         notify_recommendations=preferences.notify.recommendations,
+        notify_releases=preferences.notify.releases,
         genres=list(preferences.genres),
         language=preferences.language,
+        region=preferences.region,
+        providers=sorted(set(preferences.providers)),
         updated_at=at,
         subscribed_at=at,  # a change comes after the registration; that one lowers it
     )
@@ -81,8 +87,11 @@ def update_preferences(
             set_={
                 "notify_trending": statement.excluded.notify_trending,
                 "notify_recommendations": statement.excluded.notify_recommendations,
+                "notify_releases": statement.excluded.notify_releases,
                 "genres": statement.excluded.genres,
                 "language": statement.excluded.language,
+                "region": statement.excluded.region,
+                "providers": statement.excluded.providers,
                 "updated_at": statement.excluded.updated_at,
             },
             where=col(Subscriber.updated_at) < statement.excluded.updated_at,
@@ -116,7 +125,7 @@ def _describe(movies: list[dict[str, Any]], suffix: str) -> str:
     return f"{titles[0]}, {titles[1]} and {len(titles) - 2} more {suffix}"
 
 
-_RETURNING = "RETURNING user_id, seq, id, type, title, body, movie_ids, created_at, read_at"
+RETURNING = "RETURNING user_id, seq, id, type, title, body, movie_ids, created_at, read_at"
 
 
 TRENDING_CATCH_UP = timedelta(days=1)
@@ -200,7 +209,7 @@ def fan_out_trending(
             "    ELSE titles[1] || ', ' || titles[2] || ' and '"
             "         || (cardinality(titles) - 2) || ' more' || :suffix"
             "  END, ids, now(), :event_id FROM picked "
-            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
         ),
         {
             "type": TRENDING_NEW,
@@ -223,8 +232,8 @@ def fan_out_trending(
             ).decode(),
         },
     ).all()
-    delivered = [_delivered(row) for row in rows]
-    _prune(session, user_ids=[d.user_id for d in delivered], keep=keep)
+    delivered = [delivered_row(row) for row in rows]
+    prune(session, user_ids=[d.user_id for d in delivered], keep=keep)
     return delivered
 
 
@@ -247,7 +256,7 @@ def notify_recommendations(
             "SELECT gen_random_uuid(), s.user_id, :type, :title, :body,"
             " CAST(:movie_ids AS int[]), now(), :event_id "
             "FROM subscriber s WHERE s.user_id = :user_id AND s.notify_recommendations "
-            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+            "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
         ),
         {
             "type": RECOMMENDATIONS_NEW,
@@ -258,8 +267,8 @@ def notify_recommendations(
             "user_id": user_id,
         },
     ).all()
-    delivered = [_delivered(row) for row in rows]
-    _prune(session, user_ids=[user_id], keep=keep)
+    delivered = [delivered_row(row) for row in rows]
+    prune(session, user_ids=[user_id], keep=keep)
     return delivered
 
 
@@ -313,7 +322,7 @@ _ONE = text(
     "INSERT INTO notification"
     " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
     "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :source_id) "
-    "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + _RETURNING
+    "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
 )
 
 
@@ -333,11 +342,11 @@ def _one(
         _ONE,
         {"user_id": user_id, "type": type_, "title": title, "body": body, "source_id": source_id},
     ).all()
-    _prune(session, user_ids=[user_id], keep=keep)
-    return [_delivered(row) for row in rows]
+    prune(session, user_ids=[user_id], keep=keep)
+    return [delivered_row(row) for row in rows]
 
 
-def _delivered(row: Any) -> Delivered:
+def delivered_row(row: Any) -> Delivered:
     public = {
         "id": str(row.id),
         "type": row.type,
@@ -352,7 +361,7 @@ def _delivered(row: Any) -> Delivered:
     )
 
 
-def _prune(session: Session, *, user_ids: list[uuid.UUID], keep: int) -> None:
+def prune(session: Session, *, user_ids: list[uuid.UUID], keep: int) -> None:
     if not user_ids:
         return
     session.execute(
@@ -436,4 +445,6 @@ def forget(session: Session, *, user_id: uuid.UUID) -> None:
     """A deleted account's notifications and subscription go (in the caller's transaction)."""
     session.execute(delete(Notification).where(col(Notification.user_id) == user_id))
     session.execute(delete(Subscriber).where(col(Subscriber.user_id) == user_id))
+    session.execute(delete(Watchlisted).where(col(Watchlisted.user_id) == user_id))
+    session.execute(delete(ReleaseAlert).where(col(ReleaseAlert.user_id) == user_id))
     webhooks.forget(session, user_id=user_id)

@@ -238,3 +238,92 @@ async def test_images_at_tmdbs_paths(client: httpx.AsyncClient) -> None:
     assert (await client.get("/t/p/w92/sandbox-provider-8.svg")).status_code == 200
     for missing in ("sandbox-poster-99999.svg", "sandbox-person-5.svg", "nope.png"):
         assert (await client.get(f"/t/p/w500/{missing}")).status_code == 404
+
+
+async def _releases(client: httpx.AsyncClient, movie_id: int) -> dict[str, object]:
+    parts = {"append_to_response": "release_dates,watch/providers"}
+    return (await client.get(f"/3/movie/{movie_id}", params=parts)).json()  # type: ignore[no-any-return]
+
+
+def _us_dates(movie: dict[str, object]) -> dict[int, str]:
+    regions = movie["release_dates"]["results"]  # type: ignore[index]
+    us = next(r for r in regions if r["iso_3166_1"] == "US")
+    return {d["type"]: d["release_date"][:10] for d in us["release_dates"]}
+
+
+async def test_the_clock_moves_release_dates_into_the_past(client: httpx.AsyncClient) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    upcoming = (await client.get("/3/movie/upcoming", params={"region": "US"})).json()
+    movie_id = upcoming["results"][-1]["id"]
+    day = (await client.get("/__admin/clock")).json()["day"]
+    try:
+        opening = date.fromisoformat(_us_dates(await _releases(client, movie_id))[3])
+        today = datetime.now(UTC).date()
+        assert opening >= today  # upcoming: it opens today or later, on today's calendar
+        await client.post("/__admin/clock", json={"day": day + (opening - today).days + 2})
+        dates = _us_dates(await _releases(client, movie_id))
+        assert date.fromisoformat(dates[3]) < today  # the clock passed it: out now
+        assert date.fromisoformat(dates[4]) > date.fromisoformat(dates[3]) + timedelta(days=40)
+        assert movie_id in [
+            m["id"]
+            for page in (1, 2, 3)
+            for m in (
+                await client.get("/3/movie/now_playing", params={"region": "US", "page": page})
+            ).json()["results"]
+        ]
+    finally:
+        await client.post("/__admin/clock", json={"day": day})
+
+
+async def test_streaming_offers_come_and_go_with_the_clock(client: httpx.AsyncClient) -> None:
+    day = (await client.get("/__admin/clock")).json()["day"]
+    seen: dict[int, set[tuple[int, ...]]] = {}
+    try:
+        for step in range(0, 400, 20):
+            await client.post("/__admin/clock", json={"day": step})
+            for movie_id in (1, 50, 100, 181, 258):
+                offers = (await _releases(client, movie_id))["watch/providers"]["results"]  # type: ignore[index]
+                streaming = tuple(
+                    p["provider_id"] for p in offers.get("US", {}).get("flatrate", [])
+                )
+                seen.setdefault(movie_id, set()).add(streaming)
+        assert any(len(variants) > 1 for variants in seen.values())  # on and off over time
+        await client.post("/__admin/clock", json={"day": 120})
+        first = await _releases(client, 50)
+        assert await _releases(client, 50) == first  # the same clock, the same answer
+    finally:
+        await client.post("/__admin/clock", json={"day": day})
+
+
+async def test_a_title_can_be_made_available_now(client: httpx.AsyncClient) -> None:
+    from datetime import UTC, datetime
+
+    upcoming = (await client.get("/3/movie/upcoming", params={"region": "FR"})).json()
+    movie_id = upcoming["results"][-1]["id"]
+    today = datetime.now(UTC).date().isoformat()
+    try:
+        assert (
+            await client.post(
+                "/__admin/releases",
+                json={"movie_id": movie_id, "region": "FR", "kind": "theatrical"},
+            )
+        ).status_code == 204
+        regions = (await _releases(client, movie_id))["release_dates"]["results"]  # type: ignore[index]
+        fr = next(r for r in regions if r["iso_3166_1"] == "FR")
+        assert fr["release_dates"][0]["release_date"][:10] == today
+        await client.post(
+            "/__admin/releases",
+            json={"movie_id": movie_id, "region": "FR", "kind": "streaming", "provider_id": 8},
+        )
+        offers = (await _releases(client, movie_id))["watch/providers"]["results"]  # type: ignore[index]
+        assert 8 in [p["provider_id"] for p in offers["FR"]["flatrate"]]
+        refused = await client.post(
+            "/__admin/releases", json={"movie_id": movie_id, "region": "FR", "kind": "soon"}
+        )
+        assert refused.status_code == 422
+    finally:
+        await client.delete("/__admin/releases")
+    regions = (await _releases(client, movie_id))["release_dates"]["results"]  # type: ignore[index]
+    fr = next(r for r in regions if r["iso_3166_1"] == "FR")
+    assert fr["release_dates"][0]["release_date"][:10] >= today

@@ -14,6 +14,8 @@ from tmdb_sandbox import generated, images
 from tmdb_sandbox.config import SandboxSettings
 from tmdb_sandbox.data import load_movies, load_ratings
 from tmdb_sandbox.faults import MODES, Fault, FaultBook, tmdb_error
+from tmdb_sandbox.generated import PROVIDERS, REGIONS
+from tmdb_sandbox.releases import KINDS
 from tmdb_sandbox.world import DISCOVER_SORTS, Clock, DiscoverQuery, World
 
 PAGE_SIZE = 20
@@ -327,6 +329,23 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         now = world.clock.data_time()
         return _json({"data_time": now, "day": (now - world.clock.first_ts) / 86400})
 
+    async def admin_releases(request: Request) -> Response:
+        """Make a title available now in a region: opened in cinemas (`theatrical`), out to rent
+        or buy (`digital`) or on a streaming service (`streaming` with `provider_id`); DELETE
+        forgets every such change."""
+        if request.method == "DELETE":
+            world.releases.clear()
+            return Response(status_code=204)
+        body = await request.json()
+        movie_id, region, kind = body.get("movie_id"), body.get("region"), body.get("kind")
+        provider_id = body.get("provider_id")
+        if movie_id not in world.movies or region not in REGIONS or kind not in KINDS:
+            return _json({"error": f"movie_id, region of {REGIONS}, kind of {KINDS}"}, 422)
+        if kind == "streaming" and provider_id not in PROVIDERS:
+            return _json({"error": f"provider_id of {sorted(PROVIDERS)}"}, 422)
+        world.releases.available_now(movie_id, region, kind, provider_id)
+        return Response(status_code=204)
+
     async def healthz(_: Request) -> Response:
         return _json({"status": "ok", "movies": len(world.movies)})
 
@@ -348,6 +367,7 @@ def create_app(settings: SandboxSettings | None = None, world: World | None = No
         Route("/__admin/faults", admin_faults, methods=["POST", "DELETE"]),
         Route("/__admin/stats", admin_stats, methods=["GET", "DELETE"]),
         Route("/__admin/clock", admin_clock, methods=["GET", "POST"]),
+        Route("/__admin/releases", admin_releases, methods=["POST", "DELETE"]),
         Route("/healthz", healthz),
     ]
 

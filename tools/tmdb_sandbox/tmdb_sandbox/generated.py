@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from tmdb_sandbox.data import Movie
+from tmdb_sandbox.releases import DIGITAL, STORES, THEATRICAL, Releases
 
 FIRST_NAMES = (
     "Ada", "Bruno", "Carmen", "Dev", "Elena", "Farid", "Greta", "Hiro", "Ines", "Jonas",
@@ -50,8 +51,6 @@ PROVIDERS = {  # TMDb's own provider ids
     3: "Google Play Movies",
     10: "Amazon Video",
 }
-STREAMING = (8, 9, 337)
-STORES = (2, 3, 10)
 CERTIFICATIONS = {  # by region: for families, for most, for horror and crime
     "US": ("G", "PG-13", "R"),
     "GB": ("U", "12A", "18"),
@@ -267,27 +266,28 @@ def certification(movie: Movie, region: str) -> str:
     return family if genres & {16, 10751} else most
 
 
-def release_dates(movie: Movie) -> dict[str, object]:
-    date = f"{movie.year or 2000}-01-01T00:00:00.000Z"
-    return {
-        "id": movie.id,
-        "results": [
+def release_dates(movie: Movie, releases: Releases) -> dict[str, object]:
+    results = []
+    for region in REGIONS:
+        dates = [(THEATRICAL, releases.opening_ts(movie, region))]
+        dates.append((DIGITAL, releases.digital_ts(movie, region)))
+        results.append(
             {
                 "iso_3166_1": region,
                 "release_dates": [
                     {
-                        "certification": certification(movie, region),
+                        "certification": certification(movie, region) if kind == THEATRICAL else "",
                         "descriptors": [],
                         "iso_639_1": "",
                         "note": "",
-                        "release_date": date,
-                        "type": 3,
+                        "release_date": releases.calendar_date(ts),
+                        "type": kind,
                     }
+                    for kind, ts in dates
                 ],
             }
-            for region in REGIONS
-        ],
-    }
+        )
+    return {"id": movie.id, "results": results}
 
 
 def _offer(provider_id: int, priority: int) -> dict[str, object]:
@@ -299,28 +299,32 @@ def _offer(provider_id: int, priority: int) -> dict[str, object]:
     }
 
 
-def watch_providers(movie: Movie) -> dict[str, object]:
+def watch_providers(movie: Movie, releases: Releases) -> dict[str, object]:
+    """Where the title is offered now, per region: streaming as `releases` says (it moves with
+    the clock), to rent or buy once its digital release is out."""
     slug = re.sub(r"[^a-z0-9]+", "-", movie.title.lower()).strip("-")
     results: dict[str, object] = {}
     for region in REGIONS:
         rng = _rng("providers", movie.id, region)
         if rng.random() < 0.15:
             continue  # not offered in this region
-        streaming = sorted(rng.sample(STREAMING, rng.randint(0, 2)))
         stores = sorted(rng.sample(STORES, rng.randint(1, 3)))
+        streaming = releases.streaming(movie, region)
         offers: dict[str, object] = {
             "link": f"https://www.themoviedb.org/movie/{movie.id}-{slug}/watch?locale={region}"
         }
         if streaming:
             offers["flatrate"] = [_offer(p, i) for i, p in enumerate(streaming)]
-        offers["rent"] = [_offer(p, i) for i, p in enumerate(stores)]
-        offers["buy"] = [_offer(p, i) for i, p in enumerate(stores)]
-        results[region] = offers
+        if releases.digital_out(movie, region):
+            offers["rent"] = [_offer(p, i) for i, p in enumerate(stores)]
+            offers["buy"] = [_offer(p, i) for i, p in enumerate(stores)]
+        if len(offers) > 1:
+            results[region] = offers
     return {"id": movie.id, "results": results}
 
 
-def offered_by(movie: Movie, provider_ids: set[int], region: str) -> bool:
-    offers = watch_providers(movie)["results"]
+def offered_by(movie: Movie, provider_ids: set[int], region: str, releases: Releases) -> bool:
+    offers = watch_providers(movie, releases)["results"]
     assert isinstance(offers, dict)
     regional = offers.get(region)
     if not regional:

@@ -17,6 +17,7 @@ from itertools import accumulate
 
 from tmdb_sandbox import generated, titles
 from tmdb_sandbox.data import GENRE_NAMES, Movie, Rating
+from tmdb_sandbox.releases import Releases
 
 DAY_S = 86_400.0
 POPULARITY_WINDOW_S = 30 * DAY_S
@@ -156,6 +157,7 @@ class World:
         self.first_rated = {
             movie_id: series.timestamps[0] for movie_id, series in self.index.by_movie.items()
         }
+        self.releases = Releases(self.first_rated, clock.data_time, clock.now)
 
     # --- time-dependent facts, cached per data hour ------------------------------------------
     def _hour(self) -> int:
@@ -264,21 +266,24 @@ class World:
         rated = [m for m, (_, count) in stats.items() if count >= TOP_RATED_MIN_VOTES]
         return sorted(rated, key=lambda m: (-stats[m][0], m))
 
-    def _region_shift_s(self, region: str) -> float:
-        """Each region sees films open a few days apart, as release dates differ by country."""
-        return (sum(map(ord, region)) % 7) * DAY_S
-
     def now_playing(self, region: str) -> tuple[list[int], float, float]:
-        now = self.clock.data_time() - self._region_shift_s(region)
-        chosen = [m for m, first in self.first_rated.items() if now - NOW_PLAYING_S <= first < now]
-        chosen.sort(key=lambda m: (-self.first_rated[m], m))
+        """Titles that opened in the region in the last 30 days (`releases.py`)."""
+        now = self.clock.data_time()
+        opened = self._openings(region)
+        chosen = [m for m, ts in opened.items() if now - NOW_PLAYING_S <= ts < now]
+        chosen.sort(key=lambda m: (-opened[m], m))
         return chosen, now - NOW_PLAYING_S, now
 
     def upcoming(self, region: str) -> tuple[list[int], float, float]:
-        now = self.clock.data_time() - self._region_shift_s(region)
-        chosen = [m for m, first in self.first_rated.items() if now <= first < now + UPCOMING_S]
-        chosen.sort(key=lambda m: (self.first_rated[m], m))
+        """Titles opening in the region in the next 30 days."""
+        now = self.clock.data_time()
+        opened = self._openings(region)
+        chosen = [m for m, ts in opened.items() if now <= ts < now + UPCOMING_S]
+        chosen.sort(key=lambda m: (opened[m], m))
         return chosen, now, now + UPCOMING_S
+
+    def _openings(self, region: str) -> dict[int, float]:
+        return {m: self.releases.opening_ts(movie, region) for m, movie in self.movies.items()}
 
     def search_people(self, query: str) -> list[int]:
         needle = query.casefold().strip()
@@ -346,8 +351,8 @@ class World:
         parts = {
             "credits": lambda: self.credits.of(movie_id),
             "videos": lambda: generated.videos(movie),
-            "release_dates": lambda: generated.release_dates(movie),
-            "watch/providers": lambda: generated.watch_providers(movie),
+            "release_dates": lambda: generated.release_dates(movie, self.releases),
+            "watch/providers": lambda: generated.watch_providers(movie, self.releases),
             "external_ids": lambda: generated.external_ids(movie_id),
             "keywords": lambda: generated.keywords(movie),
         }
@@ -435,7 +440,7 @@ class DiscoverQuery:
         if self.runtime_max is not None and length > self.runtime_max:
             return False
         return not self.providers or generated.offered_by(
-            movie, set(self.providers), self.watch_region
+            movie, set(self.providers), self.watch_region, world.releases
         )
 
 
