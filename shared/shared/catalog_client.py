@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from shared.catalog_models import MovieBatch
+from shared.catalog_models import Calendar, MovieBatch
 from shared.context import request_id_var
 from shared.errors import DependencyUnavailable
 from shared.runtime import Runtime
@@ -84,6 +84,14 @@ class CatalogClient:
         if language is not None:
             params["language"] = language
         return await self._get("/internal/movies", params, MovieBatch)
+
+    async def calendar(
+        self, *, user_id: str, movie_ids: list[int], start: str, end: str
+    ) -> Calendar:
+        """The release dates of these titles (a user's watchlist and favorites) in the user's
+        region, and their arrival on the user's services, between `start` and `end`."""
+        body = {"user_id": user_id, "movie_ids": movie_ids, "start": start, "end": end}
+        return await self._post("/internal/calendar", body, Calendar)
 
 
 def attach_catalog_client(

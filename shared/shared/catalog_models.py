@@ -7,7 +7,7 @@ whichever service it is. `Page[T]` and `paginate()` are the page every list answ
 
 import math
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -137,3 +137,24 @@ class Matched(BaseModel):
 
 class MatchAnswer(BaseModel):
     results: list[Matched]
+
+
+class CalendarProvider(BaseModel):
+    id: int
+    name: str
+    logo_url: str | None
+
+
+class CalendarEntry(BaseModel):
+    movie: MovieSummary
+    date: date
+    kind: Literal["theatrical", "digital", "streaming"] = Field(
+        description="Released in cinemas, to rent or buy, or arrived on one of your services"
+    )
+    provider: CalendarProvider | None = Field(None, description="The service (streaming only)")
+
+
+class Calendar(BaseModel):
+    """The catalog's answer to /internal/calendar, and the public calendar's shape."""
+
+    results: list[CalendarEntry]

@@ -15,6 +15,8 @@ STACK_SETTINGS = {
     "TMDB_API_KEY": TMDB_KEY,
     "SANDBOX_API_KEY": TMDB_KEY,
     "SANDBOX_ADULT_IDS": f"[{ADULT_MOVIE}]",
+    # Watched titles are looked at every 2 s, so release alerts come within the test's wait
+    "CATALOG_RELEASE_CHECK_INTERVAL_S": "2",
     # The webhook tests' receiver runs on this machine's loopback
     "WEBHOOK_ALLOW_PRIVATE": "true",
 }

@@ -60,7 +60,6 @@ class ReleaseCheck(SQLModel, table=True):
 
     __tablename__ = "release_check"
     movie_id: int = Field(sa_column=Column(Integer, primary_key=True))
-    watched_since: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     next_check_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
     )
@@ -82,7 +81,7 @@ def watch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str, at
     )
     session.execute(
         insert(ReleaseCheck)
-        .values(movie_id=movie_id, watched_since=at, next_check_at=datetime.now(UTC), state={})
+        .values(movie_id=movie_id, next_check_at=datetime.now(UTC), state={})
         .on_conflict_do_nothing()
     )
 
@@ -212,9 +211,7 @@ class ReleaseChecker:
         now: datetime,
     ) -> None:
         facts = {region: facts_of(movie, region) for region in regions}
-        state, announcements = advance(
-            row.state, facts, today=now.date(), watched_since=row.watched_since.date()
-        )
+        state, announcements = advance(row.state, facts, today=now.date())
         for found in announcements:
             add_event(
                 session,
@@ -296,9 +293,7 @@ async def calendar(
         if isinstance(movie, asyncio.CancelledError):
             raise movie
         if isinstance(movie, TmdbMovieDetail):
-            first_look, _ = advance(
-                {}, {region: facts_of(movie, region)}, today=date.today(), watched_since=date.max
-            )
+            first_look, _ = advance({}, {region: facts_of(movie, region)}, today=date.today())
             states.setdefault(movie_id, {}).update(first_look)
     entries = [
         entry

@@ -9,10 +9,10 @@ What the catalog has seen of a watched title is kept per region (`release_check.
 `since` is the day the catalog first saw it there, null when it was there at the first look
 (TMDb does not say when a title arrived).
 
-A release date is announced once per region and kind when it is reached, if the title was
-watched before that date (else nobody watching it could have been waiting for it). A streaming
-service is announced when it appears at a look after the first one for that region, so adding a
-title that is already out never announces the past.
+A release (theatrical, digital, or a streaming service) is announced when a look finds it that
+the previous look at that region did not: what the first look at a region finds is where the
+title stands, not news, so adding a title that is already out never announces the past. A
+release date is announced once per region and kind.
 """
 
 from dataclasses import dataclass
@@ -84,7 +84,7 @@ def _day(text: str | None) -> date | None:
 
 
 def advance(
-    state: dict[str, Any], facts: dict[str, RegionFacts], *, today: date, watched_since: date
+    state: dict[str, Any], facts: dict[str, RegionFacts], *, today: date
 ) -> tuple[dict[str, Any], list[Announcement]]:
     """The title's new state from what TMDb says now of each watched region, and what to
     announce. Regions no longer watched are dropped (a later watcher there starts afresh)."""
@@ -96,7 +96,7 @@ def advance(
         for kind, day in (("theatrical", now.theatrical), ("digital", now.digital)):
             if day is not None and day <= today and kind not in announced:
                 announced.add(kind)
-                if day >= watched_since:
+                if before is not None:
                     announcements.append(Announcement(region, kind, day))
         seen: dict[str, Any] | None = before["streaming"] if before else None
         streaming = {}

@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/api/v1/me/delete", "auth", Access.REQUIRED),
     _route("/api/v1/me/ratings", "library", Access.REQUIRED),
     _route("/api/v1/me/imports", "library", Access.REQUIRED),
+    _route("/api/v1/me/calendar", "library", Access.REQUIRED),
     _route("/api/v1/me/webhooks", "notifications", Access.REQUIRED),
     _route("/api/v1/me/webhooks/{webhook_id}", "notifications", Access.REQUIRED),
     _route("/api/v1/me/webhooks/{webhook_id}/test", "notifications", Access.REQUIRED),

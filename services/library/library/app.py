@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from library.account.api import internal_router as account_internal_router
 from library.account.api import router as account_router
+from library.calendar.api import router as calendar_router
 from library.catalog_client import LibraryCatalogClient
 from library.config import LibrarySettings, settings
 from library.events import PUBLISHES
@@ -63,6 +64,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
             not_interested_router,
             lists_router,
             imports_router,
+            calendar_router,
             account_router,
             account_internal_router,
         ],

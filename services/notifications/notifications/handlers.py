@@ -270,7 +270,6 @@ def _release_handlers(
                 kind=event.kind,
                 provider_id=event.provider_id,
                 provider_name=event.provider_name,
-                available_on=event.available_on,
                 observed_at=event.observed_at,
                 keep=settings.history_per_user,
             )

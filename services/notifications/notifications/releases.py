@@ -4,12 +4,12 @@ that title, one set-based statement per event.
 
 A user is alerted once per title and kind (`release_alert`), if they want release alerts, live
 in the event's region (no region: the catalog's default, US), had the title on their watchlist
-before it became available (before the release date, or before the catalog saw it streaming),
-and, for streaming, have that service among their providers.
+before the catalog saw it become available, and, for streaming, have that service among their
+providers.
 """
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 import orjson
 from sqlalchemy import delete, text
@@ -68,7 +68,6 @@ _FAN_OUT = text(
     "  WHERE w.movie_id = :movie_id AND s.notify_releases"
     "    AND coalesce(s.region, :default_region) = :region"
     "    AND w.added_at < :observed_at"
-    "    AND (:kind = 'streaming' OR w.added_at < CAST(:available_on AS timestamptz))"
     "    AND (:kind <> 'streaming' OR CAST(:provider_id AS int) = ANY(s.providers))"
     "), alerted AS ("
     "  INSERT INTO release_alert (user_id, movie_id, kind, created_at)"
@@ -95,7 +94,6 @@ def fan_out(
     kind: str,
     provider_id: int | None,
     provider_name: str | None,
-    available_on: date,
     observed_at: datetime,
     keep: int,
 ) -> list[Delivered]:
@@ -111,7 +109,6 @@ def fan_out(
             "region": region,
             "kind": kind,
             "provider_id": provider_id,
-            "available_on": f"{available_on.isoformat()}T00:00:00Z",
             "observed_at": observed_at,
             "type": RELEASE_AVAILABLE,
             "heading": HEADINGS[kind],

@@ -24,4 +24,9 @@ def notifications_engine(notifications_settings: NotificationsSettings) -> Itera
 @pytest.fixture(autouse=True)
 def clean(notifications_engine: Engine) -> None:
     with notifications_engine.begin() as connection:
-        connection.execute(text("TRUNCATE subscriber, notification, trending_refresh, inbox_event"))
+        connection.execute(
+            text(
+                "TRUNCATE subscriber, notification, trending_refresh, inbox_event,"
+                " watchlisted, release_alert"
+            )
+        )

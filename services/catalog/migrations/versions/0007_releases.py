@@ -40,7 +40,6 @@ def upgrade() -> None:
     op.create_table(
         "release_check",
         sa.Column("movie_id", sa.Integer(), nullable=False),
-        sa.Column("watched_since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=32), nullable=True),
