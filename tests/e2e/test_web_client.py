@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import PASSWORD, refresh_after_time_passes
+from tests.e2e.settings import TMDB_KEY
 
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -304,3 +305,64 @@ def test_imports_and_lists_in_the_browser(browser: WebDriver, stack: Stack) -> N
         "the ping in the delivery log",
     )
     _no_script_errors(browser)
+
+
+def test_the_calendar_and_the_users_services_in_the_browser(
+    browser: WebDriver, stack: Stack
+) -> None:
+    root = stack.url("gateway")
+    browser.get(f"{root}/#/signup")
+    email = f"calendar-{os.urandom(5).hex()}@example.com"
+    _element(browser, "input[name=email]").send_keys(email)
+    browser.find_element(By.CSS_SELECTOR, "input[name=display_name]").send_keys("Waiter")
+    browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _until(lambda: browser.find_elements(By.XPATH, "//button[text()='Sign out']"), 10, "signed in")
+    with httpx.Client(base_url=f"{root}/api/v1") as api:
+        token = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+        mine = {"Authorization": f"Bearer {token['access_token']}"}
+        # What opens soon as TMDb says now (the catalog's cached list may be from before the
+        # other tests moved the sandbox's clock)
+        upcoming = httpx.get(
+            f"{stack.url('sandbox')}/3/movie/upcoming",
+            params={"region": "US", "api_key": TMDB_KEY},
+        ).json()["results"]
+        title = upcoming[len(upcoming) // 2]
+        assert api.post("/watchlist", json={"movie_id": title["id"]}, headers=mine).is_success
+
+        # Services and release alerts: saved from the calendar page
+        browser.get(f"{root}/#/calendar")
+        _click(browser, By.CSS_SELECTOR, "form.services input[name=provider][value='8']")
+        _click(browser, By.CSS_SELECTOR, "form.services input[name=notify_releases]")
+        _click(browser, By.CSS_SELECTOR, "form.services button[type=submit]")
+        _until(
+            lambda: api.get("/me", headers=mine).json()["preferences"]["providers"] == [8],
+            10,
+            "the services saved",
+        )
+        assert api.get("/me", headers=mine).json()["preferences"]["notify"]["releases"] is True
+    browser.get(f"{root}/#/signin")  # away and back: the page drawn afresh
+    browser.get(f"{root}/#/calendar")
+    row = _until(
+        lambda: [
+            r.text
+            for r in browser.find_elements(By.CSS_SELECTOR, "table.calendar tr.theatrical")
+            if title["title"] in r.text
+        ],
+        10,
+        "the title's release in the calendar",
+    )
+    assert "In cinemas" in row[0]  # type: ignore[index]
+    assert _element(browser, "form.services input[name=provider][value='8']").is_selected()
+    _shot(browser, "calendar")
+    _no_script_errors(browser)
+
+
+def test_the_web_client_offers_the_services_the_api_accepts() -> None:
+    import re
+
+    from shared.providers import PROVIDERS
+
+    script = (Path(__file__).resolve().parents[2] / "web" / "js" / "releases.js").read_text()
+    listed = dict(re.findall(r"^\s+(\d+): \"([^\"]+)\",$", script, re.MULTILINE))
+    assert {int(k): v for k, v in listed.items()} == PROVIDERS

@@ -204,6 +204,7 @@ export async function webhooks(view, params, _id, rerender) {
     h("label", {}, "URL ", h("input", { name: "url", type: "url", required: true, placeholder: "https://hooks.example.com/movies" })),
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "event", value: "notification.created", checked: true }), "Every notification"),
     h("label", { class: "check" }, h("input", { type: "checkbox", name: "event", value: "import.finished" }), "The end of my imports"),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "event", value: "release.available" }), "Titles on my watchlist out or on my services"),
     h("label", {}, "Description ", h("input", { name: "description", maxlength: 500 })),
     h("button", { type: "submit" }, "Add"),
     status,

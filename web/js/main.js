@@ -4,6 +4,7 @@ import { h } from "./dom.js";
 import { LiveNotifications } from "./live.js";
 import { session } from "./session.js";
 import * as collections from "./collections.js";
+import * as releases from "./releases.js";
 import * as views from "./views.js";
 
 const ROUTES = [
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/list\/([0-9a-f-]{36})$/, collections.list],
   [/^\/imports$/, collections.imports],
   [/^\/webhooks$/, collections.webhooks],
+  [/^\/calendar$/, releases.calendar],
   [/^\/recommendations$/, views.recommendations],
   [/^\/notifications$/, views.notifications],
   [/^\/profile$/, views.profile],

@@ -361,7 +361,7 @@ export async function profile(view) {
               region: data.get("region"),
               include_adult: data.has("include_adult"),
               remove_watched_from_watchlist: data.has("remove_watched_from_watchlist"),
-              notify: { trending: data.has("notify_trending"), recommendations: data.has("notify_recommendations") },
+              notify: { ...prefs.notify, trending: data.has("notify_trending"), recommendations: data.has("notify_recommendations") },
             },
           });
           saved.textContent = "Saved.";
