@@ -7,6 +7,7 @@ import httpx
 
 from catalog.config import CatalogSettings
 from catalog.keys import CacheKeys
+from tests.e2e.settings import TMDB_KEY
 from tools.stack import Stack
 
 PASSWORD = "a fine passphrase"
@@ -39,6 +40,24 @@ def refresh_after_time_passes(stack: Stack, days: float) -> dict[str, list[int]]
     assert refreshed.status_code == 200, refreshed.text
     new: dict[str, list[int]] = refreshed.json()["new_movie_ids"]
     return new
+
+
+BUSY_DAY = 100.0  # the sandbox's clock at a time when several titles open every month
+
+
+def opening_soon(stack: Stack, region: str = "US", at_least: int = 4) -> list[dict[str, object]]:
+    """Titles opening in the region in the next 30 days, as TMDb (the sandbox) says now: the
+    catalog's cached upcoming list may be from before other tests moved the shared clock. At
+    times of the data few titles open; the clock is then set to a busier one."""
+    with httpx.Client(base_url=stack.url("sandbox")) as sandbox:
+        for _ in range(2):
+            found: list[dict[str, object]] = sandbox.get(
+                "/3/movie/upcoming", params={"region": region, "api_key": TMDB_KEY}
+            ).json()["results"]
+            if len(found) >= at_least:
+                return found
+            sandbox.post("/__admin/clock", json={"day": BUSY_DAY})
+    raise AssertionError(f"the sandbox has fewer than {at_least} titles opening in {region}")
 
 
 def catalog_keys(stack: Stack) -> CacheKeys:

@@ -14,8 +14,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import assert_problem, bearer, until
-from tests.e2e.settings import TMDB_KEY
+from tests.e2e.helpers import assert_problem, bearer, opening_soon, until
 from tests.e2e.test_webhooks import NewUser, Receiver, receiver  # noqa: F401  (the fixture)
 
 REGION = "US"
@@ -97,15 +96,12 @@ def _waiting_user(api: httpx.Client, new_user: NewUser) -> dict[str, str]:
 TAKEN: set[int] = set()  # a title announced in one test is not news in the next
 
 
-def _upcoming_title(sandbox: httpx.Client) -> int:
-    """A title opening in the region in a few days, as TMDb (the sandbox) says now: the
-    catalog's cached upcoming list may be from before an earlier test moved the clock."""
-    found = sandbox.get("/3/movie/upcoming", params={"region": REGION, "api_key": TMDB_KEY}).json()[
-        "results"
-    ]
-    title = next(m["id"] for m in reversed(found) if m["id"] not in TAKEN)
+def _upcoming_title(stack: Stack) -> int:
+    title = next(
+        int(m["id"]) for m in reversed(opening_soon(stack, REGION)) if m["id"] not in TAKEN
+    )  # type: ignore[call-overload]
     TAKEN.add(title)
-    return int(title)
+    return title
 
 
 def _alerts_flow(
@@ -113,7 +109,7 @@ def _alerts_flow(
 ) -> tuple[Stream, int]:
     """Watch an upcoming title and one already out, let the clock pass the first's release
     date, then put it on the user's service; returns the user's stream and the title."""
-    title = _upcoming_title(sandbox)
+    title = _upcoming_title(stack)
     out_now = api.get("/movies/now-playing", params={"region": REGION}, headers=user)
     already_out = out_now.json()["results"][0]["id"]
     stream = Stream(f"{stack.url('gateway')}/api/v1/notifications/stream", user)
@@ -220,4 +216,8 @@ def test_a_calendar_asks_for_at_most_180_days(api: httpx.Client, new_user: NewUs
     backwards = {"from": "2026-02-01", "to": "2026-01-01"}
     assert_problem(api.get("/me/calendar", params=backwards, headers=user), 422)
     assert_problem(api.get("/me/calendar", params={"from": "9999-12-30"}, headers=user), 422)
+    assert_problem(api.get("/me/calendar", params={"to": "0"}, headers=user), 422)
+    assert_problem(api.get("/me/calendar", params={"from": "2026-02-30"}, headers=user), 422)
+    nothing = api.get("/movies/discover", params={"provider": "mine"}, headers=user)
+    assert nothing.status_code == 200 and nothing.json()["results"] == []  # no services set
     assert_problem(api.get("/me/calendar"), 401)

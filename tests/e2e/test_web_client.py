@@ -22,8 +22,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import PASSWORD, refresh_after_time_passes
-from tests.e2e.settings import TMDB_KEY
+from tests.e2e.helpers import PASSWORD, opening_soon, refresh_after_time_passes
 
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
@@ -323,10 +322,7 @@ def test_the_calendar_and_the_users_services_in_the_browser(
         mine = {"Authorization": f"Bearer {token['access_token']}"}
         # What opens soon as TMDb says now (the catalog's cached list may be from before the
         # other tests moved the sandbox's clock)
-        upcoming = httpx.get(
-            f"{stack.url('sandbox')}/3/movie/upcoming",
-            params={"region": "US", "api_key": TMDB_KEY},
-        ).json()["results"]
+        upcoming = opening_soon(stack)
         title = upcoming[len(upcoming) // 2]
         assert api.post("/watchlist", json={"movie_id": title["id"]}, headers=mine).is_success
 

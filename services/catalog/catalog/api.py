@@ -132,13 +132,7 @@ def _providers(raw: str | None, signed_in: bool, who: Audience) -> tuple[int, ..
         raise ProblemError(
             401, "provider=mine needs a signed-in user", headers={"WWW-Authenticate": "Bearer"}
         )
-    if not who.providers:
-        raise ProblemError(
-            422,
-            "provider=mine: no streaming services in your preferences",
-            errors=[{"loc": ["query", "provider"], "msg": "set preferences.providers first"}],
-        )
-    return who.providers
+    return who.providers  # none set: nothing matches
 
 
 def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
@@ -158,8 +152,8 @@ def _ids(raw: str | None) -> tuple[tuple[int, ...], bool]:
         "matches nothing). `language` here filters on the original language; the answer's "
         "language is the user's (or Accept-Language). `region` filters releases and watch "
         "providers, and defaults to the user's region for `provider`. `provider=mine` keeps "
-        "the titles streaming on the services the user has (a token and "
-        "`preferences.providers` needed)."
+        "the titles streaming on the services the user has (`preferences.providers`; a "
+        "token needed, and with no services set nothing matches)."
     ),
     responses={
         **ok(MoviePage, "A page of movies matching every filter", PAGE_EXAMPLE),
@@ -208,6 +202,9 @@ async def discover(
         sort=sort,
         order=order or ("asc" if sort == "title" else "desc"),
     )
+    if provider == "mine" and not filters.providers:
+        empty = b'{"page":%d,"total_pages":0,"total_results":0,"results":[]}' % page
+        return Response(empty, media_type="application/json", headers={"Cache-Control": "private"})
     return await respond(
         request, catalog.discover_filtered(filters, page=page, locale=who.locale), who
     )

@@ -148,8 +148,14 @@ class ReleaseChecker:
     async def check_due(self) -> int:
         """Check one batch of due titles; returns how many were taken."""
         movie_ids = await asyncio.to_thread(in_session, self.engine, self._claim)
-        if movie_ids:
-            await asyncio.gather(*(self._check(movie_id) for movie_id in movie_ids))
+        outcomes = await asyncio.gather(
+            *(self._check(movie_id) for movie_id in movie_ids), return_exceptions=True
+        )
+        for movie_id, outcome in zip(movie_ids, outcomes, strict=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, BaseException):  # its lease runs out; looked at again then
+                logger.error("release check of %d failed", movie_id, exc_info=outcome)
         return len(movie_ids)
 
     def _claim(self, session: Session) -> list[int]:
@@ -293,7 +299,9 @@ async def calendar(
         if isinstance(movie, asyncio.CancelledError):
             raise movie
         if isinstance(movie, TmdbMovieDetail):
-            first_look, _ = advance({}, {region: facts_of(movie, region)}, today=date.today())
+            first_look, _ = advance(
+                {}, {region: facts_of(movie, region)}, today=datetime.now(UTC).date()
+            )
             states.setdefault(movie_id, {}).update(first_look)
     entries = [
         entry

@@ -327,3 +327,23 @@ async def test_a_title_can_be_made_available_now(client: httpx.AsyncClient) -> N
     regions = (await _releases(client, movie_id))["release_dates"]["results"]  # type: ignore[index]
     fr = next(r for r in regions if r["iso_3166_1"] == "FR")
     assert fr["release_dates"][0]["release_date"][:10] >= today
+
+
+async def test_a_title_put_on_a_service_shows_even_where_it_is_not_offered(
+    client: httpx.AsyncClient,
+) -> None:
+    absent = 0
+    for movie_id in range(1, 400):
+        offers = (await _releases(client, movie_id))["watch/providers"]["results"]  # type: ignore[index]
+        if "US" not in offers:
+            absent = movie_id
+            break
+    try:
+        await client.post(
+            "/__admin/releases",
+            json={"movie_id": absent, "region": "US", "kind": "streaming", "provider_id": 8},
+        )
+        offers = (await _releases(client, absent))["watch/providers"]["results"]  # type: ignore[index]
+        assert [p["provider_id"] for p in offers["US"]["flatrate"]] == [8]
+    finally:
+        await client.delete("/__admin/releases")

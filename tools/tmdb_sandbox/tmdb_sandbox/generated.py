@@ -306,16 +306,15 @@ def watch_providers(movie: Movie, releases: Releases) -> dict[str, object]:
     results: dict[str, object] = {}
     for region in REGIONS:
         rng = _rng("providers", movie.id, region)
-        if rng.random() < 0.15:
-            continue  # not offered in this region
+        offered = rng.random() >= 0.15  # else not offered in this region (but as tests say)
         stores = sorted(rng.sample(STORES, rng.randint(1, 3)))
-        streaming = releases.streaming(movie, region)
+        streaming = releases.streaming(movie, region, offered=offered)
         offers: dict[str, object] = {
             "link": f"https://www.themoviedb.org/movie/{movie.id}-{slug}/watch?locale={region}"
         }
         if streaming:
             offers["flatrate"] = [_offer(p, i) for i, p in enumerate(streaming)]
-        if releases.digital_out(movie, region):
+        if offered and releases.digital_out(movie, region):
             offers["rent"] = [_offer(p, i) for i, p in enumerate(stores)]
             offers["buy"] = [_offer(p, i) for i, p in enumerate(stores)]
         if len(offers) > 1:

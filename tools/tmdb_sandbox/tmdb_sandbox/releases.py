@@ -72,12 +72,12 @@ class Releases:
         natural = self.opening_ts(movie, region) + after_days * DAY_S
         return min(natural, self.opened.get((movie.id, region, "digital"), float("inf")))
 
-    def streaming(self, movie: Movie, region: str) -> list[int]:
-        """The streaming services carrying the title in the region now."""
+    def streaming(self, movie: Movie, region: str, *, offered: bool = True) -> list[int]:
+        """The streaming services carrying the title in the region now (in a region where
+        it is not `offered`, only those a test put it on)."""
         since_s = self.data_time() - self.opening_ts(movie, region)
-        carried = {
-            offer.provider_id for offer in _offers(movie.id, region) if offer.carried(since_s)
-        }
+        offers = _offers(movie.id, region) if offered else []
+        carried = {offer.provider_id for offer in offers if offer.carried(since_s)}
         return sorted(carried | self.streamed.get((movie.id, region), set()))
 
     def digital_out(self, movie: Movie, region: str) -> bool:

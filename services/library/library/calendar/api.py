@@ -20,6 +20,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["calendar"])
 MAX_SPAN_DAYS = 180
 DEFAULT_PAST_DAYS = 7
 DEFAULT_AHEAD_DAYS = 90
+DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 @router.get(
@@ -40,10 +41,14 @@ async def calendar(
     principal: CurrentPrincipal,
     engine: EngineDep,
     catalog: CatalogDep,
-    start: Annotated[date | None, Query(alias="from", description="YYYY-MM-DD")] = None,
-    end: Annotated[date | None, Query(alias="to", description="YYYY-MM-DD")] = None,
+    start_text: Annotated[
+        str | None, Query(alias="from", pattern=DATE, description="YYYY-MM-DD")
+    ] = None,
+    end_text: Annotated[
+        str | None, Query(alias="to", pattern=DATE, description="YYYY-MM-DD")
+    ] = None,
 ) -> Response:
-    start, end = _span(start, end)
+    start, end = _span(_day(start_text, "from"), _day(end_text, "to"))
     if end < start or (end - start).days > MAX_SPAN_DAYS:
         raise ProblemError(
             422,
@@ -82,3 +87,14 @@ def _span(start: date | None, end: date | None) -> tuple[date, date]:
 def _public(entry: CalendarEntry) -> dict[str, object]:
     """An entry as the contract has it: `provider` only on a streaming arrival."""
     return entry.model_dump(mode="json", exclude={"provider"} if entry.provider is None else None)
+
+
+def _day(text: str | None, name: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ProblemError(
+            422, f"`{name}` is not a date", errors=[{"loc": ["query", name], "msg": "not a date"}]
+        ) from None
