@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 SANDBOX_DATA := data/ml-100k
 RECBOLE_WHEEL := data/downloads/recbole-1.2.1-py3-none-any.whl
 
-.PHONY: help setup uv venv infra browser migrate sandbox-data run test screenshots eval bench chaos stop-check compose-check lint format clean
+.PHONY: help setup uv venv infra browser migrate sandbox-data run test screenshots eval bench chaos stop-check compose-check ha-check lint format clean
 
 help:
 	@echo "make run    - set up and start every service on loopback (gateway on :8000)"
@@ -23,6 +23,7 @@ help:
 	@echo "make chaos  - faults under traffic: restarts PostgreSQL, Redis, RabbitMQ (RELIABILITY.md)"
 	@echo "make stop-check - SIGTERM to every service under write traffic, 3 times each (RELIABILITY.md)"
 	@echo "make compose-check - build every image, run compose with 2 replicas each, check (DEPLOYMENT.md)"
+	@echo "make ha-check - the stores replicated, each one's leading node killed under traffic (DEPLOYMENT.md)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make migrate - create databases and run migrations"
 
@@ -98,3 +99,8 @@ stop-check: setup
 # writes DEPLOYMENT.md; starts (and stops) a Docker engine if none answers. Not in make test.
 compose-check: venv sandbox-data
 	@$(PYTHON) -m tools.compose_check $(ARGS)
+
+# The stores replicated (RabbitMQ cluster, Redis with Sentinel, PostgreSQL under Patroni), each
+# store's leading node killed under traffic (DEPLOYMENT.md). Not part of make test.
+ha-check: venv sandbox-data
+	@$(PYTHON) -m tools.ha_check $(ARGS)

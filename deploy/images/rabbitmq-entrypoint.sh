@@ -9,8 +9,21 @@ default_pass = ${RABBITMQ_DEFAULT_PASS:-guest}
 loopback_users = none
 listeners.tcp.default = 5672
 CONF
+# A cluster (RABBITMQ_CLUSTER_NODES="rabbit@rabbitmq-1 rabbit@rabbitmq-2 ..."): its nodes find
+# each other from that list and share RABBITMQ_ERLANG_COOKIE.
+if [ -n "${RABBITMQ_CLUSTER_NODES:-}" ]; then
+  echo "cluster_formation.peer_discovery_backend = classic_config" >> /etc/rabbitmq/rabbitmq.conf
+  n=0
+  for node in $RABBITMQ_CLUSTER_NODES; do
+    n=$((n + 1))
+    echo "cluster_formation.classic_config.nodes.$n = $node" >> /etc/rabbitmq/rabbitmq.conf
+  done
+fi
 cookie=/var/lib/rabbitmq/.erlang.cookie
-if [ ! -s "$cookie" ]; then
+if [ -n "${RABBITMQ_ERLANG_COOKIE:-}" ]; then
+  rm -f "$cookie"
+  printf '%s' "$RABBITMQ_ERLANG_COOKIE" > "$cookie"
+elif [ ! -s "$cookie" ]; then
   head -c 30 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$cookie"
 fi
 cp "$cookie" /root/.erlang.cookie

@@ -4,6 +4,7 @@ Platform-wide settings (secrets, broker, Redis, environment) have fixed names wi
 prefix so one value serves every service; service settings carry the service's env prefix.
 """
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
@@ -37,6 +38,26 @@ class ShutdownSettings(BaseSettings):
         return round(self.shutdown_deadline_s * 0.3, 2)
 
 
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """Where a Redis is: its URL, or Sentinels that know which server is its primary now."""
+
+    url: str
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = ""
+
+    @classmethod
+    def of(cls, url: str, sentinels: str | None, master: str) -> "RedisTarget":
+        found = []
+        for address in (sentinels or "").split(","):
+            host, _, port = address.strip().rpartition(":")
+            if address.strip():
+                if not host or not port.isdigit():
+                    raise ValueError(f"a Sentinel is host:port, not {address.strip()!r}")
+                found.append((host.strip("[]"), int(port)))
+        return cls(url=url, sentinels=tuple(found), master=master)
+
+
 class PlatformSettings(ShutdownSettings):
     """Settings shared by every service; subclasses set `env_prefix` for their own fields."""
 
@@ -61,6 +82,18 @@ class PlatformSettings(ShutdownSettings):
     security_redis_url: str = Field(
         "redis://127.0.0.1:6380/0", validation_alias=_platform("SECURITY_REDIS_URL")
     )
+    # With Sentinels ("host:26379,host:26379,..."), each Redis is found through them by its
+    # master name (the URL then gives only the database, user and password).
+    redis_sentinels: str | None = Field(None, validation_alias=_platform("REDIS_SENTINELS"))
+    redis_sentinel_master: str = Field(
+        "movies-cache", validation_alias=_platform("REDIS_SENTINEL_MASTER")
+    )
+    security_redis_sentinels: str | None = Field(
+        None, validation_alias=_platform("SECURITY_REDIS_SENTINELS")
+    )
+    security_redis_sentinel_master: str = Field(
+        "movies-security", validation_alias=_platform("SECURITY_REDIS_SENTINEL_MASTER")
+    )
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/", validation_alias=_platform("AMQP_URL")
     )
@@ -74,6 +107,18 @@ class PlatformSettings(ShutdownSettings):
     max_body_bytes: int = Field(1024 * 1024, validation_alias=_platform("MAX_BODY_BYTES"))
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def cache_redis(self) -> RedisTarget:
+        return RedisTarget.of(self.redis_url, self.redis_sentinels, self.redis_sentinel_master)
+
+    @property
+    def security_redis(self) -> RedisTarget:
+        return RedisTarget.of(
+            self.security_redis_url,
+            self.security_redis_sentinels,
+            self.security_redis_sentinel_master,
+        )
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "PlatformSettings":

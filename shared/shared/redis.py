@@ -1,13 +1,23 @@
-"""The Redis clients every service uses, with short timeouts so an outage fails fast."""
+"""The Redis clients every service uses, with short timeouts so an outage fails fast.
+
+A Redis is given as a `RedisTarget`: a URL, or Sentinels and a master name (REDIS_SENTINELS,
+SECURITY_REDIS_SENTINELS), in which case the client asks the Sentinels for the primary on each
+new connection and again after a failover (a connection error or a READONLY answer from a
+demoted server), so the services follow a failover without a restart."""
 
 import logging
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.client import Redis as SyncRedis
 from redis.retry import Retry as SyncRetry
+from redis.sentinel import Sentinel as SyncSentinel
+
+from shared.config import RedisTarget
 
 logger = logging.getLogger(__name__)
 
@@ -18,19 +28,50 @@ _TIMEOUTS: dict[str, Any] = {
     "socket_timeout": 2.0,
     "health_check_interval": 15,
 }
+_SENTINEL_TIMEOUTS: dict[str, Any] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 
 
 def _backoff() -> ExponentialBackoff:
     return ExponentialBackoff(cap=0.2, base=0.02)
 
 
-def make_redis(url: str) -> Redis:
-    return Redis.from_url(url, **_TIMEOUTS, retry=Retry(_backoff(), retries=1), max_connections=200)
+def _target(where: str | RedisTarget) -> RedisTarget:
+    return RedisTarget(url=where) if isinstance(where, str) else where
 
 
-def make_sync_redis(url: str) -> SyncRedis:
+def _credentials(url: str) -> dict[str, Any]:
+    """What a Sentinel-found server needs from the URL: database, user and password."""
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    found: dict[str, Any] = {"db": int(database) if database.isdigit() else 0}
+    if parts.username:
+        found["username"] = unquote(parts.username)
+    if parts.password:
+        found["password"] = unquote(parts.password)
+    return found
+
+
+def make_redis(where: str | RedisTarget) -> Redis:
+    target = _target(where)
+    options = {**_TIMEOUTS, "retry": Retry(_backoff(), retries=1), "max_connections": 200}
+    if not target.sentinels:
+        return Redis.from_url(target.url, **options)
+    sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=_SENTINEL_TIMEOUTS)
+    return sentinel.master_for(
+        target.master, redis_class=Redis, **options, **_credentials(target.url)
+    )
+
+
+def make_sync_redis(where: str | RedisTarget) -> SyncRedis:
     """The blocking client, for code that already runs in a worker thread (service functions)."""
-    return SyncRedis.from_url(url, **_TIMEOUTS, retry=SyncRetry(_backoff(), retries=1))
+    target = _target(where)
+    options = {**_TIMEOUTS, "retry": SyncRetry(_backoff(), retries=1)}
+    if not target.sentinels:
+        return SyncRedis.from_url(target.url, **options)
+    sentinel = SyncSentinel(list(target.sentinels), sentinel_kwargs=_SENTINEL_TIMEOUTS)
+    return sentinel.master_for(
+        target.master, redis_class=SyncRedis, **options, **_credentials(target.url)
+    )
 
 
 async def warn_if_evicting(redis: Redis) -> str | None:

@@ -141,8 +141,8 @@ def build_runtime(
         )
     return Runtime(
         settings=settings,
-        redis=make_redis(settings.redis_url),
-        security_redis=make_redis(settings.security_redis_url),
+        redis=make_redis(settings.cache_redis),
+        security_redis=make_redis(settings.security_redis),
         engine=engine,
         bus=bus,
         relay=relay,

@@ -9,9 +9,10 @@ import aio_pika
 import pytest
 
 from shared.bus import EventBus, Topology
+from shared.bus.bus import FAILOVER_AFTER_S, broker_urls
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent, wrap
 from testsupport.bus import subscription_of
-from testsupport.infra import Infra
+from testsupport.infra import Infra, TcpProxy
 
 
 def _favorite() -> FavoriteAdded:
@@ -24,15 +25,16 @@ async def make_bus(infra: Infra) -> AsyncIterator[Callable[..., EventBus]]:
     namespace = f"test-bus-{uuid.uuid4().hex[:8]}"
 
     def make(**kwargs: object) -> EventBus:
-        bus = EventBus(
-            amqp_url=infra.amqp_url,
-            namespace=namespace,
-            producer="tests",
-            max_retries=2,
-            retry_delay_ms=100,
-            queue_expires_ms=60_000,
-            **kwargs,  # type: ignore[arg-type]
-        )
+        options: dict[str, object] = {
+            "amqp_url": infra.amqp_url,
+            "namespace": namespace,
+            "producer": "tests",
+            "max_retries": 2,
+            "retry_delay_ms": 100,
+            "queue_expires_ms": 60_000,
+            **kwargs,
+        }
+        bus = EventBus(**options)  # type: ignore[arg-type]
         buses.append(bus)
         return bus
 
@@ -163,3 +165,48 @@ async def test_bus_waits_for_an_unreachable_broker_without_crashing() -> None:
     assert not bus.is_connected
     assert bus._task is not None and not bus._task.done()
     await bus.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_bus_given_several_nodes_moves_on_from_one_that_is_gone(
+    make_bus: Callable[..., EventBus], infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster's node dies: the bus takes the next node within FAILOVER_AFTER_S and
+    declares its topology there; events flow again."""
+    node = aio_pika.connection.make_url(infra.amqp_url)
+    gone = TcpProxy(node.port or 5672)  # the first node, reached through a proxy we can cut
+    await gone.start()
+    first = str(node.with_port(gone.port))
+    monkeypatch.setattr("shared.bus.bus.random.randrange", lambda _: 0)  # start at the first
+    received: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+
+    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        await received.put(envelope.event_id)
+
+    bus = make_bus(amqp_url=f"{first},{infra.amqp_url}")
+    bus.subscribe(subscription_of("failover", FavoriteAdded, on_added))
+    bus.start()
+    await bus.wait_ready(10)
+    before = wrap(_favorite(), producer="tests")
+    await bus.publish(before)
+    assert await asyncio.wait_for(received.get(), 10) == before.event_id
+
+    await gone.cut()  # the node is gone for good
+    started = asyncio.get_running_loop().time()
+    while (
+        not bus.is_connected or bus._connection is None or gone.port in (bus._connection.url.port,)
+    ):
+        assert asyncio.get_running_loop().time() - started < FAILOVER_AFTER_S + 15
+        await asyncio.sleep(0.2)
+    after = wrap(_favorite(), producer="tests")
+    await bus.publish(after)
+    # (the first event may come again: its ack may have been lost with the node)
+    while (await asyncio.wait_for(received.get(), 10)) != after.event_id:
+        pass
+
+
+def test_broker_urls_are_one_or_several() -> None:
+    assert broker_urls("amqp://a/") == ["amqp://a/"]
+    assert broker_urls(" amqp://a/ , amqp://b/ ") == ["amqp://a/", "amqp://b/"]
+    with pytest.raises(ValueError):
+        broker_urls(" , ")

@@ -5,9 +5,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, exc, make_url, text
+from sqlmodel import Session
 
-from shared.db import make_engine, ping_idle_connections
+from shared.db import in_session, make_engine, ping_idle_connections
 
 
 @pytest.fixture
@@ -52,3 +53,56 @@ def test_a_busy_connection_is_not_pinged_and_a_dead_one_fails_once(
     with pytest.raises(exc.OperationalError), engine.connect() as connection:
         connection.execute(text("SELECT 1"))  # used moments ago: trusted, and found dead
     assert _backend_pid(engine) != first  # the pool let go of it: the next one works
+
+
+def test_work_whose_connection_died_before_commit_runs_again(
+    engine: Engine, database_url: str
+) -> None:
+    """As after a failover: the pooled connection to the old primary is dead."""
+    first = _backend_pid(engine)
+    _terminate(database_url, first)
+    runs: list[int] = []
+
+    def work(session: Session) -> int:
+        runs.append(1)
+        pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        session.commit()
+        return pid
+
+    assert in_session(engine, work) != first
+    assert len(runs) == 2
+
+
+def test_work_whose_connection_died_while_committing_is_not_run_again(
+    engine: Engine, database_url: str
+) -> None:
+    """The commit may have happened: running the work again could write it twice."""
+    runs: list[int] = []
+
+    def work(session: Session) -> None:
+        runs.append(1)
+        pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        _terminate(database_url, pid)
+        session.commit()
+
+    with pytest.raises((exc.OperationalError, exc.InterfaceError)):
+        in_session(engine, work)
+    assert len(runs) == 1
+
+
+def test_a_multi_host_url_reaches_the_server_that_takes_writes(database_url: str) -> None:
+    """As with a primary and a standby: the first host is down, the second answers."""
+    url = make_url(database_url)
+    multi = url.set(host=None, port=None).update_query_pairs(
+        [
+            ("host", "127.0.0.1:1"),
+            ("host", f"{url.host}:{url.port or 5432}"),
+            ("target_session_attrs", "read-write"),
+        ]
+    )
+    engine = make_engine(multi.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT NOT pg_is_in_recovery()")).scalar_one()
+    finally:
+        engine.dispose()

@@ -34,7 +34,8 @@ def create_app(app_settings: AuthSettings = settings) -> FastAPI:
         timeout_s=app_settings.export_timeout_s,
     )
     app.state.exporter = exporter
-    revocations = RevocationCopy(make_sync_redis(app_settings.security_redis_url))
+    revocations = RevocationCopy(make_sync_redis(app_settings.security_redis))
+    revocations.replicas = app_settings.revocation_replicas
     app.state.revocations = revocations
 
     async def keep_copy_whole(runtime: Runtime) -> None:

@@ -29,6 +29,9 @@ class AuthSettings(DatabaseSettings):
     recommendations_url: str = "http://127.0.0.1:8004"
     notifications_url: str = "http://127.0.0.1:8005"
     export_timeout_s: float = 10.0
+    # Replicas of the security Redis that must hold a revocation before a logout is answered
+    # (1 with Sentinel and a replica; 0: the primary alone, as on a single server)
+    revocation_replicas: int = Field(0, ge=0, le=5)
 
     def user_data_urls(self) -> dict[str, str]:
         return {

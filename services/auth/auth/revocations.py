@@ -7,6 +7,9 @@ COPY_COMPLETE_KEY, the mark that the copy holds every such revocation. Checks re
 
 A revocation (logout, refresh-token reuse, password change) holds the copy's lock shared,
 writes its keys and only then commits; if Redis cannot take them nothing is committed (503).
+With a replicated security Redis (AUTH_REVOCATION_REPLICAS=1), a revocation counts as written
+only once a replica has it too (WAIT): a failover right after a logout cannot promote a replica
+that never saw it, which would still hold the completeness mark and let the token through.
 Every auth replica keeps the copy whole (`shared/mirror.py` says how writes and rebuilds
 cannot miss each other).
 """
@@ -35,15 +38,22 @@ class RevocationCopy(RedisMirror[Revocation]):
     lock_id = 0x7265766F  # "revo"
     mark_key = COPY_COMPLETE_KEY
     name = "revocation"
+    replicas = 0  # replicas that must have a revocation before it counts as written
+    replica_wait_ms = 500
 
     def write(self, revoked: Iterable[Revocation]) -> None:
-        """Copy these revocations; raises RevocationUnavailable if Redis cannot take them."""
+        """Copy these revocations; raises RevocationUnavailable if Redis cannot take them (or
+        fewer than `replicas` replicas have them within `replica_wait_ms`)."""
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 _queue(pipe, revoked, utcnow())
-                pipe.execute()
+                if self.replicas:
+                    pipe.execute_command("WAIT", self.replicas, self.replica_wait_ms)
+                answers = pipe.execute()
         except RedisError as exc:
             raise RevocationUnavailable(str(exc)) from exc
+        if self.replicas and int(answers[-1]) < self.replicas:
+            raise RevocationUnavailable(f"{answers[-1]} of {self.replicas} replicas have it")
 
     def load(self, session: Session, now: datetime) -> Sequence[Revocation]:
         rows = session.execute(

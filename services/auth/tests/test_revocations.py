@@ -119,6 +119,24 @@ def test_a_revocation_the_copy_cannot_take_is_not_committed(
         assert row is not None and row.revoked_at is None  # the user can simply retry
 
 
+def test_a_revocation_no_replica_took_is_not_committed(
+    auth_engine: Engine, passwords: Passwords, auth_settings: AuthSettings, copy: RevocationCopy
+) -> None:
+    """With AUTH_REVOCATION_REPLICAS=1 and no replica (gone, or not yet back after a
+    failover), a logout is refused rather than trusted to a primary that may be lost."""
+    session_id = _login(auth_engine, passwords, auth_settings)
+    copy.replicas, copy.replica_wait_ms = 1, 50  # the test's Redis has no replica
+    with Session(auth_engine) as session, pytest.raises(RevocationUnavailable, match="0 of 1"):
+        service.end_session(session, session_id=session_id, copy=copy)
+    with Session(auth_engine) as session:
+        row = session.get(AuthSession, session_id)
+        assert row is not None and row.revoked_at is None
+    copy.replicas = 0
+    with Session(auth_engine) as session:
+        service.end_session(session, session_id=session_id, copy=copy)
+    assert _revoked_in_copy(copy, session_id)
+
+
 def test_a_rebuild_waits_for_a_revocation_in_flight(
     auth_engine: Engine, passwords: Passwords, auth_settings: AuthSettings, copy: RevocationCopy
 ) -> None:

@@ -22,7 +22,7 @@ from shared.runtime import Runtime, build_runtime
 
 
 def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
-    cache_redis = make_redis(app_settings.redis_url)
+    cache_redis = make_redis(app_settings.cache_redis)
     cache = CatalogCache(
         cache_redis,
         local_max_entries=app_settings.local_cache_entries,
@@ -31,7 +31,7 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
     runtime = build_runtime(app_settings, publishes=PUBLISHES)
     assert runtime.engine is not None and runtime.bus is not None
     mirror = CommunityMirror(cache_redis, runtime.engine)
-    viewers = Viewers(make_sync_redis(app_settings.redis_url), rewrite_interval_s=300)
+    viewers = Viewers(make_sync_redis(app_settings.cache_redis), rewrite_interval_s=300)
     tmdb = TmdbClient(app_settings)
     catalog = Catalog(tmdb=tmdb, cache=cache, settings=app_settings)
     runtime.bus.subscribe(

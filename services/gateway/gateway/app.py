@@ -43,8 +43,8 @@ async def _check_service(session: aiohttp.ClientSession, url: str, timeout_s: fl
 
 def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     configure_logging(app_settings.service_name, app_settings.log_level)
-    redis = make_redis(app_settings.redis_url)
-    security_redis = make_redis(app_settings.security_redis_url)
+    redis = make_redis(app_settings.cache_redis)
+    security_redis = make_redis(app_settings.security_redis)
     merger = OpenApiMerger(
         upstreams=app_settings.service_urls(), cache_s=app_settings.openapi_cache_s
     )

@@ -16,6 +16,7 @@ import sys
 
 from aiormq.exceptions import AMQPConnectionError, ChannelNotFoundEntity
 
+from shared.bus.bus import broker_urls
 from shared.bus.dlq import list_dead_letters, replay
 from shared.bus.topology import Topology
 from shared.config import PlatformSettings
@@ -57,13 +58,17 @@ def _run(argv: list[str] | None) -> int:
     settings = PlatformSettings()
     dead_letter_queue, consumer_queue = Topology(settings.bus_namespace).resolve(args.queue)
     if args.command == "list":
-        letters = asyncio.run(list_dead_letters(settings.amqp_url, dead_letter_queue, args.limit))
+        letters = asyncio.run(
+            list_dead_letters(broker_urls(settings.amqp_url)[0], dead_letter_queue, args.limit)
+        )
         for letter in letters:
             print(letter.summary())
         print(f"{len(letters)} dead letter(s) in {dead_letter_queue}", file=sys.stderr)
         return 0
     if args.command == "show":
-        letters = asyncio.run(list_dead_letters(settings.amqp_url, dead_letter_queue, 10_000))
+        letters = asyncio.run(
+            list_dead_letters(broker_urls(settings.amqp_url)[0], dead_letter_queue, 10_000)
+        )
         found = [letter for letter in letters if letter.message_id == args.message_id]
         if not found:
             print(f"no message {args.message_id} in {dead_letter_queue}", file=sys.stderr)
@@ -72,7 +77,7 @@ def _run(argv: list[str] | None) -> int:
         return 0
     count = asyncio.run(
         replay(
-            settings.amqp_url,
+            broker_urls(settings.amqp_url)[0],
             dead_letter_queue,
             consumer_queue,
             message_id=None if args.all else args.message_id,

@@ -2,6 +2,11 @@
 
 Every wait on the broker has a deadline (a connect, a publish with its confirm, an ack, the
 close): a broker that stops answering costs a caller seconds, never its task forever.
+
+A clustered broker is given as several URLs (AMQP_URL="amqp://…@rabbit-1/,amqp://…@rabbit-2/"):
+each process starts at a random one of them; a connection lost for FAILOVER_AFTER_S (its node
+gone, not a blip the robust connection rides out) is dropped and the next node is tried, and
+the topology is declared again there (quorum queues keep their messages on the other nodes).
 """
 
 import asyncio
@@ -49,6 +54,21 @@ CONNECT_TIMEOUT_S = 10.0
 SETTLE_TIMEOUT_S = 5.0  # an ack, nack or reject (unsettled, the broker redelivers it)
 CLOSE_TIMEOUT_S = 3.0
 RECONNECT_INTERVAL_S = 1.0
+FAILOVER_AFTER_S = 5.0  # lost this long: the node is gone, another one is tried
+WATCH_INTERVAL_S = 0.5
+
+
+def broker_urls(amqp_url: str) -> list[str]:
+    """The broker's nodes: one URL, or several separated by commas."""
+    urls = [url.strip() for url in amqp_url.split(",") if url.strip()]
+    if not urls:
+        raise ValueError("AMQP_URL names no broker")
+    return urls
+
+
+def _node(url: str) -> str:
+    """Where a URL points, without its credentials (for logs)."""
+    return url.rpartition("@")[2]
 
 
 class TransientError(Exception):
@@ -107,7 +127,7 @@ class EventBus:
         retry_delay_ms: int = 2000,
         queue_expires_ms: int | None = None,
     ) -> None:
-        self.amqp_url = amqp_url
+        self.amqp_urls = broker_urls(amqp_url)
         self.namespace = namespace
         self.producer = producer
         self.max_retries = max_retries
@@ -162,11 +182,13 @@ class EventBus:
         return await _close(connection, deadline.step())
 
     async def _connect_forever(self) -> None:
+        """Connect to a node and stay; with several nodes, move on from one that is gone."""
         delay_s = 0.5
+        turn = random.randrange(len(self.amqp_urls))
         while True:
+            url = self.amqp_urls[turn % len(self.amqp_urls)]
             try:
-                await self._connect()
-                return
+                await self._connect(url)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -174,16 +196,47 @@ class EventBus:
                     "broker unavailable, retrying in %.1fs: %s",
                     delay_s,
                     exc,
-                    extra={"amqp_error": type(exc).__name__},
+                    extra={"amqp_error": type(exc).__name__, "node": _node(url)},
                 )
-                await asyncio.sleep(delay_s)
+                turn += 1
+                await asyncio.sleep(delay_s if turn % len(self.amqp_urls) == 0 else 0)
                 delay_s = min(delay_s * 2, 10.0)
+                continue
+            delay_s = 0.5
+            if len(self.amqp_urls) == 1:
+                return  # the robust connection reconnects to the one node by itself
+            await self._until_lost_for(FAILOVER_AFTER_S)
+            logger.warning(
+                "broker node lost for %.0f s; trying the next one",
+                FAILOVER_AFTER_S,
+                extra={"node": _node(url)},
+            )
+            self._ready.clear()
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await asyncio.shield(_close(connection, CLOSE_TIMEOUT_S))
+            turn += 1
 
-    async def _connect(self) -> None:
+    async def _until_lost_for(self, lost_s: float) -> None:
+        """Return once the connection has been down for `lost_s` in a row."""
+        lost_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            connection = self._connection
+            up = connection is not None and connection.connected.is_set()
+            if up:
+                lost_since = None
+            elif lost_since is None:
+                lost_since = loop.time()
+            elif loop.time() - lost_since >= lost_s:
+                return
+
+    async def _connect(self, url: str) -> None:
         # Built here rather than by aio_pika.connect_robust, so that a connect that fails or
         # is cancelled half-way is closed (with its reconnect task) instead of left running.
         connection = aio_pika.RobustConnection(
-            make_url(self.amqp_url),
+            make_url(url),
             reconnect_interval=RECONNECT_INTERVAL_S,
             client_properties={"connection_name": self.producer},
         )
@@ -199,7 +252,10 @@ class EventBus:
             raise
         self._connection, self._channel = connection, channel
         self._ready.set()
-        logger.info("connected to the broker", extra={"exchange": self.topology.exchange})
+        logger.info(
+            "connected to the broker",
+            extra={"exchange": self.topology.exchange, "node": _node(url)},
+        )
 
     async def _declare_exchanges(
         self, channel: AbstractChannel
