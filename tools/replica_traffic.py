@@ -41,6 +41,7 @@ class Outcome:
     at: float
     op: str
     status: int | None  # None: no answer
+    sent: float = 0.0  # when the request went out (time.monotonic(), as `at`)
 
 
 class User:
@@ -68,12 +69,13 @@ class User:
 
     def _call(self, op: str, method: str, path: str, **kwargs: Any) -> Outcome:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        sent = time.monotonic()
         try:
             response = self._client().request(method, path, headers=headers, **kwargs)
             status: int | None = response.status_code
         except httpx.HTTPError:
             status = None
-        return Outcome(time.monotonic(), op, status)
+        return Outcome(time.monotonic(), op, status, sent)
 
     def _log_in(self) -> Outcome:
         deadline = time.monotonic() + 60

@@ -42,7 +42,17 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         pool_timeout=5,
         pool_recycle=1800,
         client_encoding="utf8",
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=10000"},
+        connect_args={
+            "connect_timeout": 3,
+            "options": "-c statement_timeout=10000",
+            # A server that vanished (a killed primary's address answers nothing) is noticed
+            # in seconds, not after TCP's retransmissions give up a quarter of an hour later.
+            "keepalives": 1,
+            "keepalives_idle": 2,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 5_000,
+        },
     )
     ping_idle_connections(engine)
     return engine
