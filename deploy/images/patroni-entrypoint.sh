@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Patroni's configuration from the environment (PATRONI_NAME, PG_SUPERUSER_PASSWORD,
+# Patroni's configuration from the environment (PATRONI_NAME, PATRONI_ADDRESS, PG_SUPERUSER_PASSWORD,
 # PG_REPLICATION_PASSWORD, APP_USER, APP_PASSWORD, ETCD_HOSTS), then Patroni in the
 # foreground. The first node to take the leader key in etcd initialises the cluster and creates
 # the application's role; the other one clones it and follows as the synchronous standby.
 set -euo pipefail
 name=${PATRONI_NAME:?}
+address=${PATRONI_ADDRESS:-$name}  # where the others reach it
 cat > /tmp/post-bootstrap.sh <<SCRIPT
 #!/usr/bin/env bash
 psql "\$1" -v ON_ERROR_STOP=1 -c "CREATE ROLE ${APP_USER:?} LOGIN CREATEDB PASSWORD '${APP_PASSWORD:?}'"
@@ -16,7 +17,7 @@ namespace: /service/
 name: ${name}
 restapi:
   listen: 0.0.0.0:8008
-  connect_address: ${name}:8008
+  connect_address: ${address}:8008
 etcd3:
   hosts: ${ETCD_HOSTS:-etcd:2379}
 bootstrap:
@@ -45,7 +46,7 @@ bootstrap:
   post_bootstrap: /tmp/post-bootstrap.sh
 postgresql:
   listen: 0.0.0.0:5432
-  connect_address: ${name}:5432
+  connect_address: ${address}:5432
   data_dir: /var/lib/postgresql/patroni/data
   bin_dir: /usr/lib/postgresql/15/bin
   pgpass: /tmp/pgpass
