@@ -163,8 +163,8 @@ class User:
 
     # --- afterwards -----------------------------------------------------------------------
     def read_back(self) -> tuple[set[int], dict[int, float]]:
-        if not self.token:
-            self._log_in()
+        if not self.token and (login := self._log_in()).status != 200:
+            raise RuntimeError(f"{self.email} cannot log in again (answered {login.status})")
         favorites = {item["movie"]["id"] for item in self._all("/favorites")}
         ratings = {item["movie_id"]: float(item["score"]) for item in self._all("/me/ratings")}
         return favorites, ratings

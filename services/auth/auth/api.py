@@ -109,9 +109,13 @@ async def _login(
             raise ProblemError(
                 429, "Too many failed logins, try again later", headers={"Retry-After": str(wait_s)}
             )
-        user = await run_in_threadpool(
-            service.authenticate, session, email=email, password=password, passwords=passwords
-        )
+        try:
+            user = await run_in_threadpool(
+                service.authenticate, session, email=email, password=password, passwords=passwords
+            )
+        except Exception:
+            await throttle.undecided(email=email, ip=ip)
+            raise
         if user is None:
             raise ProblemError(401, INVALID_CREDENTIALS)
         await throttle.succeeded(email=email, ip=ip)

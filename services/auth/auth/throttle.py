@@ -3,9 +3,11 @@
 An attempt is counted before its password is checked, in one atomic step that also refuses it
 when a limit is reached, so simultaneous guesses cannot all slip past the check (counting only
 after a failed check let 16 concurrent guesses through a limit of 5). A successful login gives
-its attempt back. A locked account unlocks by itself when its window ends (minutes, not hours),
-so an attacker can slow a real user down but not lock them out for long. If the security Redis
-is down, attempts are refused (503) rather than let through unthrottled.
+its attempt back, and so does one whose password could not be checked (the database failed):
+an outage must not lock out the users retrying through it. A locked account unlocks by itself
+when its window ends (minutes, not hours), so an attacker can slow a real user down but not
+lock them out for long. If the security Redis is down, attempts are refused (503) rather than
+let through unthrottled.
 """
 
 import hashlib
@@ -42,6 +44,15 @@ return 0
 """
 
 
+# KEYS: account, ip. An attempt that reached no verdict (the database failed) is not counted.
+_UNDECIDED = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
 class ThrottleUnavailable(Exception):
     """The security Redis is down: attempts cannot be counted."""
 
@@ -56,6 +67,7 @@ class LoginThrottle:
     def __post_init__(self) -> None:
         self._attempt = self.redis.register_script(_ATTEMPT)
         self._succeeded = self.redis.register_script(_SUCCEEDED)
+        self._undecided = self.redis.register_script(_UNDECIDED)
 
     @staticmethod
     def _keys(email: str, ip: str) -> tuple[str, str]:
@@ -72,6 +84,15 @@ class LoginThrottle:
         except RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
         return int(wait_s) or None
+
+    async def undecided(self, *, email: str, ip: str) -> None:
+        """The password could not be checked (the database failed, a failover under way): the
+        attempt is given back, so a user retrying through an outage is not locked out. Best
+        effort: if Redis fails too, the attempt stays counted (the window ends it)."""
+        try:
+            await self._undecided(keys=list(self._keys(email, ip)))
+        except RedisError:
+            return
 
     async def succeeded(self, *, email: str, ip: str) -> None:
         """The attempt was right: the account starts afresh and the IP gets its attempt back."""

@@ -111,3 +111,31 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
         'http_request_duration_seconds_count{method="GET",route="/api/v1/me",status="401"}'
         in metrics
     )
+
+
+def test_logins_the_database_could_not_check_do_not_lock_the_account(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user retrying through a database failover is not locked out by the failed tries."""
+    from sqlalchemy.exc import OperationalError
+
+    from auth import service
+
+    _register_and_login(client)
+
+    def failing_over(*_: object, **__: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "authenticate", failing_over)
+        # answered as a server would (the problem+json 503), not raised into the test
+        patched.setattr(client._transport, "raise_server_exceptions", False)
+        for _ in range(8):  # past the 5 failures an account may have
+            answer = client.post(
+                "/api/v1/auth/login", json={"email": "ann@example.com", "password": PASSWORD}
+            )
+            assert answer.status_code == 503, answer.text
+    back = client.post(
+        "/api/v1/auth/login", json={"email": "ann@example.com", "password": PASSWORD}
+    )
+    assert back.status_code == 200, back.text
