@@ -354,7 +354,9 @@ def report(figures: dict[str, Any]) -> str:
         f"healthy in {figures['up to healthy s']} s). RabbitMQ: three clustered nodes; each "
         "Redis: a primary and a replica under three Sentinels; PostgreSQL: a primary and a "
         "synchronous standby under Patroni (etcd); two replicas of every service; "
-        "compose-check's traffic through both gateway replicas throughout.",
+        "compose-check's traffic through both gateway replicas throughout. \"Writes paused at "
+        'most": the longest stretch without an acknowledged write between the kill and the '
+        'restart; "flowing again after": when that stretch ended, counted from the kill.',
         "",
         "| fault (SIGKILL, started again after "
         f"{AFTER_KILL_S:.0f} s) | writes paused at most | writes flowing again after "
