@@ -25,11 +25,11 @@ from tools.supervise import SANDBOX, SERVICES
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(900)  # each target's own subprocess timeout comes first
 SMOKED = {"run", "test", "eval", "bench", "chaos", "stop-check", "lint", "format", "migrate"}
-# Not run here, by design: it installs and starts a Docker engine and builds every image
-# (minutes, and a daemon of the machine's). Its command line is checked below; its figures
-# are in DEPLOYMENT.md.
+# Not run here, by design: compose-check and ha-check install and start a Docker engine and
+# build every image (minutes, and a daemon of the machine's). Their command lines are checked
+# below; their figures are in DEPLOYMENT.md.
 # `make screenshots` rewrites docs/screenshots/ with the browser test, which make test runs.
-BY_HAND = {"compose-check", "screenshots"}
+BY_HAND = {"compose-check", "ha-check", "screenshots"}
 
 
 def _make(*args: str, timeout_s: float, env: dict[str, str] | None = None) -> str:
@@ -55,11 +55,11 @@ def test_every_target_the_readme_names_is_smoked_here() -> None:
         assert re.search(rf"^{target}:", makefile, re.M), f"no {target} target in the Makefile"
 
 
-def test_compose_check_loads_and_knows_its_options() -> None:
+@pytest.mark.parametrize("tool", ["tools.compose_check", "tools.ha_check"])
+def test_the_container_checks_load_and_know_their_options(tool: str) -> None:
     output = subprocess.run(
-        [sys.executable, "-m", "tools.compose_check", "--help"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [sys.executable, "-m", tool, "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert "--no-write" in output and "--keep" in output
 
 
