@@ -70,8 +70,11 @@ PASSWORD = "a long compose-check passphrase"
 REFRESH_INTERVAL_S = 20
 
 
+LOG_PREFIX = "compose-check"  # make ha-check, which runs this module's steps, names itself
+
+
 def log(message: str) -> None:
-    print(f"compose-check: {message}", flush=True)
+    print(f"{LOG_PREFIX}: {message}", flush=True)
 
 
 def run(*argv: str, env: dict[str, str] | None = None, timeout_s: float = 1800) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from shared.services import SANDBOX_PORT, SERVICES
 from tests.e2e.settings import STACK_SETTINGS
+from tools import compose_check
 from tools.compose_check import (
     DEPLOY,
     LOCAL_BASE,
@@ -256,6 +257,7 @@ def kill_and_restart(stack: HaStack, traffic: Traffic, fault: str, service: str)
 
 
 def main() -> None:
+    compose_check.LOG_PREFIX = "ha-check"
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update DEPLOYMENT.md")
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
