@@ -226,12 +226,16 @@ def image_size_mb(engine: Engine, image: str) -> float:
 
 # --- the stack ------------------------------------------------------------------------------
 class Stack:
-    def __init__(self, engine: Engine, images: dict[str, str]) -> None:
+    # Containers stopped by a check (killed, not yet started again) are listed too when set
+    include_stopped = False
+
+    def __init__(self, engine: Engine, images: dict[str, str], project: str = PROJECT) -> None:
         self.engine = engine
+        self.project = project
         first_port = free_port()
         self.env = {
             **images,
-            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_PROJECT_NAME": project,
             "POSTGRES_PASSWORD": secrets.token_hex(12),
             "RABBITMQ_PASSWORD": secrets.token_hex(12),
             "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(12),
@@ -279,7 +283,7 @@ class Stack:
             # What the e2e suite expects of a stack (high rate limits among them: the
             # traffic's few users make many requests each, this is not a rate-limit test).
             **STACK_SETTINGS,
-            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_PROJECT_NAME": self.project,
             # the catalog's cache keys name both; the browser test loads the sandbox's posters
             "TMDB_BASE_URL": f"http://tmdb-sandbox:{SANDBOX_PORT}/3",
             "TMDB_IMAGE_BASE_URL": f"http://127.0.0.1:{self.env['SANDBOX_HOST_PORT']}/t/p/w500",
@@ -356,14 +360,14 @@ class Stack:
     def host_address(self) -> str:
         """This machine's address on the compose network (its gateway), as containers see it."""
         return run(
-            self.engine.docker, "network", "inspect", f"{PROJECT}_default",
+            self.engine.docker, "network", "inspect", f"{self.project}_default",
             "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
         ).strip()  # fmt: skip
 
     def containers(self, service: str) -> list[str]:
         out = run(
-            self.engine.docker, "ps", "-q",
-            "--filter", f"label=com.docker.compose.project={PROJECT}",
+            self.engine.docker, "ps", "-aq" if self.include_stopped else "-q",
+            "--filter", f"label=com.docker.compose.project={self.project}",
             "--filter", f"label=com.docker.compose.service={service}",
         )  # fmt: skip
         return sorted(out.split())
@@ -456,7 +460,7 @@ class Stack:
 def save_logs(stack: Stack, path: Path) -> None:
     try:
         states = run(stack.engine.docker, "ps", "-a", "--filter",
-                     f"label=com.docker.compose.project={PROJECT}",
+                     f"label=com.docker.compose.project={stack.project}",
                      "--format", "{{.Names}} {{.Status}}")  # fmt: skip
         containers = [line.split()[0] for line in states.splitlines()]
         parts = [states]

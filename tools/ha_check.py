@@ -57,10 +57,11 @@ UNSENT = "SELECT count(*) FROM outbox_event WHERE sent_at IS NULL"
 class HaStack(Stack):
     """compose-check's stack, on deploy/ha/docker-compose.yml."""
 
+    include_stopped = True  # a killed store node is started again by its container id
+
     def __init__(self, engine: Engine, images: dict[str, str]) -> None:
-        super().__init__(engine, images)
+        super().__init__(engine, images, project=PROJECT)
         self.env |= {
-            "COMPOSE_PROJECT_NAME": PROJECT,
             "RABBITMQ_ERLANG_COOKIE": secrets.token_hex(16),
             "PATRONI_IMAGE": "movie-discovery/patroni",
             "ETCD_IMAGE": "movie-discovery/etcd",
@@ -82,7 +83,7 @@ class HaStack(Stack):
             **{name: self.env[name] for name in ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD")},
             "RABBITMQ_ERLANG_COOKIE": self.env["RABBITMQ_ERLANG_COOKIE"],
             **STACK_SETTINGS,
-            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_PROJECT_NAME": self.project,
             "TMDB_BASE_URL": f"http://tmdb-sandbox:{SANDBOX_PORT}/3",
             **overrides,
         }
@@ -112,14 +113,6 @@ class HaStack(Stack):
             if tier == ["postgres-1", "postgres-2"]:
                 self.wait_for_standby(timeout_s=120)
         return time.monotonic() - started
-
-    def containers(self, service: str) -> list[str]:
-        out = run(
-            self.engine.docker, "ps", "-aq",
-            "--filter", f"label=com.docker.compose.project={PROJECT}",
-            "--filter", f"label=com.docker.compose.service={service}",
-        )  # fmt: skip
-        return sorted(out.split())
 
     def container(self, service: str) -> str:
         return self.containers(service)[0]

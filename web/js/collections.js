@@ -3,7 +3,7 @@ import { API, del, get, patch, post, put, query, request } from "./api.js";
 import { h, when, year } from "./dom.js";
 import { session } from "./session.js";
 
-function signInFirst(view) {
+export function signInFirst(view) {
   if (session.signedIn) return false;
   view.replaceChildren(h("section", {}, h("h1", {}, "Sign in to see this"), h("p", {}, h("a", { href: "#/signin" }, "Sign in"), ".")));
   return true;

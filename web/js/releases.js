@@ -1,8 +1,8 @@
 // The release calendar: the services a user has, release alerts on or off, and their
 // watchlist's and favorites' dates (releases in their region, arrivals on their services).
 import { get, patch, query } from "./api.js";
+import { signInFirst } from "./collections.js";
 import { h } from "./dom.js";
-import { session } from "./session.js";
 
 // The services preferences.providers accepts (shared/shared/providers.py; a test keeps them equal).
 export const PROVIDERS = {
@@ -37,10 +37,7 @@ function describe(entry) {
 }
 
 export async function calendar(view, params, _id, rerender) {
-  if (!session.signedIn) {
-    view.replaceChildren(h("section", {}, h("h1", {}, "Sign in to see this"), h("p", {}, h("a", { href: "#/signin" }, "Sign in"), ".")));
-    return;
-  }
+  if (signInFirst(view)) return;
   const span = { from: params.get("from") || undefined, to: params.get("to") || undefined };
   const [me, dates] = await Promise.all([get("/me"), get(`/me/calendar${query(span)}`)]);
   const prefs = me.preferences;

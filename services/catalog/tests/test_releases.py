@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from catalog import release_check
 from catalog.config import CatalogSettings
 from catalog.release_check import ReleaseChecker
-from catalog.releases import RegionFacts, advance, calendar_entries
+from catalog.releases import CalendarEntry, RegionFacts, advance, calendar_entries
 from catalog.service import Catalog
 from shared.db import make_engine
 
@@ -250,30 +250,26 @@ async def test_the_calendar_has_the_users_region_and_services(
         )
     catalog = make_catalog(httpx.ASGITransport(app=sandbox_app))
     today = datetime.now(UTC).date()
-    before = await release_check.calendar(
-        engine=engine,
-        tmdb=catalog.tmdb,
-        user_id=user_id,
-        movie_ids=[movie_id],
-        start=today,
-        end=today + timedelta(days=40),
-        logo_url=lambda path: path,
-    )  # not looked at yet: asked of TMDb now
+
+    async def next_weeks() -> list[CalendarEntry]:
+        return await release_check.calendar(
+            engine=engine,
+            tmdb=catalog.tmdb,
+            user_id=user_id,
+            movie_ids=[movie_id],
+            start=today,
+            end=today + timedelta(days=40),
+            logo_url=lambda path: path,
+        )
+
+    before = await next_weeks()  # not looked at yet: asked of TMDb now
     assert [(e.movie_id, e.kind) for e in before] == [(movie_id, "theatrical")]
     checker = _checker(make_catalog, sandbox_app, engine)
     await checker.check_due()
     world.releases.available_now(movie_id, "GB", "streaming", 8)  # type: ignore[attr-defined]
     _due_now(engine)
     await checker.check_due()
-    after = await release_check.calendar(
-        engine=engine,
-        tmdb=catalog.tmdb,
-        user_id=user_id,
-        movie_ids=[movie_id],
-        start=today,
-        end=today + timedelta(days=40),
-        logo_url=lambda path: path,
-    )
+    after = await next_weeks()
     assert ("streaming", today, 8) in [
         (e.kind, e.on, e.provider["id"] if e.provider else None) for e in after
     ]
