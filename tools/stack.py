@@ -88,6 +88,7 @@ class RedisProcess:
                 "--save", "",
                 "--appendonly", "no",
                 "--maxmemory-policy", "noeviction",
+                "--dir", str(self.log_path.parent),
                 "--logfile", str(self.log_path),
             ],
             stdout=subprocess.DEVNULL,

@@ -82,7 +82,7 @@ class _Servers:
     def _run(self, name: str, *arguments: str) -> None:
         self.processes[name] = subprocess.Popen(
             ["redis-server", *arguments, "--save", "", "--appendonly", "no",
-             "--logfile", str(self.directory / f"{name}.log")],
+             "--dir", str(self.directory), "--logfile", str(self.directory / f"{name}.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 10
