@@ -15,6 +15,8 @@ consumers' lag (the 99th percentile of `events_consumer_lag_seconds` over the ru
 """
 
 import argparse
+import collections
+import contextlib
 import os
 import platform
 import re
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,6 +130,22 @@ def busy_cpu_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(names: dict[int, str]) -> collections.Counter[str]:
+    """CPU seconds used so far by every process on the machine, summed by name: the pids in
+    `names` by theirs, the rest by their command (postgres backends, beam.smp, redis-server)."""
+    found: collections.Counter[str] = collections.Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text_ = stat.read_text()
+        except OSError:  # gone since the listing
+            continue
+        command_name = text_[text_.index("(") + 1 : text_.rindex(")")]
+        utime, stime = map(int, text_[text_.rindex(")") + 2 :].split()[11:13])
+        name = names.get(int(stat.parent.name), command_name)
+        found[name] += (utime + stime) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
 def children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -174,6 +193,33 @@ def run_wrk(
         flush=True,
     )
     return result
+
+
+def summarize_profile(name: str, path: Path, top: int = 25) -> str:
+    """A process's samples from py-spy's collapsed stacks: the functions holding the most
+    samples on top of the stack (own) and anywhere in it (inclusive)."""
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines() if path.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = [frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].rstrip(")")
+                  for frame in stack.split(";")[1:]]  # fmt: skip
+        if frames:
+            own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    lines = [f"== {name}: {total} samples"]
+    for title, counter in (("own", own), ("inclusive", inclusive)):
+        lines.append(f"-- {title}")
+        lines += [
+            f"{100 * n / max(total, 1):5.1f}%  {frame}" for frame, n in counter.most_common(top)
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def lua(path: Path, body: str) -> str:
@@ -266,9 +312,17 @@ def lag_p99_s(
 
 
 class Bench:
-    def __init__(self, seconds: int, work_dir: Path, only: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        seconds: int,
+        work_dir: Path,
+        only: list[str] | None = None,
+        profile_dir: Path | None = None,
+    ) -> None:
         self.seconds = seconds
         self.only = only or []
+        self.profile_dir = profile_dir
+        self.profiled: dict[str, int] = {}  # process name -> pid, profiled during each scenario
         self.work_dir = work_dir
         self.namespace = f"bench-{uuid.uuid4().hex[:6]}"
         self.database_urls = {
@@ -372,6 +426,59 @@ class Bench:
             flush=True,
         )
         return result
+
+    @contextlib.contextmanager
+    def profiling(self, scenario: str) -> Iterator[None]:
+        """With `--profile`: py-spy samples every process of the stack (and the peer) while
+        the scenario runs, written as collapsed stacks (`<scenario>.<process>.txt`) with a
+        summary of each process's busiest functions (`<scenario>.summary.txt`)."""
+        if self.profile_dir is None or scenario in (FLOOR, PATHS_FLOOR):
+            yield
+            return
+        slug = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
+        cpu_before = cpu_by_process(self.profiled)
+        recorders = {
+            name: subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(self.seconds),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(self.profile_dir / f"{slug}.{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, pid in self.profiled.items()
+        }
+        try:
+            yield
+            cpu = cpu_by_process(self.profiled) - cpu_before
+        finally:
+            for recorder in recorders.values():
+                try:
+                    recorder.wait(timeout=self.seconds + 30)
+                except subprocess.TimeoutExpired:
+                    recorder.kill()
+        cpu.pop("py-spy", None)  # the sampling's own cost
+        requests = self.results[-1].requests if self.results else 0
+        per_process = [f"== CPU seconds by process over the run ({requests} requests)"] + [
+            f"{seconds:7.2f} s  {1000 * seconds / max(requests, 1):6.2f} ms/request  {name}"
+            for name, seconds in cpu.most_common(15)
+        ]
+        summary = ["\n".join(per_process) + "\n"] + [
+            summarize_profile(name, self.profile_dir / f"{slug}.{name}.txt") for name in recorders
+        ]
+        (self.profile_dir / f"{slug}.summary.txt").write_text("\n".join(summary))
+        print(f"bench: profiles of {scenario} in {self.profile_dir}/{slug}.*", flush=True)
 
     def event_throughput(self, stack: Stack, count: int = 5000) -> dict[str, float]:
         favorites = make_engine(self.database_urls["library"])
@@ -518,11 +625,14 @@ class Bench:
             for r in ("hit", "miss", "stale")
         }
 
+        self.profiled = {name: process.pid for name, process in stack.processes.items()}
+
         def run(name: str, url: str, **options: Any) -> None:
             floors = (FLOOR, PATHS_FLOOR)
             if self.only and name not in floors and not any(part in name for part in self.only):
                 return
-            self.results.append(run_wrk(wrk, name, url, seconds=self.seconds, **options))
+            with self.profiling(name):
+                self.results.append(run_wrk(wrk, name, url, seconds=self.seconds, **options))
 
         run(FLOOR, f"http://127.0.0.1:{bare_port}/")
         run(
@@ -733,6 +843,7 @@ class Bench:
             )
         )  # fmt: skip
         _wait_answers(f"http://127.0.0.1:{peer_port}/docs")
+        self.profiled["peer"] = holder[-1].pid
         run(
             PEER,
             f"http://127.0.0.1:{peer_port}/",
@@ -863,10 +974,18 @@ def main() -> None:
         metavar="TEXT",
         help="run only the scenarios whose name contains TEXT (and the floor); prints, never writes",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample every process with py-spy during each scenario, profiles written to DIR",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-") as work_dir:
-        bench = Bench(args.seconds, Path(work_dir), args.only)
+        bench = Bench(args.seconds, Path(work_dir), args.only, args.profile)
         started = time.monotonic()
         bench.run(wrk)
         if args.only:
