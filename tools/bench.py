@@ -106,6 +106,7 @@ class Result:
     requests: int
     cpu_ms_per_request: float | None = None  # every process on the machine, wrk's own left out
     lag_p99_s: dict[str, float] | None = None  # consumers' lag over the run, by queue
+    cpu_by_process: dict[str, float] | None = None  # ms per request, the busiest processes
 
 
 def ensure_wrk() -> str:
@@ -428,40 +429,35 @@ class Bench:
         return result
 
     @contextlib.contextmanager
-    def profiling(self, scenario: str) -> Iterator[None]:
-        """With `--profile`: py-spy samples every process of the stack (and the peer) while
-        the scenario runs, written as collapsed stacks (`<scenario>.<process>.txt`) with a
-        summary of each process's busiest functions (`<scenario>.summary.txt`)."""
-        if self.profile_dir is None or scenario in (FLOOR, PATHS_FLOOR):
+    def profiling(self, scenario: str, measure_cpu: bool) -> Iterator[None]:
+        """The CPU each process used over a measured scenario, per request (the result's
+        `cpu_by_process`). With `--profile`, py-spy also samples every process of the stack
+        (and the peer) while the scenario runs, written as collapsed stacks of the thread
+        holding the GIL (`<scenario>.<process>.txt`) with a summary of each process's busiest
+        functions and the CPU figures (`<scenario>.summary.txt`)."""
+        profile = self.profile_dir is not None and scenario not in (FLOOR, PATHS_FLOOR)
+        if not (profile or measure_cpu):
             yield
             return
         slug = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
-        cpu_before = cpu_by_process(self.profiled)
-        recorders = {
-            name: subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("py-spy")),
-                    "record",
-                    "--pid",
-                    str(pid),
-                    "--duration",
-                    str(self.seconds),
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "--output",
-                    str(self.profile_dir / f"{slug}.{name}.txt"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for name, pid in self.profiled.items()
-        }
+        names = {pid: name for name, pid in self.profiled.items()}
+        cpu_before = cpu_by_process(names)
+        recorders = {}
+        if self.profile_dir is not None and profile:
+            py_spy = str(Path(sys.executable).with_name("py-spy"))
+            for name, pid in self.profiled.items():
+                output = self.profile_dir / f"{slug}.{name}.txt"
+                recorders[name] = subprocess.Popen(
+                    [py_spy, "record", "--pid", str(pid), "--duration", str(self.seconds),
+                     "--rate", "100", "--gil", "--format", "raw", "--nonblocking",
+                     "--output", str(output)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+        cpu: collections.Counter[str] = collections.Counter()
         try:
             yield
-            cpu = cpu_by_process(self.profiled) - cpu_before
+            cpu = cpu_by_process(names) - cpu_before
         finally:
             for recorder in recorders.values():
                 try:
@@ -469,16 +465,25 @@ class Bench:
                 except subprocess.TimeoutExpired:
                     recorder.kill()
         cpu.pop("py-spy", None)  # the sampling's own cost
-        requests = self.results[-1].requests if self.results else 0
-        per_process = [f"== CPU seconds by process over the run ({requests} requests)"] + [
-            f"{seconds:7.2f} s  {1000 * seconds / max(requests, 1):6.2f} ms/request  {name}"
-            for name, seconds in cpu.most_common(15)
-        ]
-        summary = ["\n".join(per_process) + "\n"] + [
-            summarize_profile(name, self.profile_dir / f"{slug}.{name}.txt") for name in recorders
-        ]
-        (self.profile_dir / f"{slug}.summary.txt").write_text("\n".join(summary))
-        print(f"bench: profiles of {scenario} in {self.profile_dir}/{slug}.*", flush=True)
+        result = self.results[-1] if self.results and self.results[-1].name == scenario else None
+        requests = max(result.requests - result.errors, 1) if result else 1
+        per_request = {name: 1000 * seconds / requests for name, seconds in cpu.most_common(8)}
+        if result is not None and measure_cpu:
+            result.cpu_by_process = per_request
+            print(
+                f"bench: {scenario}: CPU ms/request by process: "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in per_request.items()),
+                flush=True,
+            )
+        if self.profile_dir is not None and profile:
+            lines = [f"== CPU ms per request by process ({requests} requests)"]
+            lines += [f"{ms:7.2f}  {name}" for name, ms in per_request.items()]
+            summary = ["\n".join(lines) + "\n"] + [
+                summarize_profile(name, self.profile_dir / f"{slug}.{name}.txt")
+                for name in recorders
+            ]
+            (self.profile_dir / f"{slug}.summary.txt").write_text("\n".join(summary))
+            print(f"bench: profiles of {scenario} in {self.profile_dir}/{slug}.*", flush=True)
 
     def event_throughput(self, stack: Stack, count: int = 5000) -> dict[str, float]:
         favorites = make_engine(self.database_urls["library"])
@@ -631,7 +636,7 @@ class Bench:
             floors = (FLOOR, PATHS_FLOOR)
             if self.only and name not in floors and not any(part in name for part in self.only):
                 return
-            with self.profiling(name):
+            with self.profiling(name, bool(options.get("measure_cpu"))):
                 self.results.append(run_wrk(wrk, name, url, seconds=self.seconds, **options))
 
         run(FLOOR, f"http://127.0.0.1:{bare_port}/")
@@ -929,6 +934,15 @@ class Bench:
             "the machine, wrk's own left out): "
             + "; ".join(f"{r.name.split(':')[0]} {r.name.split(': ')[1].split(' (')[0]} "
                         f"{r.cpu_ms_per_request:.2f} ms" for r in writes if r.cpu_ms_per_request)
+            + ".",
+            "- The same, by process (ms per write; the busiest, python processes by service, "
+            "the stores by command): "
+            + "; ".join(
+                f"{r.name.split(': ')[1].split(' (')[0]}: "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in (r.cpu_by_process or {}).items())
+                for r in writes
+                if r.cpu_by_process
+            )
             + ".",
             "- Events' lag over each write run, from the write to the broker's confirm (library "
             "outbox to broker) and to each consumer's acknowledgement, 99th percentile (the bound "

@@ -12,35 +12,34 @@ import uuid
 from datetime import datetime
 
 import orjson
-from sqlalchemy import delete, text
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col
+from sqlalchemy import text
+from sqlmodel import Session
 
-from notifications.models import RELEASE_AVAILABLE, Watchlisted
+from notifications.models import RELEASE_AVAILABLE
 from notifications.service import RETURNING, Delivered, delivered_row, prune
 
 DEFAULT_REGION = "US"
 HEADINGS = {"theatrical": "Out now", "digital": "Out now", "streaming": "Now streaming"}
 
 
+# Plain SQL built once: every watchlist change in the system passes through here (built with
+# the ORM's insert() and delete() per event, these cost more than running them).
+_WATCHLISTED = text(
+    "INSERT INTO watchlisted (user_id, movie_id, added_at) VALUES (:user_id, :movie_id, :at) "
+    "ON CONFLICT (user_id, movie_id) DO UPDATE SET added_at = excluded.added_at"
+)
+_UNWATCHLISTED = text(
+    "DELETE FROM watchlisted WHERE user_id = :user_id AND movie_id = :movie_id AND added_at <= :at"
+)
+
+
 def watchlisted(session: Session, *, user_id: uuid.UUID, movie_id: int, at: datetime) -> None:
-    statement = insert(Watchlisted).values(user_id=user_id, movie_id=movie_id, added_at=at)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["user_id", "movie_id"], set_={"added_at": statement.excluded.added_at}
-        )
-    )
+    session.execute(_WATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
 
 
 def unwatchlisted(session: Session, *, user_id: uuid.UUID, movie_id: int, at: datetime) -> None:
     """The title left the watchlist (unless it was added again after `at`)."""
-    session.execute(
-        delete(Watchlisted).where(
-            col(Watchlisted.user_id) == user_id,
-            col(Watchlisted.movie_id) == movie_id,
-            col(Watchlisted.added_at) <= at,
-        )
-    )
+    session.execute(_UNWATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
 
 
 def waiting_languages(session: Session, *, movie_id: int) -> list[str]:
