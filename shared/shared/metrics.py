@@ -30,12 +30,12 @@ EVENTS_CONSUMER_LAG = Histogram(
     "events_consumer_lag_seconds",
     "From an event's occurrence to its consumer handling it (outbox wait, broker, retries)",
     ["queue"],
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 10, 30, 60, 300, 900),
 )
 EVENTS_PUBLISH_LAG = Histogram(
     "events_publish_lag_seconds",
     "From an event's occurrence to the broker confirming it (commit, outbox wait, publish)",
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 10, 30, 60, 300, 900),
 )
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet confirmed by the broker")
 

@@ -134,12 +134,15 @@ GENERATION_TTL_S = 30 * 86400
 # A generation Redis lost (a flush, a failover to a replica behind, an eviction) starts again
 # from a random number, not from 1: counted from 1 again it could reach the very value a page
 # computed before the loss was stamped with, and that page, older than the writes since, would
-# be stored and served. KEYS: generation, the user's pages; ARGV: ttl, a random start.
+# be stored and served. KEYS: each user's generation and pages, in pairs; ARGV: ttl, a random
+# start.
 _DROP = """
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[2]) end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], ARGV[2]) end
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  redis.call('DEL', KEYS[i + 1])
+end
 return 1
 """
 # KEYS: the global generation; ARGV: a random start (as above).
@@ -151,6 +154,12 @@ return redis.call('INCR', KEYS[1])
 
 def _random_start() -> int:
     return secrets.randbelow(2**52)
+
+
+@dataclass(slots=True)
+class _Drops:
+    users: set[uuid.UUID]
+    done: asyncio.Future[None]
 
 
 class UserPageCache:
@@ -165,6 +174,7 @@ class UserPageCache:
         self._drop = redis.register_script(_DROP)
         self._bump = redis.register_script(_BUMP)
         self._retries: set[asyncio.Task[None]] = set()
+        self._dropping: _Drops | None = None  # the drops gathered for the next script call
 
     def _key(self, user_id: uuid.UUID) -> str:
         return pages_key(self.pages, user_id)
@@ -231,12 +241,31 @@ class UserPageCache:
             logger.warning("page not cached (Redis unavailable)", extra={"cache": self.prefix})
 
     async def drop(self, user_id: uuid.UUID) -> None:
-        """The user's pages go and their generation moves on: one script, one command (a
-        MULTI of three was measured at a tenth of a write's CPU in the library)."""
-        await self._drop(
-            keys=[self._generation(user_id), self._key(user_id)],
-            args=[GENERATION_TTL_S, _random_start()],
-        )
+        """The user's pages go and their generation moves on. Drops asked for at the same
+        moment (a consumer's events applied in one transaction resume together; concurrent
+        writes) go in one script call: the first caller waits one turn of the event loop for
+        the others, then runs it for all. Each caller returns once its own user's drop is
+        done, and sees the call's RedisError if it failed."""
+        drops = self._dropping
+        if drops is not None:
+            drops.users.add(user_id)
+            await asyncio.shield(drops.done)
+            return
+        drops = self._dropping = _Drops({user_id}, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.sleep(0)  # the others asking now join this call
+            self._dropping = None
+            keys = [k for user in drops.users for k in (self._generation(user), self._key(user))]
+            await self._drop(keys=keys, args=[GENERATION_TTL_S, _random_start()])
+        except BaseException as exc:
+            if self._dropping is drops:
+                self._dropping = None
+            if not drops.done.done():  # the others learn it failed (or was given up)
+                failure = exc if isinstance(exc, RedisError) else RedisError("drop abandoned")
+                drops.done.set_exception(failure)
+                drops.done.exception()  # retrieved: a batch of one leaves nobody to read it
+            raise
+        drops.done.set_result(None)
 
     async def drop_all(self) -> None:
         """Every user's pages at once: one counter; the old hashes expire on their own."""

@@ -1,8 +1,10 @@
 """The one user-page cache on the real Redis: generations, extra fields, the gateway's stamp."""
 
+import asyncio
 import uuid
 
 import pytest
+from redis.exceptions import RedisError
 
 from shared.pagecache import CachedPages, PageLookup, UserPageCache, plain_page_query
 from shared.redis import make_redis
@@ -31,6 +33,54 @@ async def test_a_page_computed_before_a_change_is_never_stored_after_it(infra: I
     await cache.drop(user)  # the user's write lands while the old page is being computed
     assert not await cache.put(user, before, {"1:20": b"old page"})
     assert (await cache.get(user, "1:20")).body is None
+
+
+async def test_drops_asked_for_together_go_in_one_call_and_each_users_pages_go(
+    infra: Infra,
+) -> None:
+    cache = _cache(infra)
+    users = [uuid.uuid4() for _ in range(5)]
+    for user in users:
+        assert await cache.put(user, await cache.get(user, "1:20"), {"1:20": b"page"})
+    calls = []
+    script = cache._drop
+
+    async def counted(**kwargs: object) -> object:
+        calls.append(kwargs["keys"])
+        return await script(**kwargs)
+
+    cache._drop = counted  # type: ignore[method-assign]
+    await asyncio.gather(*(cache.drop(user) for user in [*users, users[0]]))
+    assert len(calls) == 1 and len(calls[0]) == 2 * len(users)
+    for user in users:
+        assert (await cache.get(user, "1:20")).body is None
+    await cache.drop(users[1])  # a drop alone afterwards is a call of its own
+    assert len(calls) == 2
+
+
+async def test_a_failed_drop_call_fails_every_drop_that_joined_it(infra: Infra) -> None:
+    cache = _cache(infra, "redis://127.0.0.1:1/0")  # nothing listens there
+    outcomes = await asyncio.gather(
+        *(cache.drop(uuid.uuid4()) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
+    assert cache._dropping is None
+
+
+async def test_a_cancelled_first_drop_fails_the_others_and_leaves_nothing_behind(
+    infra: Infra,
+) -> None:
+    cache = _cache(infra)
+    first = asyncio.create_task(cache.drop(uuid.uuid4()))
+    second = asyncio.create_task(cache.drop(uuid.uuid4()))
+    await asyncio.sleep(0)  # the first waits for others to join; the second has joined it
+    assert cache._dropping is not None and len(cache._dropping.users) == 2
+    first.cancel()
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert isinstance(outcomes[0], asyncio.CancelledError)
+    assert isinstance(outcomes[1], RedisError)
+    assert cache._dropping is None
+    await cache.drop(uuid.uuid4())  # the next drop works
 
 
 @pytest.mark.parametrize("lost", ["user", "global"])
