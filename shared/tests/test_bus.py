@@ -124,6 +124,97 @@ async def test_always_failing_handler_ends_in_dead_letter_queue(
     assert calls == bus.max_retries + 1
 
 
+async def _queued(infra: Infra, bus: EventBus, name: str) -> list[FavoriteAdded]:
+    """The events waiting in a consumer's queue (read and left there)."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(Topology(bus.namespace).queue(name))
+        found = []
+        while (message := await queue.get(fail=False)) is not None:
+            found.append(
+                FavoriteAdded.model_validate(EventEnvelope.model_validate_json(message.body).data)
+            )
+        return found  # unacknowledged: back in the queue when the connection closes
+    finally:
+        await connection.close()
+
+
+async def test_messages_handled_together_are_acknowledged_together(
+    make_bus: Callable[..., EventBus], infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acks: list[bool] = []
+    original = aio_pika.IncomingMessage.ack
+
+    async def counted(message: aio_pika.IncomingMessage, multiple: bool = False) -> None:
+        acks.append(multiple)
+        await original(message, multiple=multiple)
+
+    monkeypatch.setattr(aio_pika.IncomingMessage, "ack", counted)
+    gate, handled = asyncio.Event(), []
+
+    async def together(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        await gate.wait()  # as the events a consumer applies in one transaction
+        handled.append(envelope.event_id)
+
+    bus = make_bus()
+    bus.subscribe(subscription_of("together", FavoriteAdded, together))
+    bus.start()
+    await bus.wait_ready(15)
+    for _ in range(20):
+        await bus.publish(wrap(_favorite(), producer="tests"))
+    for _ in range(100):
+        if bus.is_connected and len(acks) == 0 and _waiting(bus) == 20:
+            break
+        await asyncio.sleep(0.05)
+    gate.set()
+    for _ in range(100):
+        if len(handled) == 20 and not _waiting(bus):
+            break
+        await asyncio.sleep(0.05)
+    assert len(handled) == 20
+    assert acks and len(acks) <= 2 and acks[-1] is True, acks
+    await bus.close()
+    assert await _queued(infra, bus, "together") == []  # every one acknowledged
+
+
+async def test_a_message_still_being_handled_is_never_acknowledged_with_later_ones(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    fast_done: list[int] = []
+
+    async def handler(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, FavoriteAdded)
+        if event.movie_id == 1:
+            await asyncio.sleep(60)  # still being handled when the bus closes
+        fast_done.append(event.movie_id)
+
+    bus = make_bus()
+    bus.subscribe(subscription_of("slow", FavoriteAdded, handler))
+    bus.start()
+    await bus.wait_ready(15)
+    for movie_id in range(1, 7):  # the slow one first: the lowest delivery tag
+        event = FavoriteAdded(user_id=uuid.uuid4(), movie_id=movie_id, at=datetime.now(UTC))
+        await bus.publish(wrap(event, producer="tests"))
+    for _ in range(100):
+        if len(fast_done) == 5 and not _waiting(bus, ready_only=True):
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(fast_done) == [2, 3, 4, 5, 6]
+    await bus.close()
+    assert [event.movie_id for event in await _queued(infra, bus, "slow")] == [1]
+
+
+def _waiting(bus: EventBus, *, ready_only: bool = False) -> int:
+    """Messages the bus's consumers hold unsettled (handled and not yet acknowledged, with
+    `ready_only`)."""
+    return sum(
+        sum(1 for ready in tags.values() if ready is not None or not ready_only)
+        for consumer in bus.consumers.values()
+        for tags in consumer.acks._unsettled.values()
+    )
+
+
 async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
     make_bus: Callable[..., EventBus], infra: Infra
 ) -> None:

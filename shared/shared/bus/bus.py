@@ -140,6 +140,7 @@ class EventBus:
         self._dead_letter_exchange: AbstractExchange | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.consumers: dict[str, _Consumer] = {}  # by subscription, on the current connection
 
     # --- lifecycle --------------------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
@@ -336,8 +337,84 @@ class EventBus:
             retry_queue_name=retry_queue.name,
             dead_letter_exchange=dead_letter_exchange,
         )
+        self.consumers[consumer_name] = consumer
         await queue.consume(consumer.on_message, no_ack=False)
         logger.info("consuming", extra={"queue": name, "events": sorted(subscription.handlers)})
+
+
+class _Acks:
+    """A consumer's acknowledgements of handled messages, sent together.
+
+    Messages handled at the same moment (the events a consumer applies in one transaction
+    resume together) are acknowledged by one `basic.ack` with `multiple` set, for the highest
+    delivery tag below every message still being handled or settled on its own (a retry, a
+    dead letter): `multiple` covers every unsettled tag up to it, so none of those may be
+    left. Handled messages above such a tag are acknowledged one by one. One ack per message
+    was a sixth of a consumer's time under write load (a frame and a socket write each).
+
+    Kept per channel (the robust channel's underlying one: a reconnect starts its tags
+    again). A message whose handler was cancelled stays unsettled here: it is never covered
+    by a later `multiple`, and the broker delivers it again when the channel closes."""
+
+    def __init__(self) -> None:
+        # channel -> delivery tag -> the message once handled (ready), None before
+        self._unsettled: dict[object, dict[int, AbstractIncomingMessage | None]] = {}
+        self._flushing: asyncio.Future[None] | None = None
+
+    def delivered(self, message: AbstractIncomingMessage) -> None:
+        if message.delivery_tag is not None:
+            self._unsettled.setdefault(message.channel, {})[message.delivery_tag] = None
+
+    def settled_alone(self, message: AbstractIncomingMessage) -> None:
+        """After the message's own ack, nack or reject went out."""
+        unsettled = self._unsettled.get(message.channel)
+        if unsettled is not None:
+            unsettled.pop(message.delivery_tag or 0, None)
+            if not unsettled:
+                del self._unsettled[message.channel]
+
+    async def ack(self, message: AbstractIncomingMessage) -> None:
+        """Acknowledge a handled message with the others handled now; returns once sent."""
+        unsettled = self._unsettled.get(message.channel)
+        if unsettled is None or message.delivery_tag not in unsettled:
+            await _settle(message.ack(), message, "ack")  # not tracked: on its own
+            return
+        unsettled[message.delivery_tag] = message
+        flushing = self._flushing
+        if flushing is not None:
+            await asyncio.shield(flushing)
+            return
+        flushing = self._flushing = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.sleep(0)  # the others handled now join this flush
+            self._flushing = None
+            await self._flush()
+        finally:
+            if self._flushing is flushing:
+                self._flushing = None
+            if not flushing.done():  # _flush logs its failures: the others just go on
+                flushing.set_result(None)
+
+    async def _flush(self) -> None:
+        sends: list[Awaitable[None]] = []
+        for channel, unsettled in list(self._unsettled.items()):
+            waiting = [tag for tag, ready in unsettled.items() if ready is None]
+            frontier = min(waiting, default=None)
+            ready = sorted(tag for tag, found in unsettled.items() if found is not None)
+            covered = [tag for tag in ready if frontier is None or tag < frontier]
+            if covered:
+                last = unsettled[covered[-1]]
+                assert last is not None
+                sends.append(_settle(last.ack(multiple=True), last, "ack"))
+            for tag in ready[len(covered) :]:
+                alone = unsettled[tag]
+                assert alone is not None
+                sends.append(_settle(alone.ack(), alone, "ack"))
+            for tag in ready:
+                del unsettled[tag]
+            if not unsettled:
+                del self._unsettled[channel]
+        await asyncio.gather(*sends)
 
 
 class _Consumer:
@@ -359,12 +436,20 @@ class _Consumer:
         self.queue_name = queue_name
         self.retry_queue_name = retry_queue_name
         self.dead_letter_exchange = dead_letter_exchange
+        self.acks = _Acks()
+        self._lag = EVENTS_CONSUMER_LAG.labels(queue_name)
+        self._consumed = {
+            event_type: EVENTS_CONSUMED.labels(queue_name, event_type)
+            for event_type in subscription.handlers
+        }
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
+        self.acks.delivered(message)  # first, before any await: tags register in order
         try:
             envelope, event = self._parse(message)
         except MalformedEvent as exc:
             await self._dead_letter(message, reason="malformed", error=str(exc))
+            self.acks.settled_alone(message)
             return
         token = correlation_id_var.set(envelope.correlation_id)
         try:
@@ -373,16 +458,18 @@ class _Consumer:
             raise
         except self.subscription.transient_errors as exc:
             await self._retry(message, error=exc, counts=False)
+            self.acks.settled_alone(message)
         except Exception as exc:
             await self._retry(message, error=exc, counts=True)
+            self.acks.settled_alone(message)
         else:
-            await _settle(message.ack(), message, "ack")
-            EVENTS_CONSUMED.labels(self.queue_name, envelope.type).inc()
+            await self.acks.ack(message)
+            self._consumed[envelope.type].inc()
             occurred = envelope.occurred_at
             if occurred.tzinfo is None:  # an event from a producer that left out the zone
                 occurred = occurred.replace(tzinfo=UTC)
             lag_s = (datetime.now(UTC) - occurred).total_seconds()
-            EVENTS_CONSUMER_LAG.labels(self.queue_name).observe(max(lag_s, 0.0))
+            self._lag.observe(max(lag_s, 0.0))
         finally:
             correlation_id_var.reset(token)
 
