@@ -60,6 +60,9 @@ CLAIM_LEASE_S = 15.0
 # the broker had them: the confirms' latency, not the relay's work, set its pace. A batch is
 # written to the channel before the next is claimed, so events still go out in outbox order.
 MAX_BATCHES_IN_FLIGHT = 4
+# The pending rows are counted (a gauge) at most this often: a count on every pass added a
+# round trip and a thread hop to each batch under write load, when passes follow each other.
+PENDING_GAUGE_EVERY_S = 1.0
 T = TypeVar("T")
 
 
@@ -250,6 +253,8 @@ class OutboxRelay:
     async def run(self) -> None:
         cleanup_every = 300
         passes = 0
+        loop = asyncio.get_running_loop()
+        counted_at = -PENDING_GAUGE_EVERY_S
         delivering: set[asyncio.Task[int]] = set()
         try:
             while not self._stopping.is_set():
@@ -265,7 +270,12 @@ class OutboxRelay:
                             delivery = asyncio.create_task(self._deliver_logged(rows))
                             delivering.add(delivery)
                             delivery.add_done_callback(delivering.discard)
-                    if claimed < self.batch_size:  # idle or caught up: counting is cheap now
+                    # Idle or caught up (counting is cheap now), and not counted lately.
+                    if (
+                        claimed < self.batch_size
+                        and loop.time() - counted_at >= PENDING_GAUGE_EVERY_S
+                    ):
+                        counted_at = loop.time()
                         await self._in_thread(self._update_pending_gauge)
                     passes += 1
                     if passes % cleanup_every == 0:

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.coalesce import Coalescer
 from shared.parsing import ascii_int
 
 logger = logging.getLogger(__name__)
@@ -156,12 +157,6 @@ def _random_start() -> int:
     return secrets.randbelow(2**52)
 
 
-@dataclass(slots=True)
-class _Drops:
-    users: set[uuid.UUID]
-    done: asyncio.Future[None]
-
-
 class UserPageCache:
     def __init__(self, redis: Redis, pages: CachedPages, *, ttl_s: int) -> None:
         self.redis = redis
@@ -174,7 +169,7 @@ class UserPageCache:
         self._drop = redis.register_script(_DROP)
         self._bump = redis.register_script(_BUMP)
         self._retries: set[asyncio.Task[None]] = set()
-        self._dropping: _Drops | None = None  # the drops gathered for the next script call
+        self._drops = Coalescer(self._drop_users, abandoned=lambda: RedisError("drop abandoned"))
 
     def _key(self, user_id: uuid.UUID) -> str:
         return pages_key(self.pages, user_id)
@@ -243,29 +238,12 @@ class UserPageCache:
     async def drop(self, user_id: uuid.UUID) -> None:
         """The user's pages go and their generation moves on. Drops asked for at the same
         moment (a consumer's events applied in one transaction resume together; concurrent
-        writes) go in one script call: the first caller waits one turn of the event loop for
-        the others, then runs it for all. Each caller returns once its own user's drop is
-        done, and sees the call's RedisError if it failed."""
-        drops = self._dropping
-        if drops is not None:
-            drops.users.add(user_id)
-            await asyncio.shield(drops.done)
-            return
-        drops = self._dropping = _Drops({user_id}, asyncio.get_running_loop().create_future())
-        try:
-            await asyncio.sleep(0)  # the others asking now join this call
-            self._dropping = None
-            keys = [k for user in drops.users for k in (self._generation(user), self._key(user))]
-            await self._drop(keys=keys, args=[GENERATION_TTL_S, _random_start()])
-        except BaseException as exc:
-            if self._dropping is drops:
-                self._dropping = None
-            if not drops.done.done():  # the others learn it failed (or was given up)
-                failure = exc if isinstance(exc, RedisError) else RedisError("drop abandoned")
-                drops.done.set_exception(failure)
-                drops.done.exception()  # retrieved: a batch of one leaves nobody to read it
-            raise
-        drops.done.set_result(None)
+        writes) go in one script call (`Coalescer`); a RedisError reaches each caller."""
+        await self._drops(user_id)
+
+    async def _drop_users(self, users: list[uuid.UUID]) -> None:
+        keys = [key for user in users for key in (self._generation(user), self._key(user))]
+        await self._drop(keys=keys, args=[GENERATION_TTL_S, _random_start()])
 
     async def drop_all(self) -> None:
         """Every user's pages at once: one counter; the old hashes expire on their own."""

@@ -64,7 +64,7 @@ async def test_a_failed_drop_call_fails_every_drop_that_joined_it(infra: Infra) 
         *(cache.drop(uuid.uuid4()) for _ in range(3)), return_exceptions=True
     )
     assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
-    assert cache._dropping is None
+    assert cache._drops.gathering == 0
 
 
 async def test_a_cancelled_first_drop_fails_the_others_and_leaves_nothing_behind(
@@ -74,12 +74,12 @@ async def test_a_cancelled_first_drop_fails_the_others_and_leaves_nothing_behind
     first = asyncio.create_task(cache.drop(uuid.uuid4()))
     second = asyncio.create_task(cache.drop(uuid.uuid4()))
     await asyncio.sleep(0)  # the first waits for others to join; the second has joined it
-    assert cache._dropping is not None and len(cache._dropping.users) == 2
+    assert cache._drops.gathering == 2
     first.cancel()
     outcomes = await asyncio.gather(first, second, return_exceptions=True)
     assert isinstance(outcomes[0], asyncio.CancelledError)
     assert isinstance(outcomes[1], RedisError)
-    assert cache._dropping is None
+    assert cache._drops.gathering == 0
     await cache.drop(uuid.uuid4())  # the next drop works
 
 

@@ -17,18 +17,21 @@ from sqlalchemy import Column, Engine, Integer, Numeric, text
 from sqlmodel import Field, Session, SQLModel
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
+from shared.coalesce import Coalescer
 
 logger = logging.getLogger(__name__)
 NO_RATINGS = b'{"average":null,"count":0}'
 
 # Set the mirror only if it is older than what we have (versions only grow).
+# KEYS: movies' mirrors; ARGV: each one's version and body, in pairs.
 _SET_IF_NEWER = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local version = tonumber(string.match(current, '^(%d+)|'))
-  if version and version >= tonumber(ARGV[1]) then return 0 end
+for i = 1, #KEYS do
+  local current = redis.call('GET', KEYS[i])
+  local version = current and tonumber(string.match(current, '^(%d+)|'))
+  if not (version and version >= tonumber(ARGV[2 * i - 1])) then
+    redis.call('SET', KEYS[i], ARGV[2 * i - 1] .. '|' .. ARGV[2 * i])
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2])
 return 1
 """
 
@@ -84,9 +87,20 @@ class CommunityMirror:
         self.redis = redis
         self.engine = engine
         self._set_if_newer = redis.register_script(_SET_IF_NEWER)
+        self._publishes = Coalescer(
+            self._publish_all, abandoned=lambda: RedisError("mirror update abandoned")
+        )
 
     async def publish(self, movie_id: int, version: int, body: bytes) -> None:
-        await self._set_if_newer(keys=[community_key(movie_id)], args=[version, body])
+        """Mirror a movie's aggregate unless a newer version is there. Publishes asked for at
+        the same moment (the ratings a consumer applied in one transaction) go in one call."""
+        await self._publishes((movie_id, version, body))
+
+    async def _publish_all(self, mirrors: list[tuple[int, int, bytes]]) -> None:
+        await self._set_if_newer(
+            keys=[community_key(movie_id) for movie_id, _, _ in mirrors],
+            args=[part for _, version, body in mirrors for part in (version, body)],
+        )
 
     async def resolve(self, movie_id: int, mirrored: bytes | None) -> bytes:
         """The aggregate's JSON from the mirrored value, else from the database (and mirrored)."""

@@ -279,6 +279,28 @@ async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, en
     )
 
 
+async def test_mirror_writes_at_the_same_moment_go_in_one_call_newest_winning(
+    redis: Redis, engine
+) -> None:  # type: ignore[no-untyped-def]
+    mirror = CommunityMirror(redis, engine)
+    calls = []
+    script = mirror._set_if_newer
+
+    async def counted(**kwargs: object) -> object:
+        calls.append(kwargs["keys"])
+        return await script(**kwargs)
+
+    mirror._set_if_newer = counted  # type: ignore[method-assign]
+    await asyncio.gather(
+        mirror.publish(6, 4, b'{"average":9.0,"count":4}'),
+        mirror.publish(6, 3, b'{"average":2.0,"count":3}'),  # older, after the newer one
+        mirror.publish(7, 1, b'{"average":5.0,"count":1}'),
+    )
+    assert len(calls) == 1
+    for movie_id, body in ((6, b'{"average":9.0,"count":4}'), (7, b'{"average":5.0,"count":1}')):
+        assert await mirror.resolve(movie_id, await redis.get(community_key(movie_id))) == body
+
+
 async def test_the_adult_viewers_copy_is_rebuilt_from_the_database(
     redis: Redis, engine, catalog_settings: CatalogSettings
 ) -> None:  # type: ignore[no-untyped-def]
