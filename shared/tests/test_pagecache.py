@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from shared.pagecache import CachedPages, PageLookup, UserPageCache, plain_page_query
 from shared.redis import make_redis
+from testsupport.calls import keys_of_script_calls
 from testsupport.infra import Infra
 
 
@@ -42,14 +43,7 @@ async def test_drops_asked_for_together_go_in_one_call_and_each_users_pages_go(
     users = [uuid.uuid4() for _ in range(5)]
     for user in users:
         assert await cache.put(user, await cache.get(user, "1:20"), {"1:20": b"page"})
-    calls = []
-    script = cache._drop
-
-    async def counted(**kwargs: object) -> object:
-        calls.append(kwargs["keys"])
-        return await script(**kwargs)
-
-    cache._drop = counted  # type: ignore[method-assign]
+    calls = keys_of_script_calls(cache, "_drop")
     await asyncio.gather(*(cache.drop(user) for user in [*users, users[0]]))
     assert len(calls) == 1 and len(calls[0]) == 2 * len(users)
     for user in users:

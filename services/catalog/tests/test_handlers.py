@@ -26,6 +26,7 @@ from shared.db import make_engine
 from shared.events import UserPreferencesChanged
 from shared.outbox import OutboxRelay, add_event
 from shared.redis import make_sync_redis
+from testsupport.calls import keys_of_script_calls
 
 MakeCatalog = Callable[..., Catalog]
 
@@ -283,14 +284,7 @@ async def test_mirror_writes_at_the_same_moment_go_in_one_call_newest_winning(
     redis: Redis, engine
 ) -> None:  # type: ignore[no-untyped-def]
     mirror = CommunityMirror(redis, engine)
-    calls = []
-    script = mirror._set_if_newer
-
-    async def counted(**kwargs: object) -> object:
-        calls.append(kwargs["keys"])
-        return await script(**kwargs)
-
-    mirror._set_if_newer = counted  # type: ignore[method-assign]
+    calls = keys_of_script_calls(mirror, "_set_if_newer")
     await asyncio.gather(
         mirror.publish(6, 4, b'{"average":9.0,"count":4}'),
         mirror.publish(6, 3, b'{"average":2.0,"count":3}'),  # older, after the newer one
