@@ -131,9 +131,10 @@ def busy_cpu_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_process(names: dict[int, str]) -> collections.Counter[str]:
-    """CPU seconds used so far by every process on the machine, summed by name: the pids in
-    `names` by theirs, the rest by their command (postgres backends, beam.smp, redis-server)."""
+def cpu_ticks_by_process(names: dict[int, str]) -> collections.Counter[str]:
+    """CPU time (clock ticks) used so far by every process on the machine, summed by name: the
+    pids in `names` by theirs, the rest by their command (postgres backends, beam.smp,
+    redis-server)."""
     found: collections.Counter[str] = collections.Counter()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -143,7 +144,7 @@ def cpu_by_process(names: dict[int, str]) -> collections.Counter[str]:
         command_name = text_[text_.index("(") + 1 : text_.rindex(")")]
         utime, stime = map(int, text_[text_.rindex(")") + 2 :].split()[11:13])
         name = names.get(int(stat.parent.name), command_name)
-        found[name] += (utime + stime) / os.sysconf("SC_CLK_TCK")
+        found[name] += utime + stime
     return found
 
 
@@ -441,7 +442,7 @@ class Bench:
             return
         slug = re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
         names = {pid: name for name, pid in self.profiled.items()}
-        cpu_before = cpu_by_process(names)
+        cpu_before = cpu_ticks_by_process(names)
         recorders = {}
         if self.profile_dir is not None and profile:
             py_spy = str(Path(sys.executable).with_name("py-spy"))
@@ -457,7 +458,7 @@ class Bench:
         cpu: collections.Counter[str] = collections.Counter()
         try:
             yield
-            cpu = cpu_by_process(names) - cpu_before
+            cpu = cpu_ticks_by_process(names) - cpu_before
         finally:
             for recorder in recorders.values():
                 try:
@@ -467,7 +468,8 @@ class Bench:
         cpu.pop("py-spy", None)  # the sampling's own cost
         result = self.results[-1] if self.results and self.results[-1].name == scenario else None
         requests = max(result.requests - result.errors, 1) if result else 1
-        per_request = {name: 1000 * seconds / requests for name, seconds in cpu.most_common(8)}
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        per_request = {name: tick_ms * ticks / requests for name, ticks in cpu.most_common(8)}
         if result is not None and measure_cpu:
             result.cpu_by_process = per_request
             print(

@@ -145,3 +145,5 @@ class DatabaseSettings(PlatformSettings):
     database_max_overflow: int = 10
     outbox_poll_interval_s: float = 1.0
     outbox_batch_size: int = 500
+    # The relay on a thread and event loop of its own, with its own broker connection.
+    outbox_relay_thread: bool = Field(True, validation_alias=_platform("OUTBOX_RELAY_THREAD"))

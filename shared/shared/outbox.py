@@ -245,6 +245,10 @@ class OutboxRelay:
             return False
         return True
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def wake(self) -> None:
         """Thread-safe: called from the thread that committed."""
         if self._loop is not None and not self._loop.is_closed():
@@ -438,3 +442,99 @@ class OutboxRelay:
                 text("DELETE FROM outbox_event WHERE sent_at < :cutoff"),
                 {"cutoff": utcnow() - SENT_RETENTION},
             )
+
+
+class RelayThread:
+    """The outbox relay on a thread and an event loop of its own, with its own connection to
+    the broker: the relay's publishes and the broker's confirms no longer wait behind the
+    requests on the service's event loop. Commits still wake it at once (`wake` is
+    thread-safe); its database steps run in its loop's own worker threads.
+
+    `start` returns once the thread runs; `stop` stops the relay (claims released, as
+    `OutboxRelay.stop`) and closes its connection within the deadline, then ends the thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        make_bus: Callable[[], EventBus],
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self._make_bus = make_bus
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self.relay: OutboxRelay | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._stop_requested: asyncio.Event | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._started.clear()
+        self._thread = threading.Thread(target=self._main, name="outbox-relay", daemon=True)
+        self._thread.start()
+        self._started.wait(5.0)
+
+    def _main(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop_requested = asyncio.Event()
+        try:
+            bus = self._make_bus()
+            self.relay = OutboxRelay(
+                engine=self.engine,
+                bus=bus,
+                batch_size=self._batch_size,
+                poll_interval_s=self._poll_interval_s,
+            )
+            bus.start()
+            self.relay.start()
+        finally:
+            self._started.set()  # `start` waits for this, started or not
+        await self._stop_requested.wait()
+
+    async def _stop_inside(self, timeout_s: float) -> bool:
+        deadline = Deadline(timeout_s)
+        assert self._stop_requested is not None
+        if self.relay is None:
+            self._stop_requested.set()
+            return True
+        try:
+            stopped = await self.relay.stop(deadline.left() * 0.7)
+            closed = await self.relay.bus.close(deadline.left())
+            return stopped and closed
+        finally:
+            self._stop_requested.set()
+
+    async def stop(self, timeout_s: float = 5.0) -> bool:
+        """True if the relay released its claims and the thread ended within `timeout_s`."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None or not thread.is_alive():
+            return True
+        deadline = Deadline(timeout_s)
+        try:
+            inside = asyncio.run_coroutine_threadsafe(self._stop_inside(deadline.left()), loop)
+        except RuntimeError:  # its loop already closed
+            return not thread.is_alive()
+        done, _ = await asyncio.wait({asyncio.wrap_future(inside)}, timeout=deadline.left())
+        stopped = bool(done) and not inside.cancelled() and inside.exception() is None
+        stopped = stopped and inside.result()
+        await asyncio.to_thread(thread.join, max(deadline.left(), 0.0))
+        if thread.is_alive():
+            logger.warning("outbox relay thread did not end in time; left to the process exit")
+            return False
+        self._thread = None
+        return stopped

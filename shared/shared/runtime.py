@@ -16,7 +16,7 @@ from shared.db import make_engine, ping
 from shared.events import IntegrationEvent
 from shared.lifecycle import Deadline, Tasks, log_abandoned, within
 from shared.metrics import declare_event_metrics
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, RelayThread
 from shared.redis import make_redis, warn_if_evicting
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class Runtime:
     security_redis: Redis  # the revocation copy and login throttling: never evicted
     engine: Engine | None = None
     bus: EventBus | None = None
-    relay: OutboxRelay | None = None
+    relay: OutboxRelay | RelayThread | None = None
     # Whether readiness waits for the security Redis (auth cannot work without it; the others
     # only need it for signed-in requests, and anonymous ones should go on without it).
     needs_security_redis: bool = False
@@ -106,6 +106,17 @@ async def _check(probe: Awaitable[object]) -> str:
     return "ok"
 
 
+def _bus(settings: PlatformSettings) -> EventBus:
+    return EventBus(
+        amqp_url=settings.amqp_url,
+        namespace=settings.bus_namespace,
+        producer=settings.service_name,
+        max_retries=settings.bus_max_retries,
+        retry_delay_ms=settings.bus_retry_delay_ms,
+        queue_expires_ms=settings.bus_queue_expires_ms,
+    )
+
+
 def build_runtime(
     settings: PlatformSettings,
     *,
@@ -123,22 +134,23 @@ def build_runtime(
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         )
-    bus = EventBus(
-        amqp_url=settings.amqp_url,
-        namespace=settings.bus_namespace,
-        producer=settings.service_name,
-        max_retries=settings.bus_max_retries,
-        retry_delay_ms=settings.bus_retry_delay_ms,
-        queue_expires_ms=settings.bus_queue_expires_ms,
-    )
-    relay = None
+    bus = _bus(settings)
+    relay: OutboxRelay | RelayThread | None = None
     if engine is not None and isinstance(settings, DatabaseSettings):
-        relay = OutboxRelay(
-            engine=engine,
-            bus=bus,
-            batch_size=settings.outbox_batch_size,
-            poll_interval_s=settings.outbox_poll_interval_s,
-        )
+        if settings.outbox_relay_thread:
+            relay = RelayThread(
+                engine=engine,
+                make_bus=lambda: _bus(settings),
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+            )
+        else:
+            relay = OutboxRelay(
+                engine=engine,
+                bus=bus,
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+            )
     return Runtime(
         settings=settings,
         redis=make_redis(settings.cache_redis),

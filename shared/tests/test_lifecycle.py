@@ -118,7 +118,7 @@ async def test_a_failed_start_stops_what_was_started(runtime: Runtime) -> None:
     with pytest.raises(RuntimeError, match="a start hook failed"):
         await runtime.start()
     assert runtime.tasks.running == []
-    assert runtime.relay is not None and runtime.relay._task is None
+    assert runtime.relay is not None and not runtime.relay.running
     assert runtime.bus is not None and runtime.bus._task is not None and runtime.bus._task.done()
 
 

@@ -16,7 +16,7 @@ from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent
 from shared.inbox import record_once
-from shared.outbox import CLAIM_LEASE_S, OutboxRelay, add_event
+from shared.outbox import CLAIM_LEASE_S, OutboxRelay, RelayThread, add_event
 from testsupport.bus import subscription_of
 from testsupport.infra import Infra
 
@@ -331,3 +331,68 @@ async def test_the_relay_sends_the_next_batches_while_the_broker_confirms(
         await relay.stop()
     assert bus.most_waiting >= 30  # three batches and more awaited their confirms together
     assert bus.order == [str(i) for i in ids]  # and went out in the outbox's order
+
+
+async def test_a_relay_on_its_own_thread_is_woken_by_commits_and_stops_in_time(
+    engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]], infra: Infra
+) -> None:
+    bus, received = collecting_bus
+
+    def own_bus() -> EventBus:  # made in the relay's thread, for its loop
+        return EventBus(amqp_url=infra.amqp_url, namespace=bus.namespace, producer="tests")
+
+    relay = RelayThread(engine=engine, make_bus=own_bus, poll_interval_s=60)
+    relay.start()
+    try:
+        assert relay.relay is not None
+        for _ in range(100):  # its connection up: from then on only a commit's wake can send
+            if relay.relay.bus.is_connected:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # its first pass (claimed nothing) is over
+        ids = _stage(engine, 5)
+        await _until(lambda: len(received) >= 5, timeout_s=10)  # far below the 60 s poll
+        assert sorted(received) == sorted(ids)
+        await _until(lambda: _pending(engine) == 0)
+    finally:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await relay.stop(timeout_s=3)
+        assert loop.time() - started < 3.5
+    assert not any(thread.name == "outbox-relay" for thread in threading.enumerate())
+
+
+class _StuckThreadBus:
+    """A broker, for a relay's own thread, that takes every message and never confirms it."""
+
+    is_connected = True
+
+    def __init__(self) -> None:
+        self.publishing = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    async def publish_raw(self, **_: Any) -> None:
+        self.publishing.set()
+        await asyncio.sleep(3600)
+
+    async def close(self, timeout_s: float = 1.0) -> bool:
+        return True
+
+
+async def test_a_relay_thread_stopped_mid_publish_gives_its_rows_back_in_time(
+    engine: Engine, clean: None
+) -> None:
+    _stage(engine, 5)
+    stuck = _StuckThreadBus()
+    relay = RelayThread(engine=engine, make_bus=lambda: stuck, poll_interval_s=0.05)  # type: ignore[arg-type, return-value]
+    relay.start()
+    assert await asyncio.to_thread(stuck.publishing.wait, 10)
+    assert _claimed(engine) == 5
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await relay.stop(timeout_s=2)
+    assert loop.time() - started < 2.5
+    assert _claimed(engine) == 0  # released, not left to their lease
+    assert not any(thread.name == "outbox-relay" for thread in threading.enumerate())
