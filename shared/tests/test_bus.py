@@ -301,3 +301,20 @@ def test_broker_urls_are_one_or_several() -> None:
     assert broker_urls(" amqp://a/ , amqp://b/ ") == ["amqp://a/", "amqp://b/"]
     with pytest.raises(ValueError):
         broker_urls(" , ")
+
+
+async def test_a_settle_on_a_closed_channel_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from aiormq.exceptions import ChannelInvalidStateError
+
+    from shared.bus.bus import _settle
+
+    async def closed() -> None:
+        raise ChannelInvalidStateError("channel closed")
+
+    class _Message:
+        message_id = "m-1"
+
+    await _settle(closed(), _Message(), "ack")  # type: ignore[arg-type]
+    assert "ack not delivered to the broker" in caplog.text

@@ -25,6 +25,7 @@ from aio_pika.abc import (
 )
 from aio_pika.connection import make_url
 from aio_pika.exceptions import AMQPError
+from aiormq.exceptions import ChannelInvalidStateError
 from pamqp import commands as spec
 from pydantic import ValidationError
 
@@ -559,7 +560,7 @@ async def _settle(settling: Awaitable[None], message: AbstractIncomingMessage, v
     try:
         async with asyncio.timeout(SETTLE_TIMEOUT_S):
             await settling
-    except (TimeoutError, AMQPError, ConnectionError) as exc:
+    except (TimeoutError, AMQPError, ConnectionError, ChannelInvalidStateError) as exc:
         logger.warning(
             "%s not delivered to the broker; the message will come again",
             verb,
