@@ -220,6 +220,19 @@ class _StuckBus:
         await asyncio.sleep(3600)
 
 
+async def _stops_in_time_releasing_its_claims(
+    relay: OutboxRelay | RelayThread, engine: Engine
+) -> None:
+    """The relay holds the 5 rows staged (stuck publishing them); its stop gives them back
+    within its 2 s."""
+    assert _claimed(engine) == 5
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await relay.stop(timeout_s=2)
+    assert loop.time() - started < 2.5
+    assert _claimed(engine) == 0  # released, not left to their lease
+
+
 async def test_a_stop_during_a_publish_gives_the_claimed_rows_back(
     engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]]
 ) -> None:
@@ -229,12 +242,7 @@ async def test_a_stop_during_a_publish_gives_the_claimed_rows_back(
     relay = OutboxRelay(engine=engine, bus=stuck, poll_interval_s=0.05)  # type: ignore[arg-type]
     relay.start()
     await asyncio.wait_for(stuck.publishing.wait(), 10)
-    assert _claimed(engine) == 5
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await relay.stop(timeout_s=2)
-    assert loop.time() - started < 2.5
-    assert _claimed(engine) == 0  # released, not left to their lease
+    await _stops_in_time_releasing_its_claims(relay, engine)
     online = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.05)
     online.start()
     try:
@@ -389,10 +397,5 @@ async def test_a_relay_thread_stopped_mid_publish_gives_its_rows_back_in_time(
     relay = RelayThread(engine=engine, make_bus=lambda: stuck, poll_interval_s=0.05)  # type: ignore[arg-type, return-value]
     relay.start()
     assert await asyncio.to_thread(stuck.publishing.wait, 10)
-    assert _claimed(engine) == 5
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await relay.stop(timeout_s=2)
-    assert loop.time() - started < 2.5
-    assert _claimed(engine) == 0  # released, not left to their lease
+    await _stops_in_time_releasing_its_claims(relay, engine)
     assert not any(thread.name == "outbox-relay" for thread in threading.enumerate())

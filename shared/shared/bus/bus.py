@@ -10,6 +10,7 @@ the topology is declared again there (quorum queues keep their messages on the o
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from pamqp import commands as spec
 from pydantic import ValidationError
 
 from shared.bus.topology import Topology
+from shared.coalesce import Coalescer
 from shared.context import correlation_id_var
 from shared.events import EventEnvelope, IntegrationEvent
 from shared.lifecycle import Deadline, cancel_and_wait
@@ -343,6 +345,10 @@ class EventBus:
         logger.info("consuming", extra={"queue": name, "events": sorted(subscription.handlers)})
 
 
+class _FlushAbandoned(Exception):
+    pass
+
+
 class _Acks:
     """A consumer's acknowledgements of handled messages, sent together.
 
@@ -360,7 +366,7 @@ class _Acks:
     def __init__(self) -> None:
         # channel -> delivery tag -> the message once handled (ready), None before
         self._unsettled: dict[object, dict[int, AbstractIncomingMessage | None]] = {}
-        self._flushing: asyncio.Future[None] | None = None
+        self._flushes = Coalescer(self._flush, abandoned=_FlushAbandoned)
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
         if message.delivery_tag is not None:
@@ -381,22 +387,14 @@ class _Acks:
             await _settle(message.ack(), message, "ack")  # not tracked: on its own
             return
         unsettled[message.delivery_tag] = message
-        flushing = self._flushing
-        if flushing is not None:
-            await asyncio.shield(flushing)
-            return
-        flushing = self._flushing = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.sleep(0)  # the others handled now join this flush
-            self._flushing = None
-            await self._flush()
-        finally:
-            if self._flushing is flushing:
-                self._flushing = None
-            if not flushing.done():  # _flush logs its failures: the others just go on
-                flushing.set_result(None)
+        # With the others handled in this turn. A flush whose first caller was cancelled is
+        # abandoned: a later flush, or the broker's redelivery once the channel closes,
+        # settles this one.
+        with contextlib.suppress(_FlushAbandoned):
+            await self._flushes(message.delivery_tag)
 
-    async def _flush(self) -> None:
+    async def _flush(self, _: list[int]) -> None:
+        """Acknowledge every handled message (of every channel), not only those asked for."""
         sends: list[Awaitable[None]] = []
         for channel, unsettled in list(self._unsettled.items()):
             waiting = [tag for tag, ready in unsettled.items() if ready is None]
