@@ -318,3 +318,28 @@ async def test_a_settle_on_a_closed_channel_is_logged_not_raised(
 
     await _settle(closed(), _Message(), "ack")  # type: ignore[arg-type]
     assert "ack not delivered to the broker" in caplog.text
+
+
+async def test_the_acks_of_a_closed_channel_are_forgotten() -> None:
+    from shared.bus.bus import _Acks
+
+    class _Channel:
+        is_closed = False
+
+    class _Message:
+        def __init__(self, channel: _Channel, tag: int) -> None:
+            self.channel, self.delivery_tag, self.message_id = channel, tag, f"m-{tag}"
+            self.acked: list[bool] = []
+
+        async def ack(self, multiple: bool = False) -> None:
+            self.acked.append(multiple)
+
+    acks, old, new = _Acks(), _Channel(), _Channel()
+    cancelled = _Message(old, 1)  # its handler was cancelled: it stays unsettled
+    acks.delivered(cancelled)  # type: ignore[arg-type]
+    old.is_closed = True  # a reconnect: the broker delivers it again on a new channel
+    handled = _Message(new, 1)
+    acks.delivered(handled)  # type: ignore[arg-type]
+    await acks.ack(handled)  # type: ignore[arg-type]
+    assert handled.acked == [True] and cancelled.acked == []
+    assert acks._unsettled == {}

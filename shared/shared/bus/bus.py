@@ -361,7 +361,8 @@ class _Acks:
 
     Kept per channel (the robust channel's underlying one: a reconnect starts its tags
     again). A message whose handler was cancelled stays unsettled here: it is never covered
-    by a later `multiple`, and the broker delivers it again when the channel closes."""
+    by a later `multiple`, and the broker delivers it again when the channel closes; a closed
+    channel's entries are dropped at the next flush."""
 
     def __init__(self) -> None:
         # channel -> delivery tag -> the message once handled (ready), None before
@@ -397,6 +398,9 @@ class _Acks:
         """Acknowledge every handled message (of every channel), not only those asked for."""
         sends: list[Awaitable[None]] = []
         for channel, unsettled in list(self._unsettled.items()):
+            if getattr(channel, "is_closed", False):  # its unsettled messages come again
+                del self._unsettled[channel]
+                continue
             waiting = [tag for tag, ready in unsettled.items() if ready is None]
             frontier = min(waiting, default=None)
             ready = sorted(tag for tag, found in unsettled.items() if found is not None)
