@@ -13,7 +13,8 @@ from sqlmodel import Session
 from shared.bus.bus import TransientError
 from shared.db import make_engine, utcnow
 from shared.events import EventEnvelope, FavoriteAdded, wrap
-from shared.inbox import handle_once
+from shared import inbox
+from shared.inbox import BATCH_LINGER_S, ENOUGH_TO_START, handle_once
 
 CONSUMER = "inbox-tests"
 
@@ -92,6 +93,34 @@ async def test_events_handled_together_share_one_transaction_and_apply_once(
     assert len(commits) == 1  # one transaction for the 21 events, not 21
     assert await _handle(engine, envelopes[0]) is False  # seen before: nothing again
     assert len(_applied(engine)) == 20
+
+
+async def test_events_arriving_one_after_another_wait_for_each_other(
+    engine: Engine, clean: None, commits: list[int]
+) -> None:
+    """Under load events come a few milliseconds apart, not at the same moment: the first
+    waits (BATCH_LINGER_S) for the others to join its transaction."""
+    envelopes = [_envelope() for _ in range(5)]
+    handled = []
+    for envelope in envelopes:
+        handled.append(asyncio.ensure_future(_handle(engine, envelope)))
+        await asyncio.sleep(BATCH_LINGER_S / 10)
+    assert await asyncio.gather(*handled) == [True] * 5
+    assert len(commits) == 1
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in envelopes)
+
+
+async def test_enough_events_waiting_start_their_transaction_at_once(
+    engine: Engine, clean: None, commits: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "BATCH_LINGER_S", 30.0)  # only a full batch can start it
+    first = asyncio.ensure_future(_handle(engine, _envelope()))
+    await asyncio.sleep(0.05)
+    assert not first.done()  # lingering for the others
+    rest = [_handle(engine, _envelope()) for _ in range(ENOUGH_TO_START - 1)]
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(first, *rest) == [True] * ENOUGH_TO_START
+    assert len(commits) == 1
 
 
 async def test_a_failing_effect_fails_alone(engine: Engine, clean: None) -> None:
