@@ -84,7 +84,13 @@ def create_service_app(
         inner = framework
         for middleware, options in reversed(inner_middleware):
             inner = middleware(inner, **options)
-        return RequestContextMiddleware(inner, max_body_bytes=settings.max_body_bytes)
+        # An innermost-first chain's outer layer may answer from memory (`shortcut`): the
+        # request-context middleware then asks it before anything else.
+        return RequestContextMiddleware(
+            inner,
+            max_body_bytes=settings.max_body_bytes,
+            shortcut=getattr(inner, "shortcut", None),
+        )
 
     app.set_front(front)
     install_problem_openapi(app)

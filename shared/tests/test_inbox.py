@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
+from shared import inbox
 from shared.bus.bus import TransientError
 from shared.db import make_engine, utcnow
 from shared.events import EventEnvelope, FavoriteAdded, wrap
-from shared import inbox
 from shared.inbox import BATCH_LINGER_S, ENOUGH_TO_START, handle_once
 
 CONSUMER = "inbox-tests"

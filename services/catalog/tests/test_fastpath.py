@@ -4,13 +4,16 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
+from catalog.app import create_app
 from catalog.cache import CatalogCache, Entry
 from catalog.community import community_key
 from catalog.details import pack
 from catalog.fastpath import CachedReadsFastPath
 from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE
+from shared.middleware import ASGIApp, RequestContextMiddleware
 from shared.redis import make_redis
 
 KEYS = CacheKeys("http://tmdb.test/3")
@@ -21,12 +24,21 @@ async def _fallback(scope, receive, send):  # type: ignore[no-untyped-def]
     await send({"type": "http.response.body", "body": b"routes"})
 
 
-def _client(cache: CatalogCache) -> httpx.AsyncClient:
-    app = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+def _client(cache: CatalogCache, *, shortcut: str = "") -> httpx.AsyncClient:
+    """The fast path alone; or, as the service runs it, behind the request-context middleware,
+    which asks its `shortcut` first and sends an answer from memory itself ("in front"); or
+    the shortcut alone with only the routes behind it ("alone": what it does not answer, the
+    fast path's awaits included, is the routes')."""
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    app: ASGIApp = fast
+    if shortcut:
+        behind = fast if shortcut == "in front" else _fallback
+        app = RequestContextMiddleware(behind, max_body_bytes=1024, shortcut=fast.shortcut)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://catalog")
 
 
-async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
+@pytest.mark.parametrize("shortcut", ["", "in front", "alone"])
+async def test_recent_answers_are_served_and_the_rest_falls_through(shortcut: str) -> None:
     cache = CatalogCache(make_redis("redis://127.0.0.1:1/0"), recent_ttl_s=0.2)
     cache.recent.remember_entry(
         KEYS.trending("week", 2, "en"), Entry(b'{"page":2}', time.time() + 60)
@@ -40,9 +52,11 @@ async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
     adult = Entry(b'{"id":8}', time.time() + 60, adult_ids=frozenset({8}))
     cache.recent.remember_entry(KEYS.movie(8, DEFAULT_LOCALE), adult)
     cache.recent.remember_rating(community_key(8), b'{"average":null,"count":0}')
-    async with _client(cache) as client:
+    async with _client(cache, shortcut=shortcut) as client:
         hit = await client.get("/api/v1/movies/trending", params={"window": "week", "page": 2})
         assert (hit.status_code, hit.headers["x-cache"], hit.content) == (200, "HIT", b'{"page":2}')
+        assert hit.headers["content-length"] == "10"
+        assert ("x-request-id" in hit.headers) is bool(shortcut)
         assert hit.headers["cache-control"] in ("public, max-age=59", "public, max-age=60")
         french = await client.get(
             "/api/v1/movies/trending",
@@ -61,6 +75,7 @@ async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
         )
         assert (again.status_code, again.content) == (304, b"")
         assert again.headers["etag"] == detail.headers["etag"]
+        assert again.headers["content-length"] == "0"
         signed_in = await client.get("/api/v1/movies/7", headers={"x-user-id": "someone"})
         assert signed_in.status_code == 299  # a user's locale and choices: the routes decide
         for path in (
@@ -77,21 +92,32 @@ async def test_recent_answers_are_served_and_the_rest_falls_through() -> None:
         assert (await client.get("/api/v1/movies/7")).status_code == 299  # the second is over
 
 
-async def test_a_key_answered_before_is_read_again_from_redis_alone(redis) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("shortcut", ["", "in front"])
+async def test_a_key_answered_before_is_read_again_from_redis_alone(redis, shortcut: str) -> None:  # type: ignore[no-untyped-def]
     cache = CatalogCache(redis, recent_ttl_s=0.1)
     key = KEYS.movie(11, DEFAULT_LOCALE)
     entry = Entry(pack(b'{"id":11}', {}), time.time() + 600)
     await redis.set(key, entry.encode())
     await redis.set(community_key(11), b'3|{"average":7.0,"count":2}')
-    async with _client(cache) as client:
+    async with _client(cache, shortcut=shortcut) as client:
         assert (await client.get("/api/v1/movies/11")).status_code == 299  # never answered here
         cache.recent.remember_entry(key, entry)  # as the route does when it answers
         cache.recent.remember_rating(community_key(11), b'{"average":7.0,"count":2}')
         assert (await client.get("/api/v1/movies/11")).status_code == 200
         await asyncio.sleep(0.15)  # the one-second copy is gone: one Redis read answers
+        scope = {"method": "GET", "path": "/api/v1/movies/11", "query_string": b"", "headers": []}
+        fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+        fast._answers.put(key, None)  # type: ignore[arg-type]  (answered before, here too)
+        assert fast.shortcut(scope) is None  # Redis is an await: never the shortcut's
         again = await client.get("/api/v1/movies/11")
         assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
         assert again.content == b'{"id":11,"community_rating":{"average":7.0,"count":2}}'
         await redis.set(key, Entry(entry.body, time.time() - 1).encode())  # stale now
         await asyncio.sleep(0.15)
         assert (await client.get("/api/v1/movies/11")).status_code == 299  # the routes refresh
+
+
+def test_the_service_asks_the_shortcut_first(catalog_settings) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(catalog_settings)
+    assert isinstance(app.front, RequestContextMiddleware)
+    assert isinstance(getattr(app.front.shortcut, "__self__", None), CachedReadsFastPath)
