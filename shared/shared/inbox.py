@@ -11,8 +11,9 @@ commits, not the effects, were most of its time (py-spy). If anything in a share
 fails, it is rolled back and each of its events is applied again in a transaction of its own,
 so one bad event fails alone and the others are applied once.
 
-Before each transaction the batcher waits up to `BATCH_LINGER_S` for more events to join it
-(not once `ENOUGH_TO_START` are waiting: a consumer behind on its queue goes at once). Without
+Under load, the batcher waits up to `BATCH_LINGER_S` before each transaction for more events
+to join it (not once `ENOUGH_TO_START` are waiting: a consumer behind on its queue goes at
+once; nor when it has been idle for `BUSY_WITHIN_S`: a lone event goes straight away). Without
 the wait a transaction started with the first event to arrive, and under write load most held
 one or two: each paid its thread hop, its commit (a WAL flush) and its acknowledgement alone.
 """
@@ -37,10 +38,12 @@ from shared.events import EventEnvelope
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # events in one shared transaction
-# 20 ms measured best of 0, 5, 10 and 20 ms in `make bench`'s write rows (BENCHMARKS.md): the
-# CPU per write 4.2 -> 3.6 ms, each consumer's a third lower; an event reaches its consumer's
-# effect at most this much later (the consumers' lag target is 1 s).
-BATCH_LINGER_S = 0.02
+# Measured in `make bench`'s write rows (BENCHMARKS.md), against no wait: 5 ms took the CPU
+# per write from 4.2 to 4.0 ms, 10 ms to 3.7, 20 ms to 3.6, each consumer's by a third; 50 ms
+# against 20 a little more for the watchlist (three consumers). An event reaches its effect
+# at most this much later (the consumers' lag target is 1 s).
+BATCH_LINGER_S = 0.05
+BUSY_WITHIN_S = 1.0  # a transaction this recent: the consumer is under load, it waits
 # ...unless this many are waiting already: a consumer behind on its queue (half its prefetch
 # of 32 handed over) starts its transactions at once.
 ENOUGH_TO_START = 16
@@ -163,6 +166,7 @@ class _Batcher:
     pending: list[_Pending] = field(default_factory=list)
     worker: asyncio.Task[None] | None = None
     enough: asyncio.Future[None] | None = None  # set once ENOUGH_TO_START are pending
+    last_batch_at: float = float("-inf")  # the loop's clock when the last transaction began
 
     def submit(self, envelope: EventEnvelope, effect: Effect) -> asyncio.Future[bool]:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -178,8 +182,9 @@ class _Batcher:
         return done
 
     async def _linger(self) -> None:
-        """Wait up to BATCH_LINGER_S for others to join the next transaction."""
-        if len(self.pending) >= ENOUGH_TO_START:
+        """Under load, wait up to BATCH_LINGER_S for others to join the next transaction."""
+        busy = asyncio.get_running_loop().time() - self.last_batch_at < BUSY_WITHIN_S
+        if not busy or len(self.pending) >= ENOUGH_TO_START:
             return
         self.enough = asyncio.get_running_loop().create_future()
         try:
@@ -197,6 +202,7 @@ class _Batcher:
         try:
             while self.pending:
                 await self._linger()
+                self.last_batch_at = asyncio.get_running_loop().time()
                 batch = [item for item in self.pending[:MAX_BATCH] if not item.done.done()]
                 del self.pending[:MAX_BATCH]
                 if batch:

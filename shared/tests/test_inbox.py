@@ -100,6 +100,9 @@ async def test_events_arriving_one_after_another_wait_for_each_other(
 ) -> None:
     """Under load events come a few milliseconds apart, not at the same moment: the first
     waits (BATCH_LINGER_S) for the others to join its transaction."""
+    warm_up = _envelope()
+    assert await _handle(engine, warm_up)  # the consumer is busy now
+    commits.clear()
     envelopes = [_envelope() for _ in range(5)]
     handled = []
     for envelope in envelopes:
@@ -107,13 +110,15 @@ async def test_events_arriving_one_after_another_wait_for_each_other(
         await asyncio.sleep(BATCH_LINGER_S / 10)
     assert await asyncio.gather(*handled) == [True] * 5
     assert len(commits) == 1
-    assert sorted(_applied(engine)) == sorted(e.event_id for e in envelopes)
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in [warm_up, *envelopes])
 
 
 async def test_enough_events_waiting_start_their_transaction_at_once(
     engine: Engine, clean: None, commits: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert await _handle(engine, _envelope())  # the consumer is busy now
     monkeypatch.setattr(inbox, "BATCH_LINGER_S", 30.0)  # only a full batch can start it
+    commits.clear()
     first = asyncio.ensure_future(_handle(engine, _envelope()))
     await asyncio.sleep(0.05)
     assert not first.done()  # lingering for the others
@@ -121,6 +126,24 @@ async def test_enough_events_waiting_start_their_transaction_at_once(
     async with asyncio.timeout(10):
         assert await asyncio.gather(first, *rest) == [True] * ENOUGH_TO_START
     assert len(commits) == 1
+
+
+async def test_an_idle_consumer_applies_a_lone_event_at_once(
+    engine: Engine, clean: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def handle_alone() -> bool:
+        envelope = _envelope()  # a consumer of its own: nothing ran before it
+        return await handle_once(
+            engine, consumer="inbox-idle-tests", envelope=envelope, effect=_probe(envelope)
+        )
+
+    monkeypatch.setattr(inbox, "BATCH_LINGER_S", 30.0)
+    async with asyncio.timeout(5):
+        assert await handle_alone()  # no wait
+    monkeypatch.setattr(inbox, "BUSY_WITHIN_S", 0.05)
+    await asyncio.sleep(0.1)  # idle again
+    async with asyncio.timeout(5):
+        assert await handle_alone()
 
 
 async def test_a_failing_effect_fails_alone(engine: Engine, clean: None) -> None:
