@@ -11,6 +11,11 @@ commits, not the effects, were most of its time (py-spy). If anything in a share
 fails, it is rolled back and each of its events is applied again in a transaction of its own,
 so one bad event fails alone and the others are applied once.
 
+An effect's statements whose results it does not read (`execute_later`: an insert, an update,
+a delete) go to the server at the commit, every such statement of the transaction in one round
+trip, in the order asked: one round trip per batch instead of one per event (they were most of
+a consumer's time in the database under write load, py-spy).
+
 Under load, the batcher waits up to `BATCH_LINGER_S` before each transaction for more events
 to join it (not once `ENOUGH_TO_START` are waiting: a consumer behind on its queue goes at
 once; nor when it has been idle for `BUSY_WITHIN_S`: a lone event goes straight away). Without
@@ -25,10 +30,13 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, event, text
+from sqlalchemy import Column, DateTime, Dialect, Engine, TextClause, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Field, Session, SQLModel
 
 from shared.bus.bus import TransientError
@@ -72,6 +80,53 @@ _RECORD_MANY = text(
     "FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[])) AS e(event_id, type) "
     "ORDER BY event_id ON CONFLICT DO NOTHING RETURNING event_id"
 )
+
+
+_DEFERRED = "inbox.deferred"  # in Session.info: the statements to run at the commit
+_compiled: weakref.WeakKeyDictionary[TextClause, Compiled] = weakref.WeakKeyDictionary()
+
+
+def execute_later(session: Session, statement: TextClause, parameters: dict[str, Any]) -> None:
+    """Run `statement` when the session commits, with the transaction's other deferred
+    statements, in one round trip, in the order asked. Only for a statement whose result
+    nobody reads, and that nothing later in the transaction reads the effect of; a rollback
+    drops it."""
+    session.connection()  # in the transaction, so that its rollback is seen
+    session.info.setdefault(_DEFERRED, []).append((statement, parameters))
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _run_deferred(session: OrmSession) -> None:
+    deferred = session.info.pop(_DEFERRED, None)
+    if not deferred:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()  # for mogrify only: it does not reach the server
+    try:
+        script = b";\n".join(
+            cursor.mogrify(*_driver_form(statement, dialect, parameters))
+            for statement, parameters in deferred
+        )
+    finally:
+        cursor.close()
+    # Through SQLAlchemy (its errors, its events); the driver formats the text once more.
+    connection.exec_driver_sql(script.decode().replace("%", "%%"))
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_deferred(session: OrmSession, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the transaction, not a savepoint in it
+        session.info.pop(_DEFERRED, None)
+
+
+def _driver_form(
+    statement: TextClause, dialect: Dialect, parameters: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    compiled = _compiled.get(statement)
+    if compiled is None:
+        compiled = _compiled[statement] = statement.compile(dialect=dialect)
+    return compiled.string, dict(compiled.construct_params(parameters) or {})
 
 
 def record_once(session: Session, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:

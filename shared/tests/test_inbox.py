@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
@@ -14,7 +15,7 @@ from shared import inbox
 from shared.bus.bus import TransientError
 from shared.db import make_engine, utcnow
 from shared.events import EventEnvelope, FavoriteAdded, wrap
-from shared.inbox import BATCH_LINGER_S, ENOUGH_TO_START, handle_once
+from shared.inbox import BATCH_LINGER_S, ENOUGH_TO_START, execute_later, handle_once
 
 CONSUMER = "inbox-tests"
 
@@ -163,6 +164,90 @@ async def test_a_failing_effect_fails_alone(engine: Engine, clean: None) -> None
     others = {e.event_id for e in envelopes if e is not broken}
     assert sorted(_applied(engine)) == sorted(others)  # once each, none of the broken one
     assert _recorded(engine) == others  # the broken one is not recorded: it is tried again
+
+
+_NOTE = text("INSERT INTO inbox_note (event_id, note) VALUES (:id, :note)")
+_UNNOTE = text("DELETE FROM inbox_note WHERE event_id = :id")
+
+
+@pytest.fixture
+def notes(engine: Engine) -> Iterator[None]:
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS inbox_note (event_id uuid, note text)"))
+        connection.execute(text("DELETE FROM inbox_note"))
+    yield
+
+
+def _notes(engine: Engine) -> dict[uuid.UUID, str]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT event_id, note FROM inbox_note")).all()
+    return {uuid.UUID(str(row[0])): row[1] for row in rows}
+
+
+async def test_deferred_statements_go_in_one_round_trip_in_their_order(
+    engine: Engine, clean: None, notes: None
+) -> None:
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    envelopes = [_envelope() for _ in range(6)]
+
+    def effect(envelope: EventEnvelope, index: int) -> Any:
+        def apply(session: Session) -> None:
+            note = f"50% 'quoted' \\ {index}"  # the driver's and SQL's special characters
+            execute_later(session, _NOTE, {"id": envelope.event_id, "note": note})
+            if index % 2:  # noted, then un-noted: the order asked is kept
+                execute_later(session, _UNNOTE, {"id": envelope.event_id})
+
+        return apply
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        results = await asyncio.gather(
+            *(_handle(engine, e, effect(e, i)) for i, e in enumerate(envelopes))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert results == [True] * 6
+    assert _notes(engine) == {
+        e.event_id: f"50% 'quoted' \\ {i}" for i, e in enumerate(envelopes) if not i % 2
+    }
+    assert len([s for s in statements if "inbox_note" in s]) == 1  # nine statements, one trip
+
+
+async def test_a_failing_deferred_statement_fails_its_event_alone(
+    engine: Engine, clean: None, notes: None
+) -> None:
+    envelopes = [_envelope() for _ in range(5)]
+    broken = envelopes[2]
+
+    def effect(envelope: EventEnvelope) -> Any:
+        def apply(session: Session) -> None:
+            if envelope is broken:
+                execute_later(session, text("SELECT 1 / 0"), {})
+            execute_later(session, _NOTE, {"id": envelope.event_id, "note": "fine"})
+
+        return apply
+
+    results = await asyncio.gather(
+        *(_handle(engine, e, effect(e)) for e in envelopes), return_exceptions=True
+    )
+    assert isinstance(results[2], sqlalchemy.exc.DataError)  # division by zero
+    assert [r for i, r in enumerate(results) if i != 2] == [True] * 4
+    assert set(_notes(engine)) == {e.event_id for e in envelopes if e is not broken}
+    assert broken.event_id not in _recorded(engine)
+
+
+def test_a_rollback_drops_what_was_deferred(engine: Engine, notes: None) -> None:
+    kept, dropped = uuid.uuid4(), uuid.uuid4()
+    with Session(engine) as session:
+        execute_later(session, _NOTE, {"id": dropped, "note": "rolled back"})
+        session.rollback()
+        execute_later(session, _NOTE, {"id": kept, "note": "committed"})
+        session.commit()  # any commit runs them, not only the inbox's
+    assert _notes(engine) == {kept: "committed"}
 
 
 async def test_an_effect_that_ends_the_shared_transaction_is_applied_alone(

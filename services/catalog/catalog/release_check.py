@@ -37,6 +37,7 @@ from catalog.releases import (
 from catalog.tmdb import TmdbClient, TmdbError, TmdbNotFound
 from shared.db import in_session
 from shared.events import CatalogMovieUpdated, CatalogReleaseAvailable
+from shared.inbox import execute_later
 from shared.outbox import add_event
 
 logger = logging.getLogger(__name__)
@@ -89,11 +90,13 @@ _UNWATCH = text(
 
 def watch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str, at: datetime) -> None:
     """A title joined a user's list; a title nobody watched yet is looked at right away."""
-    session.execute(_WATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_, "at": at})
+    execute_later(
+        session, _WATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_, "at": at}
+    )
 
 
 def unwatch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str) -> None:
-    session.execute(_UNWATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_})
+    execute_later(session, _UNWATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_})
 
 
 def forget_watcher(session: Session, *, user_id: uuid.UUID) -> None:

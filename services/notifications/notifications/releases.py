@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from notifications.models import RELEASE_AVAILABLE
 from notifications.service import RETURNING, Delivered, delivered_row, prune
+from shared.inbox import execute_later
 
 DEFAULT_REGION = "US"
 HEADINGS = {"theatrical": "Out now", "digital": "Out now", "streaming": "Now streaming"}
@@ -34,12 +35,12 @@ _UNWATCHLISTED = text(
 
 
 def watchlisted(session: Session, *, user_id: uuid.UUID, movie_id: int, at: datetime) -> None:
-    session.execute(_WATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
+    execute_later(session, _WATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
 
 
 def unwatchlisted(session: Session, *, user_id: uuid.UUID, movie_id: int, at: datetime) -> None:
     """The title left the watchlist (unless it was added again after `at`)."""
-    session.execute(_UNWATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
+    execute_later(session, _UNWATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
 
 
 def waiting_languages(session: Session, *, movie_id: int) -> list[str]:

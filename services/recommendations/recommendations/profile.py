@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 
 from recommendations.engine import Profile, Signal
 from recommendations.models import TastePreference, TasteSignal, TopPick
+from shared.inbox import execute_later
 
 FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
 LISTED = "listed"  # on one of the user's own lists at least
@@ -43,7 +44,8 @@ def signal_added(
     score: float | None = None,
 ) -> None:
     """Record an add (or a new rating); one older than what is recorded changes nothing."""
-    session.execute(
+    execute_later(
+        session,
         _SIGNAL_ADDED,
         {"user_id": str(user_id), "movie_id": movie_id, "kind": kind, "score": score, "at": at},
     )
@@ -53,7 +55,8 @@ def signal_removed(
     session: Session, *, user_id: uuid.UUID, movie_id: int, kind: str, at: datetime
 ) -> None:
     """Record a removal; it only hides adds that happened before it."""
-    session.execute(
+    execute_later(
+        session,
         _SIGNAL_REMOVED,
         {"user_id": str(user_id), "movie_id": movie_id, "kind": kind, "at": at},
     )
