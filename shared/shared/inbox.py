@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg2.extensions
 from sqlalchemy import Column, DateTime, Dialect, Engine, TextClause, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -102,7 +103,9 @@ def _run_deferred(session: OrmSession) -> None:
         return
     connection = session.connection()
     dialect = connection.dialect
-    cursor = connection.connection.cursor()  # for mogrify only: it does not reach the server
+    driver_connection = connection.connection.dbapi_connection
+    assert driver_connection is not None
+    cursor = driver_connection.cursor()  # for mogrify only: it does not reach the server
     try:
         script = b";\n".join(
             cursor.mogrify(*_driver_form(statement, dialect, parameters))
@@ -110,8 +113,10 @@ def _run_deferred(session: OrmSession) -> None:
         )
     finally:
         cursor.close()
+    # mogrify wrote the values in the connection's client encoding
+    text_ = script.decode(psycopg2.extensions.encodings[driver_connection.encoding])
     # Through SQLAlchemy (its errors, its events); the driver formats the text once more.
-    connection.exec_driver_sql(script.decode().replace("%", "%%"))
+    connection.exec_driver_sql(text_.replace("%", "%%"))
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
@@ -124,7 +129,7 @@ def _driver_form(
     statement: TextClause, dialect: Dialect, parameters: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     compiled = _compiled.get(statement)
-    if compiled is None:
+    if compiled is None or compiled.dialect is not dialect:
         compiled = _compiled[statement] = statement.compile(dialect=dialect)
     return compiled.string, dict(compiled.construct_params(parameters) or {})
 
