@@ -12,6 +12,7 @@ import orjson
 
 from shared.context import correlation_id_var, request_id_var
 
+_LINE = orjson.OPT_APPEND_NEWLINE
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
@@ -67,17 +68,23 @@ class AccessLog:
         self._logger = logging.getLogger("access")
         self._second = -1
         self._second_text = ""
+        self._ms = -1
+        self._ms_text = ""
 
     def enabled(self) -> bool:
         return self._logger.isEnabledFor(logging.INFO)
 
     def _timestamp(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
+        """Now, to the millisecond, made once a millisecond (many lines share one under load)."""
+        now_ms = int(time.time() * 1000)
+        if now_ms != self._ms:
+            second, milli = divmod(now_ms, 1000)
+            if second != self._second:
+                self._second = second
+                moment = datetime.fromtimestamp(second, UTC)
+                self._second_text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+            self._ms, self._ms_text = now_ms, f"{self._second_text}.{milli:03d}+00:00"
+        return self._ms_text
 
     def write(
         self,
@@ -88,7 +95,7 @@ class AccessLog:
         request_id: str | None,
         correlation_id: str | None,
     ) -> None:
-        entry: dict[str, Any] = {
+        entry = {
             "ts": self._timestamp(),
             "level": "info",
             "service": self.service,
@@ -99,11 +106,13 @@ class AccessLog:
             entry["request_id"] = request_id
         if correlation_id:
             entry["correlation_id"] = correlation_id
-        entry["status"] = status
-        entry["duration_ms"] = duration_ms
-        line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(entry | {"status": status, "duration_ms": duration_ms}, option=_LINE)
         self._lines.append(line)
         self._size += len(line)
+        if self._size >= self.max_buffer_bytes or not self._flush_scheduled:
+            self._after_write()
+
+    def _after_write(self) -> None:
         if self._size >= self.max_buffer_bytes:
             self.flush()
         elif not self._flush_scheduled:

@@ -107,12 +107,41 @@ MAX_UPLOAD_FILE_BYTES = 10 * 1024 * 1024
 UPLOAD_BODY_BYTES = MAX_UPLOAD_FILE_BYTES + 64 * 1024  # the file and its multipart framing
 
 
+def _record(
+    scope: Scope, status: int, elapsed_s: float, request_id: str, correlation_id: str | None
+) -> None:
+    """A request's duration metric and access line."""
+    _durations.observe(route_template(scope), scope["method"], status, elapsed_s)
+    if scope["path"] in _QUIET_PATHS:
+        return
+    duration_ms = round(elapsed_s * 1000, 2)
+    if (writer := fast_access_log()) is not None:
+        writer.write(
+            scope["method"], scope["path"], status, duration_ms, request_id, correlation_id
+        )
+    else:
+        access_log.info(
+            "%s %s %s",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "status": status,
+                "duration_ms": duration_ms,
+                "request_id": request_id,
+                **({"correlation_id": correlation_id} if correlation_id else {}),
+            },
+        )
+
+
 class RequestContextMiddleware:
     """Sets X-Request-ID, enforces the body size limit, logs and times every request.
 
     `shortcut`, if given, is asked first for each request: an answer it gives (a cached page
-    held in memory, say; its headers with their Content-Length) is sent from here, with no
-    further ASGI layer, wrapper or coroutine between it and the server."""
+    held in memory, say; its headers with their Content-Length) is completed by
+    `answer_at_once` (request id, access line, duration) and sent from here, with no further
+    ASGI layer, wrapper or coroutine between it and the server; a server that knows
+    `answer_at_once` (shared.protocol) writes it to the connection itself."""
 
     def __init__(
         self, app: ASGIApp, *, max_body_bytes: int, shortcut: Shortcut | None = None
@@ -121,9 +150,34 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.shortcut = shortcut
 
+    def answer_at_once(self, scope: Scope) -> Response | None:
+        """The whole answer to a bodiless request the shortcut answers from memory, its request
+        id added, logged and timed; None for any other (the app's)."""
+        if self.shortcut is None:
+            return None
+        started = time.perf_counter()
+        raw_request_id = None
+        for key, value in scope["headers"]:
+            if key == REQUEST_ID_HEADER:
+                raw_request_id = bytes(value)
+            elif key == b"content-length" or key == b"transfer-encoding":
+                return None  # a body to read (or to refuse): the app's
+        answer = self.shortcut(scope)
+        if answer is None:
+            return None
+        status, headers, body = answer
+        request_id = _valid_request_id(raw_request_id) or new_request_id()
+        _record(scope, status, time.perf_counter() - started, request_id, None)
+        return status, [*headers, (REQUEST_ID_HEADER, request_id.encode())], body
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if (answer := self.answer_at_once(scope)) is not None:
+            status, headers, body = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         # One pass over the headers for everything this middleware reads.
         raw_request_id = declared_length = None
@@ -139,44 +193,14 @@ class RequestContextMiddleware:
         request_token = request_id_var.set(request_id)
         correlation_token = correlation_id_var.set(None)
         started = time.perf_counter()
-        status = [500]  # the status sent, for the log and the metrics
+        sent = [500]  # the status sent, for the log and the metrics
         try:
-            if self.shortcut is not None and (answer := self.shortcut(scope)) is not None:
-                status[0], headers, body = answer
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status[0],
-                        "headers": [*headers, (REQUEST_ID_HEADER, request_id.encode())],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-            else:
-                await self._through_app(
-                    scope, receive, send, status, request_id, declared_length, has_body
-                )
+            await self._through_app(
+                scope, receive, send, sent, request_id, declared_length, has_body
+            )
         finally:
             elapsed = time.perf_counter() - started
-            _durations.observe(route_template(scope), scope["method"], status[0], elapsed)
-            if scope["path"] not in _QUIET_PATHS:
-                duration_ms = round(elapsed * 1000, 2)
-                if (writer := fast_access_log()) is not None:
-                    writer.write(
-                        scope["method"],
-                        scope["path"],
-                        status[0],
-                        duration_ms,
-                        request_id,
-                        correlation_id_var.get(),
-                    )
-                else:
-                    access_log.info(
-                        "%s %s %s",
-                        scope["method"],
-                        scope["path"],
-                        status[0],
-                        extra={"status": status[0], "duration_ms": duration_ms},
-                    )
+            _record(scope, sent[0], elapsed, request_id, correlation_id_var.get())
             request_id_var.reset(request_token)
             correlation_id_var.reset(correlation_token)
 

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field
 from uvicorn.config import STARTUP_FAILURE
 
 from shared.config import ShutdownSettings
+from shared.protocol import AnsweringHttpToolsProtocol
 from shared.services import BY_NAME
 
 logger = logging.getLogger("shared.serve")
@@ -77,7 +78,7 @@ def config_for(name: str, *, host: str, port: int, settings: ServeSettings) -> u
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=AnsweringHttpToolsProtocol,
         access_log=False,
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted,

@@ -1,13 +1,20 @@
 """Request ids, the body limit and problem+json for every kind of error."""
 
+import io
+import logging
+
 import httpx
+import orjson
 import pytest
 import sqlalchemy.exc
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+import shared.logging as logging_module
 from shared.errors import install_problem_handlers
-from shared.middleware import RequestContextMiddleware
+from shared.logging import AccessLog
+from shared.metrics import HTTP_REQUEST_DURATION
+from shared.middleware import RequestContextMiddleware, Response
 
 
 class Item(BaseModel):
@@ -150,3 +157,39 @@ async def test_method_not_allowed_names_every_method_of_the_path(client: httpx.A
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["allow"] == "GET, POST"
+
+
+def test_an_answer_at_once_carries_the_request_id_and_is_logged_and_timed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="access")
+    stream = io.BytesIO()
+    previous, logging_module._access_log = logging_module._access_log, AccessLog("svc", stream)
+    memory: Response = (200, [(b"content-length", b"2")], b"{}")
+    middleware = RequestContextMiddleware(
+        _app(),
+        max_body_bytes=1024,
+        shortcut=lambda scope: memory if scope["path"] == "/m" else None,
+    )
+
+    def scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, object]:
+        return {"type": "http", "method": "GET", "path": path, "headers": list(headers)}
+
+    before = HTTP_REQUEST_DURATION.labels("unmatched", "GET", "200")._sum.get()
+    try:
+        answer = middleware.answer_at_once(scope("/m", (b"x-request-id", b"abc-1")))
+        assert answer == (200, [(b"content-length", b"2"), (b"x-request-id", b"abc-1")], b"{}")
+        generated = middleware.answer_at_once(scope("/m"))
+        assert generated is not None and len(dict(generated[1])[b"x-request-id"]) == 32
+        # a body to read, or a path the shortcut does not know: the app's
+        assert middleware.answer_at_once(scope("/m", (b"content-length", b"2"))) is None
+        assert middleware.answer_at_once(scope("/other")) is None
+        logging_module._access_log.flush()  # type: ignore[union-attr]
+    finally:
+        logging_module._access_log = previous
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["msg"], line.get("request_id")) for line in lines[:1]] == [
+        ("GET /m 200", "abc-1")
+    ]
+    assert len(lines) == 2
+    assert HTTP_REQUEST_DURATION.labels("unmatched", "GET", "200")._sum.get() > before

@@ -121,3 +121,5 @@ def test_the_service_asks_the_shortcut_first(catalog_settings) -> None:  # type:
     app = create_app(catalog_settings)
     assert isinstance(app.front, RequestContextMiddleware)
     assert isinstance(getattr(app.front.shortcut, "__self__", None), CachedReadsFastPath)
+    # and offers the whole answer to the server, which writes it itself (shared.protocol)
+    assert app.answer_at_once == app.front.answer_at_once

@@ -1,0 +1,137 @@
+"""shared.protocol through a real uvicorn server: answers from memory are written at once, in
+order with the app's, and the connection goes on as after any response."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+
+from shared.middleware import Receive, Response, Scope, Send
+from shared.protocol import AnsweringHttpToolsProtocol
+from tools.stack import free_port
+
+KEEP_ALIVE_S = 1
+
+
+class App:
+    """Answers GET /memory at once; everything else (slowly for /slow) through ASGI."""
+
+    def __init__(self) -> None:
+        self.through_asgi: list[str] = []
+
+    def answer_at_once(self, scope: Scope) -> Response | None:
+        if scope["path"] != "/memory":
+            return None
+        body = b"from memory"
+        return 200, [(b"content-length", b"%d" % len(body)), (b"x-answer", b"at once")], body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.through_asgi.append(f"{scope['method']} {scope['path']}")
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)
+        body = f"asgi {scope['method']} {scope['path']}".encode()
+        headers = [(b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[App, int]]:
+    app, port = App(), free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="none",
+        http=AnsweringHttpToolsProtocol,
+        lifespan="off",
+        proxy_headers=False,  # as shared.serve serves every service but the gateway
+        timeout_keep_alive=KEEP_ALIVE_S,
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+            await asyncio.sleep(0.01)
+    yield app, port
+    server.should_exit = True
+    async with asyncio.timeout(10):
+        await task
+
+
+async def _responses(reader: asyncio.StreamReader, count: int) -> list[tuple[bytes, dict, bytes]]:
+    """`count` responses: status line, headers (lower-cased names) and body."""
+    found = []
+    async with asyncio.timeout(5):
+        for _ in range(count):
+            head = await reader.readuntil(b"\r\n\r\n")
+            status, *lines = head.decode("latin-1").split("\r\n")[:-2]
+            headers = dict(line.lower().split(": ", 1) for line in lines)
+            body = await reader.readexactly(int(headers["content-length"]))
+            found.append((status.encode(), headers, body))
+    return found
+
+
+def _get(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> bytes:
+    return f"{method} {path} HTTP/{version}\r\nHost: test\r\n{''.join(extra)}\r\n".encode()
+
+
+async def test_an_answer_from_memory_is_written_at_once_with_the_date(served) -> None:  # type: ignore[no-untyped-def]
+    app, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/memory"))
+    [(status, headers, body)] = await _responses(reader, 1)
+    assert (status, body) == (b"HTTP/1.1 200 OK", b"from memory")
+    assert headers["x-answer"] == "at once" and "date" in headers
+    writer.write(_get("/memory"))  # the connection is kept open for the next request
+    assert (await _responses(reader, 1))[0][2] == b"from memory"
+    assert app.through_asgi == []
+    writer.close()
+
+
+async def test_pipelined_requests_are_answered_in_order(served) -> None:  # type: ignore[no-untyped-def]
+    _, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/memory") + _get("/slow") + _get("/memory") + _get("/other"))
+    bodies = [body for _, _, body in await _responses(reader, 4)]
+    assert bodies == [b"from memory", b"asgi GET /slow", b"from memory", b"asgi GET /other"]
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "seen"),
+    [
+        (_get("/memory", method="HEAD"), "HEAD /memory"),
+        (_get("/memory", "Content-Length: 2\r\n", method="POST") + b"{}", "POST /memory"),
+        (_get("/memory", "Connection: close\r\n"), "GET /memory"),
+        (_get("/memory", version="1.0"), "GET /memory"),
+        (_get("/memory", "Content-Length: 0\r\n", "Expect: 100-continue\r\n"), "GET /memory"),
+    ],
+)
+async def test_anything_out_of_the_ordinary_goes_the_asgi_way(served, request_bytes, seen) -> None:  # type: ignore[no-untyped-def]
+    app, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes)
+    async with asyncio.timeout(5):
+        answer = await reader.readuntil(b"\r\n\r\n")
+    assert answer.startswith((b"HTTP/1.1 200", b"HTTP/1.1 100"))
+    assert app.through_asgi == [seen]
+    writer.close()
+
+
+async def test_answers_in_one_read_leave_one_keep_alive_timer(served) -> None:  # type: ignore[no-untyped-def]
+    """Two requests answered in one read end two responses there and then: a keep-alive timer
+    left over from the first would close the connection a period later, however busy it is."""
+    _, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/memory") + _get("/memory"))
+    await _responses(reader, 2)
+    for _ in range(3):  # each inside the keep-alive period, together well beyond it
+        await asyncio.sleep(KEEP_ALIVE_S * 0.6)
+        writer.write(_get("/memory"))
+        assert (await _responses(reader, 1))[0][2] == b"from memory"
+    writer.close()
