@@ -80,6 +80,7 @@ def config_for(name: str, *, host: str, port: int, settings: ServeSettings) -> u
         loop="uvloop",
         http=AnsweringHttpToolsProtocol,
         access_log=False,
+        server_header=False,  # which server answers is nobody else's business
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted,
         timeout_graceful_shutdown=max(1, round(settings.graceful_shutdown_s)),
