@@ -7,7 +7,7 @@ from catalog.cache import CatalogCache
 from catalog.community import CommunityMirror
 from catalog.config import CatalogSettings, settings
 from catalog.events import PUBLISHES
-from catalog.fastpath import CachedReadsFastPath
+from catalog.fastpath import CachedReadsFastPath, RefreshesAhead
 from catalog.handlers import subscription
 from catalog.internal_api import internal_router
 from catalog.people_api import finder, people
@@ -62,14 +62,25 @@ def create_app(app_settings: CatalogSettings = settings) -> FastAPI:
         await cache_redis.aclose()
         viewers.redis.close()
 
+    refreshes = RefreshesAhead()
+
+    async def stop_refreshes_ahead(_: Runtime) -> None:
+        await refreshes.stop(timeout_s=1.0)
+
     runtime.on_start.append(start_background)
     runtime.on_stop.append(close_clients)
+    runtime.on_stop.append(stop_refreshes_ahead)  # the stop hooks run last first
     app = create_service_app(
         runtime,
         title="Catalog service",
         description="Movies from TMDb, cached in Redis.",
         routers=[router, people, finder, internal_router],
-        inner_middleware=[(CachedReadsFastPath, {"cache": cache, "keys": catalog.keys})],
+        inner_middleware=[
+            (
+                CachedReadsFastPath,
+                {"cache": cache, "keys": catalog.keys, "refreshes": refreshes},
+            )
+        ],
     )
     app.state.catalog = catalog
     app.state.community = mirror

@@ -2,10 +2,18 @@
 answered from the copy served in the last second (no Redis), or, for a key this process has
 answered before, from one Redis read, with no routing and no dependency injection. Anything
 else (a first read, a stale or missing entry, a query, a signed-in caller) goes on to the
-FastAPI routes unchanged."""
+FastAPI routes unchanged.
 
+A key answered from the copy in the last `REFRESH_AHEAD_SHARE` of its time there is read again
+from Redis in the background (`RefreshesAhead`, once per key at a time): a key asked for all
+the time then never leaves the copy, and no request waits for its Redis read. What the copy
+serves is never older than before: each read from Redis starts its own second."""
+
+import asyncio
+import logging
 import time
-from typing import NamedTuple
+from collections.abc import Callable, Coroutine
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from catalog import visibility
@@ -16,6 +24,7 @@ from catalog.conditional import DETAILS_MAX_AGE_S, JSON, cache_headers, etag_of,
 from catalog.details import PARTS, assemble
 from catalog.keys import MAX_PAGE, CacheKeys
 from catalog.locale import DEFAULT_LOCALE, accepted
+from shared.lifecycle import Deadline, cancel_and_wait
 from shared.middleware import ASGIApp, Receive, Response, Scope, Send
 from shared.parsing import ascii_int
 from shared.security import USER_ID_HEADER
@@ -24,6 +33,9 @@ TRENDING_PATH = "/api/v1/movies/trending"
 MOVIE_PREFIX = "/api/v1/movies/"
 _USER = USER_ID_HEADER.encode()
 ANSWERS_KEPT = 2_000
+REFRESH_AHEAD_SHARE = 0.25
+MAX_REFRESHES_AHEAD = 64  # Redis reads in flight at once; more keys wait for a request
+logger = logging.getLogger(__name__)
 
 
 def _parse_trending_query(query: bytes) -> tuple[str, int] | None:
@@ -94,11 +106,44 @@ class _Reread(NamedTuple):
     aggregate: str | None  # the community rating's key, for a movie's details
 
 
+class RefreshesAhead:
+    """The background reads ahead of the copy's expiry: at most one per key, at most
+    `MAX_REFRESHES_AHEAD` at once, all cancelled by `stop` (a stop hook of the runtime)."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def start(self, key: str, read: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if key in self._running or len(self._running) >= MAX_REFRESHES_AHEAD:
+            return
+        task = asyncio.get_running_loop().create_task(read(), name=f"refresh-ahead {key}")
+        self._running[key] = task
+        task.add_done_callback(lambda _: self._running.pop(key, None))
+
+    async def stop(self, timeout_s: float) -> None:
+        deadline = Deadline(timeout_s)
+        running, self._running = list(self._running.values()), {}
+        for task in running:
+            await cancel_and_wait(task, deadline.left())
+
+
 class CachedReadsFastPath:
-    def __init__(self, app: ASGIApp, *, cache: CatalogCache, keys: CacheKeys) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cache: CatalogCache,
+        keys: CacheKeys,
+        refreshes: RefreshesAhead | None = None,
+    ) -> None:
         self.app = app
         self.cache = cache
         self.keys = keys
+        self.refreshes = refreshes if refreshes is not None else RefreshesAhead()
+        self._refresh_within_s = cache.recent.ttl_s * REFRESH_AHEAD_SHARE
         self._trending_queries: Bounded[bytes, tuple[str, int] | None] = Bounded(256)
         # The answer built from a recalled entry, with its ETag, while that entry is the one
         # recalled: a hit then costs no joining and no hashing.
@@ -170,31 +215,51 @@ class CachedReadsFastPath:
             if query is None:
                 return None
             key = self.keys.trending(*query, locale.language)
-            entry = self.cache.recent.entry(key)
-            if entry is None:
+            held = self.cache.recent.held(key)
+            if held is None:
                 return _Reread(key, None) if key in self._answers else None
-            return self._trending_answer(scope, key, entry)
+            if held[1] < self._refresh_within_s:
+                self._refresh_soon(_Reread(key, None))
+            return self._trending_answer(scope, key, held[0])
         movie_id = ascii_int(path[len(MOVIE_PREFIX) :] if path.startswith(MOVIE_PREFIX) else "")
         if movie_id and not scope["query_string"] and movie_id < 2**31:
             key, aggregate = self.keys.movie(movie_id, locale), community_key(movie_id)
-            entry = self.cache.recent.entry(key)
+            held = self.cache.recent.held(key)
             community = self.cache.recent.rating(aggregate)
-            if entry is None or community is None:
+            if held is None or community is None:
                 return _Reread(key, aggregate) if key in self._answers else None
-            return self._movie_answer(scope, key, entry, community)
+            if held[1] < self._refresh_within_s:
+                self._refresh_soon(_Reread(key, aggregate))
+            return self._movie_answer(scope, key, held[0], community)
         return None
+
+    def _refresh_soon(self, found: _Reread) -> None:
+        self.refreshes.start(found.key, lambda: self._refresh(found))
+
+    async def _refresh(self, found: _Reread) -> None:
+        try:
+            await self._recall(found)
+        except Exception:  # the copy runs out and the next request reads the key itself
+            logger.warning("reading %s ahead of its expiry failed", found.key, exc_info=True)
+
+    async def _recall(self, found: _Reread) -> tuple[Entry | None, bytes | None]:
+        """The entry (and community rating) read again from Redis, and put in the copy."""
+        if found.aggregate is None:
+            entry, _ = await self._reread(found.key)
+            return entry, None
+        entry, (mirrored,) = await self._reread(found.key, found.aggregate)
+        community = mirrored_body(mirrored) if mirrored is not None else None
+        if community is not None:
+            self.cache.recent.remember_rating(found.aggregate, community)
+        return entry, community
 
     async def _cached(self, scope: Scope, headers: dict[bytes, bytes]) -> "_Answer | None":
         found = self._from_memory(scope, headers)
         if not isinstance(found, _Reread):
             return found
+        entry, community = await self._recall(found)
         if found.aggregate is None:
-            entry, _ = await self._reread(found.key)
             return self._trending_answer(scope, found.key, entry)
-        entry, (mirrored,) = await self._reread(found.key, found.aggregate)
-        community = mirrored_body(mirrored) if mirrored is not None else None
-        if community is not None:
-            self.cache.recent.remember_rating(found.aggregate, community)
         return self._movie_answer(scope, found.key, entry, community)
 
     def _trending_answer(self, scope: Scope, key: str, entry: object) -> "_Answer | None":

@@ -33,6 +33,13 @@ class RecentCopy:
         found = self._entries.get(key)
         return found[0] if found is not None and found[1] >= time.monotonic() else None
 
+    def held(self, key: str) -> "tuple[Entry, float] | None":
+        """The entry and the seconds it has left in the copy, while it has some."""
+        found = self._entries.get(key)
+        if found is None or (left_s := found[1] - time.monotonic()) < 0:
+            return None
+        return found[0], left_s
+
     def remember_rating(self, key: str, body: bytes) -> None:
         if self.ttl_s > 0:
             self._ratings.put(key, (body, time.monotonic() + self.ttl_s))

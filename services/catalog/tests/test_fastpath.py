@@ -117,9 +117,43 @@ async def test_a_key_answered_before_is_read_again_from_redis_alone(redis, short
         assert (await client.get("/api/v1/movies/11")).status_code == 299  # the routes refresh
 
 
+async def test_a_key_answered_in_the_last_of_its_time_is_read_ahead_in_the_background(
+    redis,
+) -> None:  # type: ignore[no-untyped-def]
+    cache = CatalogCache(redis, recent_ttl_s=0.4)  # read ahead in its last 0.1 s
+    key, rating = KEYS.movie(12, DEFAULT_LOCALE), community_key(12)
+    entry = Entry(pack(b'{"id":12}', {}), time.time() + 600)
+    cache.recent.remember_entry(key, entry)
+    cache.recent.remember_rating(rating, b'{"average":7.0,"count":2}')
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    scope = {"method": "GET", "path": "/api/v1/movies/12", "query_string": b"", "headers": []}
+    assert fast.shortcut(scope) is not None and len(fast.refreshes) == 0  # not due yet
+    # Redis has moved on (a new community rating): the copy serves what it holds until a
+    # read from Redis replaces it, started by a request in the copy's last quarter second
+    await redis.set(key, entry.encode())
+    await redis.set(rating, b'4|{"average":8.0,"count":3}')
+    await asyncio.sleep(0.32)
+    first = fast.shortcut(scope)
+    assert first is not None and b'"average":7.0' in first[2]
+    assert fast.shortcut(scope) is not None and len(fast.refreshes) == 1  # one per key
+    await asyncio.sleep(0.05)
+    assert len(fast.refreshes) == 0
+    await asyncio.sleep(0.1)  # past the first copy's second: the read ahead took its place
+    refreshed = fast.shortcut(scope)
+    assert refreshed is not None and b'"average":8.0' in refreshed[2]
+    # a stop cancels what is still reading
+    await asyncio.sleep(0.32)
+    never = asyncio.Event()
+    fast.refreshes.start("held up", never.wait)  # type: ignore[arg-type]
+    await fast.refreshes.stop(1.0)
+    assert len(fast.refreshes) == 0
+
+
 def test_the_service_asks_the_shortcut_first(catalog_settings) -> None:  # type: ignore[no-untyped-def]
     app = create_app(catalog_settings)
     assert isinstance(app.front, RequestContextMiddleware)
     assert isinstance(getattr(app.front.shortcut, "__self__", None), CachedReadsFastPath)
     # and offers the whole answer to the server, which writes it itself (shared.protocol)
     assert app.answer_at_once == app.front.answer_at_once
+    # its reads ahead are the runtime's to stop
+    assert "stop_refreshes_ahead" in [hook.__name__ for hook in app.state.runtime.on_stop]
