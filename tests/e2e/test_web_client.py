@@ -203,11 +203,14 @@ def test_a_new_user_in_the_browser(browser: WebDriver, stack: Stack) -> None:
     time.sleep(1)  # the stream is open and the user a subscriber
     marker = browser.execute_script("window.__samePage = true; return true;")
     assert marker
+    gained: list[int] = []
     for _ in range(5):  # until the week's trending gains titles (the clock is shared)
-        if refresh_after_time_passes(stack, days=9)["week"]:
+        if gained := refresh_after_time_passes(stack, days=9)["week"]:
             break
     badge = _until(
-        lambda: browser.find_element(By.ID, "unread").text.strip() or None, 40, "the live badge"
+        lambda: browser.find_element(By.ID, "unread").text.strip() or None,
+        40,
+        f"the live badge (the week's trending gained {gained or 'no title'})",
     )
     assert int(str(badge)) >= 1
     assert browser.execute_script("return window.__samePage === true")  # no reload happened
