@@ -7,13 +7,14 @@ after any response (keep-alive timer, pipelined requests). Measured, the ASGI cy
 such an answer (a task, a response cycle, two send coroutines, the header checks) cost as
 much as the answer itself. Anything out of the ordinary goes the ASGI way unchanged: another
 method, a body, `Expect`, HTTP/1.0 or `Connection: close`, a client not reading what it was
-sent, an app that does not answer.
+sent, an app that does not answer or fails to.
 
 It builds on uvicorn's `HttpToolsProtocol` internals (`_start_asgi_task`, the cycle's
 `response_complete` and `on_response`); uvicorn is pinned in uv.lock and
-tests/test_protocol.py checks this behaviour through a real server.
+shared/tests/test_protocol.py checks this behaviour through a real server.
 """
 
+import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import (
@@ -21,6 +22,8 @@ from uvicorn.protocols.http.httptools_impl import (
     HttpToolsProtocol,
     RequestResponseCycle,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class AnsweringHttpToolsProtocol(HttpToolsProtocol):
@@ -39,7 +42,11 @@ class AnsweringHttpToolsProtocol(HttpToolsProtocol):
             or self.transport.is_closing()
         ):
             return False
-        answer = answer_at_once(cycle.scope)
+        try:
+            answer = answer_at_once(cycle.scope)
+        except Exception:  # the ASGI way answers it (a problem+json 500 at worst)
+            logger.exception("answering from memory failed; the app answers")
+            return False
         if answer is None:
             return False
         status, headers, body = answer

@@ -21,6 +21,8 @@ class App:
         self.through_asgi: list[str] = []
 
     def answer_at_once(self, scope: Scope) -> Response | None:
+        if scope["path"] == "/broken":
+            raise RuntimeError("a bug in the shortcut")
         if scope["path"] != "/memory":
             return None
         body = b"from memory"
@@ -110,6 +112,7 @@ async def test_pipelined_requests_are_answered_in_order(served) -> None:  # type
         (_get("/memory", "Connection: close\r\n"), "GET /memory"),
         (_get("/memory", version="1.0"), "GET /memory"),
         (_get("/memory", "Content-Length: 0\r\n", "Expect: 100-continue\r\n"), "GET /memory"),
+        (_get("/broken"), "GET /broken"),  # a shortcut that fails leaves it to the app
     ],
 )
 async def test_anything_out_of_the_ordinary_goes_the_asgi_way(served, request_bytes, seen) -> None:  # type: ignore[no-untyped-def]
