@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Host, Match, Mount
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +163,21 @@ def _is_dependency_outage(exc: Exception) -> str | None:
     return None
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route of this path accepts (a route matching only the path is PARTIAL)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        if route.matches(request.scope)[0] is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route of this path accepts, asked of the routes themselves: a router
+    included in the app answers for its own routes (it has no `methods` of its own), and a
+    mount, which takes any method, does not count."""
+    routes = [route for route in request.app.routes if not isinstance(route, Mount | Host)]
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ import httpx
 import orjson
 import pytest
 import sqlalchemy.exc
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 import shared.logging as logging_module
@@ -156,6 +156,28 @@ async def test_method_not_allowed_names_every_method_of_the_path(client: httpx.A
     response = await client.delete("/items")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET, POST"
+
+
+async def test_method_not_allowed_names_the_methods_of_an_included_router() -> None:
+    """As every service's routes are: a router included in the app, with a prefix."""
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/things")
+    async def things() -> list[int]:
+        return []
+
+    @router.post("/things")
+    async def add_thing() -> int:
+        return 1
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.put("/api/v1/things")
+    assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
 
 

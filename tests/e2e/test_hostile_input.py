@@ -63,3 +63,16 @@ def test_a_blank_page_is_422_whether_or_not_the_page_is_cached(
     assert_problem(api.get("/favorites?page=", headers=headers), 422)
     assert_problem(api.get("/favorites?limit=", headers=headers), 422)
     assert_problem(api.get("/favorites?page=²", headers=headers), 422)
+
+
+def test_a_method_a_path_does_not_take_is_405_naming_the_ones_it_does(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    headers = {"Authorization": new_user()["authorization"]}
+    for method, path, allowed in (
+        ("PUT", "/favorites", "GET, POST"),
+        ("DELETE", "/movies/trending", "GET"),
+    ):
+        response = api.request(method, path, headers=headers)
+        assert_problem(response, 405)
+        assert response.headers["allow"] == allowed, (method, path)
