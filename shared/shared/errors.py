@@ -167,17 +167,20 @@ _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route of this path accepts, asked of the routes themselves: a router
-    included in the app answers for its own routes (it has no `methods` of its own), and a
-    mount, which takes any method, does not count."""
+    """Every method the path takes, asked of its routes (HEAD wherever GET): a router included
+    in the app answers for its own routes (it has no `methods` of its own), and a mount, which
+    takes any method, does not count."""
     routes = [route for route in request.app.routes if not isinstance(route, Mount | Host)]
-    return [
+    allowed = {
         method
         for method in _METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
         )
-    ]
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")  # answered as a GET without the body (shared.middleware)
+    return sorted(allowed)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

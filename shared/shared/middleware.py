@@ -108,21 +108,24 @@ UPLOAD_BODY_BYTES = MAX_UPLOAD_FILE_BYTES + 64 * 1024  # the file and its multip
 
 
 def _record(
-    scope: Scope, status: int, elapsed_s: float, request_id: str, correlation_id: str | None
+    scope: Scope,
+    method: str,
+    status: int,
+    elapsed_s: float,
+    request_id: str,
+    correlation_id: str | None,
 ) -> None:
     """A request's duration metric and access line."""
-    _durations.observe(route_template(scope), scope["method"], status, elapsed_s)
+    _durations.observe(route_template(scope), method, status, elapsed_s)
     if scope["path"] in _QUIET_PATHS:
         return
     duration_ms = round(elapsed_s * 1000, 2)
     if (writer := fast_access_log()) is not None:
-        writer.write(
-            scope["method"], scope["path"], status, duration_ms, request_id, correlation_id
-        )
+        writer.write(method, scope["path"], status, duration_ms, request_id, correlation_id)
     else:
         access_log.info(
             "%s %s %s",
-            scope["method"],
+            method,
             scope["path"],
             status,
             extra={
@@ -167,7 +170,8 @@ class RequestContextMiddleware:
             return None
         status, headers, body = answer
         request_id = _valid_request_id(raw_request_id) or new_request_id()
-        _record(scope, status, time.perf_counter() - started, request_id, None)
+        elapsed_s = time.perf_counter() - started
+        _record(scope, scope["method"], status, elapsed_s, request_id, None)
         return status, [*headers, (REQUEST_ID_HEADER, request_id.encode())], body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -194,13 +198,17 @@ class RequestContextMiddleware:
         correlation_token = correlation_id_var.set(None)
         started = time.perf_counter()
         sent = [500]  # the status sent, for the log and the metrics
+        # HEAD is a GET without the body (RFC 9110): the app answers a GET, and the server,
+        # which holds the request as HEAD, sends the head alone.
+        method: str = scope["method"]
+        app_scope = {**scope, "method": "GET"} if method == "HEAD" else scope
         try:
             await self._through_app(
-                scope, receive, send, sent, request_id, declared_length, has_body
+                app_scope, receive, send, sent, request_id, declared_length, has_body
             )
         finally:
             elapsed = time.perf_counter() - started
-            _record(scope, sent[0], elapsed, request_id, correlation_id_var.get())
+            _record(app_scope, method, sent[0], elapsed, request_id, correlation_id_var.get())
             request_id_var.reset(request_token)
             correlation_id_var.reset(correlation_token)
 

@@ -156,7 +156,15 @@ async def test_method_not_allowed_names_every_method_of_the_path(client: httpx.A
     response = await client.delete("/items")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+async def test_head_is_answered_as_a_get_without_the_body(client: httpx.AsyncClient) -> None:
+    got, head = await client.get("/items/7"), await client.head("/items/7")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["x-request-id"]
+    assert (await client.head("/nothing-here")).status_code == 404
 
 
 async def test_method_not_allowed_names_the_methods_of_an_included_router() -> None:
@@ -178,7 +186,7 @@ async def test_method_not_allowed_names_the_methods_of_an_included_router() -> N
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.put("/api/v1/things")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 def test_an_answer_at_once_carries_the_request_id_and_is_logged_and_timed(

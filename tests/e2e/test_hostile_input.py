@@ -70,9 +70,17 @@ def test_a_method_a_path_does_not_take_is_405_naming_the_ones_it_does(
 ) -> None:
     headers = {"Authorization": new_user()["authorization"]}
     for method, path, allowed in (
-        ("PUT", "/favorites", "GET, POST"),
-        ("DELETE", "/movies/trending", "GET"),
+        ("PUT", "/favorites", "GET, HEAD, POST"),
+        ("DELETE", "/movies/trending", "GET, HEAD"),
     ):
         response = api.request(method, path, headers=headers)
         assert_problem(response, 405)
         assert response.headers["allow"] == allowed, (method, path)
+
+
+def test_head_is_a_get_without_the_body(api: httpx.Client) -> None:
+    for path in ("/movies/trending", "/movies/550", "/genres"):
+        got, head = api.get(path), api.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["etag"] == got.headers["etag"], path
