@@ -14,7 +14,8 @@ so one bad event fails alone and the others are applied once.
 An effect's statements whose results it does not read (`execute_later`: an insert, an update,
 a delete) go to the server at the commit, every such statement of the transaction in one round
 trip, in the order asked: one round trip per batch instead of one per event (they were most of
-a consumer's time in the database under write load, py-spy).
+a consumer's time in the database under write load, py-spy). A statement the session runs
+in between (an account deletion's deletes, a read) sends those pending first.
 
 Under load, the batcher waits up to `BATCH_LINGER_S` before each transaction for more events
 to join it (not once `ENOUGH_TO_START` are waiting: a consumer behind on its queue goes at
@@ -36,6 +37,7 @@ import psycopg2.extensions
 from sqlalchemy import Column, DateTime, Dialect, Engine, TextClause, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Field, Session, SQLModel
@@ -84,16 +86,30 @@ _RECORD_MANY = text(
 
 
 _DEFERRED = "inbox.deferred"  # in Session.info: the statements to run at the commit
+_WATCHED = "inbox.deferred.watched"  # in Session.info: its statements send the pending first
 _compiled: weakref.WeakKeyDictionary[TextClause, Compiled] = weakref.WeakKeyDictionary()
 
 
 def execute_later(session: Session, statement: TextClause, parameters: dict[str, Any]) -> None:
     """Run `statement` when the session commits, with the transaction's other deferred
-    statements, in one round trip, in the order asked. Only for a statement whose result
-    nobody reads, and that nothing later in the transaction reads the effect of; a rollback
-    drops it."""
+    statements, in one round trip, in the order asked; a rollback drops it. Only for a
+    statement whose result nobody reads. The transaction's order holds: any other statement
+    the session executes (or flushes) sends the pending ones first, so a later delete or read
+    in the same transaction sees them (a statement sent on the connection itself would not)."""
     session.connection()  # in the transaction, so that its rollback is seen
+    if _WATCHED not in session.info:
+        session.info[_WATCHED] = True
+        event.listen(session, "do_orm_execute", _run_deferred_first)
+        event.listen(session, "before_flush", _run_deferred_before_flush)
     session.info.setdefault(_DEFERRED, []).append((statement, parameters))
+
+
+def _run_deferred_first(state: ORMExecuteState) -> None:
+    _run_deferred(state.session)
+
+
+def _run_deferred_before_flush(session: OrmSession, _context: Any, _instances: Any) -> None:
+    _run_deferred(session)
 
 
 @event.listens_for(OrmSession, "before_commit")

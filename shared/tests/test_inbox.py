@@ -240,6 +240,31 @@ async def test_a_failing_deferred_statement_fails_its_event_alone(
     assert broken.event_id not in _recorded(engine)
 
 
+async def test_a_statement_after_deferred_ones_sees_them(
+    engine: Engine, clean: None, notes: None
+) -> None:
+    """As an account deletion in the same batch as the account's last favorite: the delete
+    runs after the deferred insert, and a read in between sees it."""
+    noted, forgotten = _envelope(), _envelope()
+    seen: list[int] = []
+
+    def forget(session: Session) -> None:
+        seen.append(session.execute(text("SELECT count(*) FROM inbox_note")).scalar_one())
+        session.execute(_UNNOTE, {"id": noted.event_id})
+
+    results = await asyncio.gather(
+        _handle(
+            engine,
+            noted,
+            lambda s: execute_later(s, _NOTE, {"id": noted.event_id, "note": "then gone"}),
+        ),
+        _handle(engine, forgotten, forget),
+    )
+    assert results == [True, True]
+    assert seen == [1]
+    assert _notes(engine) == {}
+
+
 def test_a_rollback_drops_what_was_deferred(engine: Engine, notes: None) -> None:
     kept, dropped = uuid.uuid4(), uuid.uuid4()
     with Session(engine) as session:
