@@ -30,8 +30,8 @@ class RecentCopy:
             self._entries.put(key, (entry, time.monotonic() + self.ttl_s))
 
     def entry(self, key: str) -> "Entry | None":
-        found = self._entries.get(key)
-        return found[0] if found is not None and found[1] >= time.monotonic() else None
+        found = self.held(key)
+        return found[0] if found is not None else None
 
     def held(self, key: str) -> "tuple[Entry, float] | None":
         """The entry and the seconds it has left in the copy, while it has some."""
