@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -83,12 +83,6 @@ def ping_idle_connections(engine: Engine, *, idle_s: float = IDLE_PING_S) -> Non
             dbapi_connection.rollback()
         except Exception as error:
             raise exc.DisconnectionError("idle connection did not answer") from error
-
-
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session for one request; the caller commits, anything left open is rolled back."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
 
 
 # Waits before running again a transaction whose connection was lost before it committed (a

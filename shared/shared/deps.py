@@ -1,7 +1,7 @@
 """FastAPI dependencies every service uses: runtime, DB session, Redis and the caller."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,7 +11,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from shared.db import session_scope
 from shared.errors import DependencyUnavailable, ProblemError
 from shared.runtime import Runtime
 from shared.security import (
@@ -27,6 +26,7 @@ from shared.security import (
     internal_token_valid,
     verify_access_token,
 )
+from shared.threads import run_sync
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -37,9 +37,19 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """A session for one request, used by the route in its worker-thread calls (`run_sync`).
+    Made here, where it costs nothing (it connects on first use), and closed in a worker
+    thread only when it holds a connection: a sync dependency crossed threads twice."""
     assert runtime.engine is not None, "this service has no database"
-    yield from session_scope(runtime.engine)
+    session = Session(runtime.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_sync(session.close)
+        else:
+            session.close()
 
 
 async def get_engine(runtime: RuntimeDep) -> Engine:

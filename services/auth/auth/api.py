@@ -4,7 +4,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session
 
@@ -33,6 +32,7 @@ from shared.db import utcnow
 from shared.deps import ClientIp, CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import DependencyUnavailable, ProblemError, problem_responses
 from shared.security import Principal
+from shared.threads import run_sync
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix=API_PREFIX)
@@ -69,7 +69,7 @@ def _profile(user: User) -> ProfilePublic:
 
 
 async def _current_user(session: Session, principal: Principal) -> User:
-    user = await run_in_threadpool(service.get_user, session, user_id=principal.user_id)
+    user = await run_sync(service.get_user, session, user_id=principal.user_id)
     if user is None or user.deleted_at is not None:
         raise ProblemError(
             401, "The account no longer exists", headers={"WWW-Authenticate": "Bearer"}
@@ -88,7 +88,7 @@ async def _current_user(session: Session, principal: Principal) -> User:
 )
 async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDep) -> UserPublic:
     try:
-        user = await run_in_threadpool(service.register, session, data=body, passwords=passwords)
+        user = await run_sync(service.register, session, data=body, passwords=passwords)
     except service.EmailTaken as exc:
         raise ProblemError(409, "An account with this email already exists") from exc
     return UserPublic.model_validate(user, from_attributes=True)
@@ -110,7 +110,7 @@ async def _login(
                 429, "Too many failed logins, try again later", headers={"Retry-After": str(wait_s)}
             )
         try:
-            user = await run_in_threadpool(
+            user = await run_sync(
                 service.authenticate, session, email=email, password=password, passwords=passwords
             )
         except Exception:
@@ -121,7 +121,7 @@ async def _login(
         await throttle.succeeded(email=email, ip=ip)
     except ThrottleUnavailable as exc:
         raise DependencyUnavailable(THROTTLE) from exc
-    tokens = await run_in_threadpool(service.start_session, session, user=user, settings=settings)
+    tokens = await run_sync(service.start_session, session, user=user, settings=settings)
     return _pair(tokens)
 
 
@@ -193,7 +193,7 @@ async def refresh(
     body: RefreshIn, session: SessionDep, revocations: RevocationsDep, settings: SettingsDep
 ) -> TokenPair:
     try:
-        tokens = await run_in_threadpool(
+        tokens = await run_sync(
             service.rotate_refresh_token,
             session,
             refresh_token=body.refresh_token,
@@ -226,7 +226,7 @@ async def logout(
     principal: CurrentPrincipal, session: SessionDep, revocations: RevocationsDep
 ) -> Response:
     try:
-        await run_in_threadpool(
+        await run_sync(
             service.end_session, session, session_id=principal.session_id, copy=revocations
         )
     except RevocationUnavailable as exc:
@@ -258,7 +258,7 @@ async def patch_me(
     body: ProfileUpdate, principal: CurrentPrincipal, session: SessionDep
 ) -> ProfilePublic:
     user = await _current_user(session, principal)
-    user = await run_in_threadpool(service.update_profile, session, user=user, changes=body)
+    user = await run_sync(service.update_profile, session, user=user, changes=body)
     return _profile(user)
 
 
@@ -286,7 +286,7 @@ async def change_password(
         user=user, password=body.current_password, ip=ip, passwords=passwords, throttle=throttle
     )
     try:
-        await run_in_threadpool(
+        await run_sync(
             service.change_password,
             session,
             user=user,
@@ -309,7 +309,7 @@ async def _check_password(
             raise ProblemError(
                 429, "Too many failed attempts", headers={"Retry-After": str(wait_s)}
             )
-        if not await run_in_threadpool(passwords.verify, user.password_hash, password):
+        if not await run_sync(passwords.verify, user.password_hash, password):
             raise ProblemError(401, "The password is wrong", headers={"WWW-Authenticate": "Bearer"})
         await throttle.succeeded(email=user.email, ip=ip)
     except ThrottleUnavailable as exc:
@@ -359,9 +359,7 @@ async def delete_account(
         user=user, password=body.password, ip=ip, passwords=passwords, throttle=throttle
     )
     try:
-        ended = await run_in_threadpool(
-            service.delete_account, session, user=user, copy=revocations
-        )
+        ended = await run_sync(service.delete_account, session, user=user, copy=revocations)
     except RevocationUnavailable as exc:
         raise DependencyUnavailable(DENYLIST) from exc
     logger.info("account deleted", extra={"user_id": str(user.id), "logins_ended": len(ended)})

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from prometheus_client import Gauge
 from sqlmodel import Session
 from starlette.responses import StreamingResponse
@@ -20,6 +19,7 @@ from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, InternalOnly, RuntimeDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.parsing import ascii_int
+from shared.threads import run_sync
 
 OPEN_STREAMS = Gauge("notifications_open_streams", "Event streams open in this process")
 
@@ -44,7 +44,7 @@ async def list_notifications(
     page: Annotated[int, Query(ge=1, le=500)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationsPage:
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         service.page, session, user_id=principal.user_id, unread_only=unread, page=page, limit=limit
     )
     return paginate(
@@ -64,7 +64,7 @@ async def list_notifications(
     summary="Mark all your notifications read",
 )
 async def read_all(principal: CurrentPrincipal, session: SessionDep) -> Response:
-    await run_in_threadpool(service.mark_all_read, session, user_id=principal.user_id)
+    await run_sync(service.mark_all_read, session, user_id=principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -78,7 +78,7 @@ async def read_all(principal: CurrentPrincipal, session: SessionDep) -> Response
 async def read_one(
     notification_id: Annotated[uuid.UUID, Path()], principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         service.mark_read, session, user_id=principal.user_id, notification_id=notification_id
     ):
         raise ProblemError(404, "No such notification")
@@ -181,5 +181,5 @@ internal_router = APIRouter(
 @internal_router.get("/users/{user_id}/export", response_model=list[NotificationExport])
 async def export(user_id: uuid.UUID, session: SessionDep) -> list[NotificationExport]:
     """The notifications' part of an account export (auth assembles the whole)."""
-    rows = await run_in_threadpool(service.everything, session, user_id=user_id)
+    rows = await run_sync(service.everything, session, user_id=user_id)
     return [NotificationExport.model_validate(row, from_attributes=True) for row in rows]

@@ -6,7 +6,6 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from notifications import webhooks
 from notifications.addresses import RefusedAddress, check_host, check_url
@@ -24,6 +23,7 @@ from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["webhooks"])
 WebhookId = Annotated[uuid.UUID, path_id("webhook")]
@@ -59,7 +59,7 @@ async def create_webhook(
         raise ProblemError(
             422, str(refused), errors=[{"loc": ["body", "url"], "msg": str(refused)}]
         ) from refused
-    made = await run_in_threadpool(
+    made = await run_sync(
         in_session,
         engine,
         webhooks.register,
@@ -82,7 +82,7 @@ async def create_webhook(
     summary="Your webhooks (their secrets are not shown again)",
 )
 async def list_webhooks(principal: CurrentPrincipal, session: SessionDep) -> WebhooksPage:
-    found = await run_in_threadpool(webhooks.mine, session, user_id=principal.user_id)
+    found = await run_sync(webhooks.mine, session, user_id=principal.user_id)
     return paginate(
         WebhooksPage, total=len(found), page=1, limit=100, results=[_public(w) for w in found]
     )
@@ -98,7 +98,7 @@ async def list_webhooks(principal: CurrentPrincipal, session: SessionDep) -> Web
 async def delete_webhook(
     webhook_id: WebhookId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session, engine, webhooks.remove, user_id=principal.user_id, webhook_id=webhook_id
     ):
         raise ProblemError(404, "No such webhook of yours")
@@ -119,7 +119,7 @@ async def delete_webhook(
 async def test_webhook(
     webhook_id: WebhookId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session, engine, webhooks.ping, user_id=principal.user_id, webhook_id=webhook_id
     ):
         raise ProblemError(404, "No such webhook of yours")
@@ -161,5 +161,5 @@ async def list_deliveries(
             for d in rows
         ], total
 
-    found, total = await run_in_threadpool(read)
+    found, total = await run_sync(read)
     return paginate(DeliveriesPage, total=total, page=page, limit=limit, results=found)

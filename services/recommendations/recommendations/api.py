@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from starlette.responses import Response
 
@@ -17,6 +16,7 @@ from shared.catalog_models import MovieSummary, Page
 from shared.deps import CurrentPrincipal, InternalOnly, SessionDep
 from shared.errors import problem_responses
 from shared.pagecache import PAGE_STAMP_HEADER
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
 
@@ -79,4 +79,4 @@ async def export(user_id: uuid.UUID, session: SessionDep) -> dict[str, list[Tast
         finally:
             session.rollback()
 
-    return {"taste_signals": await run_in_threadpool(read)}
+    return {"taste_signals": await run_sync(read)}

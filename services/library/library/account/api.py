@@ -4,7 +4,6 @@ export (internal: auth assembles the whole export)."""
 import uuid
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
 from library.account import service as account
 from library.account.models import TitleState
@@ -13,6 +12,7 @@ from shared.account_export import LibraryExport
 from shared.app import API_PREFIX
 from shared.deps import CurrentPrincipal, InternalOnly, SessionDep
 from shared.errors import problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["library"])
 internal_router = APIRouter(
@@ -31,11 +31,11 @@ async def title_state(
     movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep, catalog: CatalogDep
 ) -> TitleState:
     await catalog.require(movie_id, viewer=principal.user_id)
-    return await run_in_threadpool(
+    return await run_sync(
         account.title_state, session, user_id=principal.user_id, movie_id=movie_id
     )
 
 
 @internal_router.get("/users/{user_id}/export", response_model=LibraryExport)
 async def export(user_id: uuid.UUID, session: SessionDep) -> LibraryExport:
-    return await run_in_threadpool(account.export, session, user_id=user_id)
+    return await run_sync(account.export, session, user_id=user_id)

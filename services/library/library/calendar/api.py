@@ -5,7 +5,6 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from library.calendar.service import watched_titles
@@ -15,6 +14,7 @@ from shared.catalog_models import Calendar, CalendarEntry
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["calendar"])
 MAX_SPAN_DAYS = 180
@@ -55,9 +55,7 @@ async def calendar(
             f"`from` and `to` must be in order and at most {MAX_SPAN_DAYS} days apart",
             errors=[{"loc": ["query", "to"], "msg": f"at most {MAX_SPAN_DAYS} days after from"}],
         )
-    movie_ids = await run_in_threadpool(
-        in_session, engine, watched_titles, user_id=principal.user_id
-    )
+    movie_ids = await run_sync(in_session, engine, watched_titles, user_id=principal.user_id)
     if not movie_ids:
         return Response(b'{"results":[]}', media_type="application/json")
     found = await catalog.calendar(

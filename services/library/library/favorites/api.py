@@ -1,7 +1,6 @@
 """Favorites routes; a user only ever sees and changes their own."""
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep, PageStamp
 from library.favorites import service
@@ -11,6 +10,7 @@ from shared.app import API_PREFIX
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.pagecache import page_field
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["favorites"])
 NOT_A_FAVORITE = "This movie is not one of your favorites"
@@ -36,7 +36,7 @@ async def list_favorites(
     lookup = await pages.lookup(principal.user_id, field, stamp=stamp)
     if lookup is not None and lookup.body is not None:
         return Response(lookup.body, media_type="application/json")
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         service.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies, complete = await catalog.described(
@@ -96,9 +96,7 @@ async def add_favorite(
 async def get_favorite(
     movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
 ) -> FavoritePublic:
-    favorite = await run_in_threadpool(
-        service.get, session, user_id=principal.user_id, movie_id=movie_id
-    )
+    favorite = await run_sync(service.get, session, user_id=principal.user_id, movie_id=movie_id)
     if favorite is None:
         raise ProblemError(404, NOT_A_FAVORITE)
     return FavoritePublic(movie_id=favorite.movie_id, added_at=favorite.added_at)

@@ -1,7 +1,6 @@
 """Watch history routes: record, list and remove what a user watched."""
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.history import service as history
@@ -11,6 +10,7 @@ from shared.app import API_PREFIX
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -28,7 +28,7 @@ async def add_to_history(
     body: HistoryIn, principal: CurrentPrincipal, engine: EngineDep, catalog: CatalogDep
 ) -> HistoryPublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
-    entry = await run_in_threadpool(
+    entry = await run_sync(
         in_session,
         engine,
         history.add,
@@ -54,7 +54,7 @@ async def my_history(
     page: PageQuery = 1,
     limit: LimitQuery = 20,
 ) -> HistoryPage:
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         history.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
@@ -80,7 +80,7 @@ async def my_history(
 async def remove_from_history(
     movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session, engine, history.remove, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "This movie is not in your history")

@@ -5,7 +5,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import LimitQuery, PageQuery
 from library.imports import formats
@@ -17,6 +16,7 @@ from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
 from shared.middleware import MAX_UPLOAD_FILE_BYTES
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["imports"])
 ImportId = Annotated[uuid.UUID, path_id("import")]
@@ -65,10 +65,10 @@ async def start_import(
     data = await file.read(MAX_UPLOAD_FILE_BYTES + 1)
     file_name = file.filename or "upload"
     try:
-        rows = await run_in_threadpool(formats.read, source, file_name, data)
+        rows = await run_sync(formats.read, source, file_name, data)
     except formats.FileRefused as refused:
         raise ProblemError(refused.status, refused.reason) from refused
-    started = await run_in_threadpool(
+    started = await run_sync(
         in_session,
         engine,
         imports.start,
@@ -91,7 +91,7 @@ async def start_import(
 async def list_imports(
     principal: CurrentPrincipal, session: SessionDep, page: PageQuery = 1, limit: LimitQuery = 20
 ) -> ImportsPage:
-    found, total = await run_in_threadpool(
+    found, total = await run_sync(
         imports.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     return paginate(ImportsPage, total=total, page=page, limit=limit, results=found)
@@ -107,6 +107,4 @@ async def list_imports(
 async def get_import(
     import_id: ImportId, principal: CurrentPrincipal, session: SessionDep
 ) -> ImportPublic:
-    return await run_in_threadpool(
-        imports.get, session, user_id=principal.user_id, import_id=import_id
-    )
+    return await run_sync(imports.get, session, user_id=principal.user_id, import_id=import_id)

@@ -1,13 +1,13 @@
 """Marking a title "not interested" (and taking the mark back)."""
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, MovieId
 from library.not_interested import service as not_interested
 from shared.app import API_PREFIX
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["library"])
 
@@ -23,9 +23,7 @@ async def mark_not_interested(
     movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep, catalog: CatalogDep
 ) -> Response:
     await catalog.require(movie_id, viewer=principal.user_id)
-    await run_in_threadpool(
-        not_interested.add, session, user_id=principal.user_id, movie_id=movie_id
-    )
+    await run_sync(not_interested.add, session, user_id=principal.user_id, movie_id=movie_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -39,7 +37,7 @@ async def mark_not_interested(
 async def unmark_not_interested(
     movie_id: MovieId, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         not_interested.remove, session, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "This movie is not marked as not interesting to you")

@@ -1,7 +1,6 @@
 """Rating routes: set, remove and list a user's ratings."""
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.ratings import service as ratings
@@ -11,6 +10,7 @@ from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -31,7 +31,7 @@ async def rate(
     catalog: CatalogDep,
 ) -> RatingPublic:
     await catalog.require(movie_id, viewer=principal.user_id)
-    rating = await run_in_threadpool(
+    rating = await run_sync(
         in_session,
         engine,
         ratings.rate,
@@ -51,7 +51,7 @@ async def rate(
     summary="Remove your rating",
 )
 async def unrate(movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session, engine, ratings.unrate, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "You have not rated this movie")
@@ -69,7 +69,7 @@ async def unrate(movie_id: MovieId, principal: CurrentPrincipal, engine: EngineD
 async def my_ratings(
     principal: CurrentPrincipal, session: SessionDep, page: PageQuery = 1, limit: LimitQuery = 20
 ) -> RatingsPage:
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         ratings.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     return paginate(

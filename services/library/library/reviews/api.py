@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.reviews import service as reviews
@@ -13,6 +12,7 @@ from shared.app import API_PREFIX
 from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, OptionalPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX)
 ReviewId = Annotated[uuid.UUID, Path(description="The review's id")]
@@ -49,7 +49,7 @@ async def create_review(
 ) -> ReviewPublic:
     await catalog.require(movie_id, viewer=principal.user_id)
     try:
-        authored = await run_in_threadpool(
+        authored = await run_sync(
             reviews.create,
             session,
             user_id=principal.user_id,
@@ -81,9 +81,7 @@ async def movie_reviews(
     limit: LimitQuery = 20,
 ) -> ReviewsPage:
     await catalog.require(movie_id, viewer=principal.user_id if principal else None)
-    rows, total = await run_in_threadpool(
-        reviews.page, session, movie_id=movie_id, page=page, limit=limit
-    )
+    rows, total = await run_sync(reviews.page, session, movie_id=movie_id, page=page, limit=limit)
     return paginate(
         ReviewsPage,
         total=total,
@@ -105,7 +103,7 @@ async def update_review(
     review_id: ReviewId, body: ReviewUpdate, principal: CurrentPrincipal, session: SessionDep
 ) -> ReviewPublic:
     try:
-        authored = await run_in_threadpool(
+        authored = await run_sync(
             reviews.update, session, review_id=review_id, user_id=principal.user_id, changes=body
         )
     except reviews.NotTheAuthor as exc:
@@ -127,7 +125,7 @@ async def delete_review(
     review_id: ReviewId, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     try:
-        deleted = await run_in_threadpool(
+        deleted = await run_sync(
             reviews.delete, session, review_id=review_id, user_id=principal.user_id
         )
     except reviews.NotTheAuthor as exc:

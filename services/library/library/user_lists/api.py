@@ -8,7 +8,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
@@ -29,6 +28,7 @@ from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, OptionalPrincipal, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
 from shared.security import Principal
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["lists"])
 
@@ -52,7 +52,7 @@ CATALOG_BATCH = 100  # ids per call to the catalog
 async def create_list(
     body: ListIn, principal: CurrentPrincipal, engine: EngineDep, response: Response
 ) -> ListPublic:
-    made = await run_in_threadpool(
+    made = await run_sync(
         in_session,
         engine,
         lists.create,
@@ -75,7 +75,7 @@ async def create_list(
 async def my_lists(
     principal: CurrentPrincipal, session: SessionDep, page: PageQuery = 1, limit: LimitQuery = 20
 ) -> ListsPage:
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         lists.mine, session, user_id=principal.user_id, public_only=False, page=page, limit=limit
     )
     return paginate(ListsPage, total=total, page=page, limit=limit, results=rows)
@@ -91,9 +91,9 @@ async def my_lists(
 async def public_lists(
     user_id: UserId, session: SessionDep, page: PageQuery = 1, limit: LimitQuery = 20
 ) -> ListsPage:
-    if not await run_in_threadpool(lists.known_user, session, user_id=user_id):
+    if not await run_sync(lists.known_user, session, user_id=user_id):
         raise ProblemError(404, "No such user")
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         lists.mine, session, user_id=user_id, public_only=True, page=page, limit=limit
     )
     return paginate(ListsPage, total=total, page=page, limit=limit, results=rows)
@@ -109,7 +109,7 @@ async def public_lists(
 async def get_list(
     list_id: ListId, principal: OptionalPrincipal, session: SessionDep
 ) -> ListPublic:
-    return await run_in_threadpool(lists.visible, session, list_id=list_id, viewer=_who(principal))
+    return await run_sync(lists.visible, session, list_id=list_id, viewer=_who(principal))
 
 
 @router.patch(
@@ -123,7 +123,7 @@ async def update_list(
     list_id: ListId, body: ListUpdate, principal: CurrentPrincipal, engine: EngineDep
 ) -> ListPublic:
     changes = body.model_dump(exclude_unset=True)
-    return await run_in_threadpool(
+    return await run_sync(
         in_session,
         engine,
         lists.change,
@@ -141,9 +141,7 @@ async def update_list(
     summary="Delete a list and its items",
 )
 async def delete_list(list_id: ListId, principal: CurrentPrincipal, engine: EngineDep) -> Response:
-    await run_in_threadpool(
-        in_session, engine, lists.remove, list_id=list_id, user_id=principal.user_id
-    )
+    await run_sync(in_session, engine, lists.remove, list_id=list_id, user_id=principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -162,10 +160,8 @@ async def list_items(
     page: PageQuery = 1,
     limit: LimitQuery = 20,
 ) -> ListItemsPage:
-    await run_in_threadpool(lists.visible, session, list_id=list_id, viewer=_who(principal))
-    rows, total = await run_in_threadpool(
-        lists.items, session, list_id=list_id, page=page, limit=limit
-    )
+    await run_sync(lists.visible, session, list_id=list_id, viewer=_who(principal))
+    rows, total = await run_sync(lists.items, session, list_id=list_id, page=page, limit=limit)
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=_who(principal))
     return page_of(
         ListItemsPage,
@@ -201,7 +197,7 @@ async def add_item(
     response: Response,
 ) -> ListItemPublic:
     movie = await catalog.require(body.movie_id, viewer=principal.user_id)
-    item, created = await run_in_threadpool(
+    item, created = await run_sync(
         in_session,
         engine,
         lists.add_item,
@@ -228,7 +224,7 @@ async def add_item(
 async def remove_item(
     list_id: ListId, movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session,
         engine,
         lists.remove_item,
@@ -250,7 +246,7 @@ async def remove_item(
 async def reorder(
     list_id: ListId, body: ListOrder, principal: CurrentPrincipal, engine: EngineDep
 ) -> ListPublic:
-    return await run_in_threadpool(
+    return await run_sync(
         in_session,
         engine,
         lists.reorder,
@@ -273,8 +269,8 @@ async def reorder(
 async def export_csv(
     list_id: ListId, principal: OptionalPrincipal, session: SessionDep, catalog: CatalogDep
 ) -> Response:
-    shown = await run_in_threadpool(lists.visible, session, list_id=list_id, viewer=_who(principal))
-    rows = await run_in_threadpool(lists.all_items, session, list_id=list_id)
+    shown = await run_sync(lists.visible, session, list_id=list_id, viewer=_who(principal))
+    rows = await run_sync(lists.all_items, session, list_id=list_id)
     movies: dict[int, MovieSummary] = {}
     for start in range(0, len(rows), CATALOG_BATCH):
         batch = [row.movie_id for row in rows[start : start + CATALOG_BATCH]]

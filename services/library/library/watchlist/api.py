@@ -1,7 +1,6 @@
 """Watchlist routes: add, list and remove what a user wants to watch."""
 
 from fastapi import APIRouter, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
@@ -11,6 +10,7 @@ from shared.app import API_PREFIX
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["watchlist"])
 
@@ -29,7 +29,7 @@ async def list_watchlist(
     page: PageQuery = 1,
     limit: LimitQuery = 20,
 ) -> WatchlistPage:
-    rows, total = await run_in_threadpool(
+    rows, total = await run_sync(
         watchlist.page, session, user_id=principal.user_id, page=page, limit=limit
     )
     movies = await catalog.summaries([row.movie_id for row in rows], viewer=principal.user_id)
@@ -64,7 +64,7 @@ async def add_to_watchlist(
     response: Response,
 ) -> WatchlistPublic:
     await catalog.require(body.movie_id, viewer=principal.user_id)
-    entry, created = await run_in_threadpool(
+    entry, created = await run_sync(
         in_session, engine, watchlist.add, user_id=principal.user_id, movie_id=body.movie_id
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -82,7 +82,7 @@ async def add_to_watchlist(
 async def remove_from_watchlist(
     movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_in_threadpool(
+    if not await run_sync(
         in_session, engine, watchlist.remove, user_id=principal.user_id, movie_id=movie_id
     ):
         raise ProblemError(404, "This movie is not on your watchlist")
