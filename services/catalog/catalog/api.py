@@ -317,6 +317,7 @@ async def movie(
 ) -> Response:
     parts = _parts(include)
     mirror: CommunityMirror = request.app.state.community
+    since = catalog.cache.recent.mark()
     async with upstream_errors():
         served = await catalog.movie(
             movie_id, audience.locale, companions=(community_key(movie_id),)
@@ -324,7 +325,7 @@ async def movie(
     if visibility.hides(served.entry, allows_adult=audience.allows_adult):
         raise ProblemError(404, "No movie with this id")
     community = await mirror.resolve(movie_id, served.companions[0])
-    catalog.cache.recent.remember_rating(community_key(movie_id), community)
+    catalog.cache.recent.remember_rating(community_key(movie_id), community, since=since)
     body = assemble(served.entry.body, parts, community, providers=audience.providers)
     return answer(request, body, served, audience, max_age_cap_s=DETAILS_MAX_AGE_S)
 

@@ -178,6 +178,10 @@ class CatalogCache:
                 await self.redis.delete(*keys)
             except RedisError as exc:
                 self._redis_failed(exc)
+            # Again once Redis has none: a read from Redis under way meanwhile may have got
+            # the old value, and the copy takes nothing from a read begun before this.
+            for key in keys:
+                self.recent.forget(key)
 
     async def try_lock(self, key: str, ttl_ms: int) -> bool:
         """A short cross-replica lock; without Redis every replica may go ahead."""

@@ -194,14 +194,17 @@ class CachedReadsFastPath:
         self._answers.put(key, answer)
         return answer
 
-    async def _reread(self, key: str, *companions: str) -> tuple[Entry | None, list[bytes | None]]:
-        """The entry (only a fresh one) and companions from Redis, remembered for a second;
-        for keys answered before, so a first read keeps its one read in the routes."""
+    async def _reread(
+        self, key: str, *companions: str, since: int
+    ) -> tuple[Entry | None, list[bytes | None]]:
+        """The entry (only a fresh one) and companions from Redis, remembered for a second
+        unless the copy forgot a key `since` (recent.py); for keys answered before, so a first
+        read keeps its one read in the routes."""
         entry, extras = await self.cache.get_with(key, companions)
         if entry is None or not entry.is_fresh() or entry.not_found:
             return None, extras
         CACHE_REQUESTS.labels("hit").inc()
-        self.cache.recent.remember_entry(key, entry)
+        self.cache.recent.remember_entry(key, entry, since=since)
         return entry, extras
 
     def _from_memory(self, scope: Scope, headers: dict[bytes, bytes]) -> "_Answer | _Reread | None":
@@ -244,13 +247,14 @@ class CachedReadsFastPath:
 
     async def _recall(self, found: _Reread) -> tuple[Entry | None, bytes | None]:
         """The entry (and community rating) read again from Redis, and put in the copy."""
+        since = self.cache.recent.mark()
         if found.aggregate is None:
-            entry, _ = await self._reread(found.key)
+            entry, _ = await self._reread(found.key, since=since)
             return entry, None
-        entry, (mirrored,) = await self._reread(found.key, found.aggregate)
+        entry, (mirrored,) = await self._reread(found.key, found.aggregate, since=since)
         community = mirrored_body(mirrored) if mirrored is not None else None
         if community is not None:
-            self.cache.recent.remember_rating(found.aggregate, community)
+            self.cache.recent.remember_rating(found.aggregate, community, since=since)
         return entry, community
 
     async def _cached(self, scope: Scope, headers: dict[bytes, bytes]) -> "_Answer | None":

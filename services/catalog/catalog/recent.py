@@ -6,6 +6,11 @@ default): short enough that an invalidation or a new rating shows within it, lon
 hot key costs one Redis read a second per process. The routes put what they served in; the
 fast path reads it, and puts in what it read again from Redis. At most `max_entries` of each
 kind, the oldest forgotten first, so a crawl of many titles never empties the copy at once.
+
+A read from Redis that was under way when a key was forgotten (an invalidation in this
+process) may bring back the value from before it: what it read is put in only if nothing was
+forgotten since it began (`mark`, then `remember_*(..., since=mark)`). Forgetting is rare (an
+invalidation), so a read that is turned away costs one more read a second later at most.
 """
 
 import time
@@ -24,9 +29,14 @@ class RecentCopy:
         self.ttl_s = ttl_s
         self._entries: Bounded[str, tuple[Entry, float]] = Bounded(max_entries)
         self._ratings: Bounded[str, tuple[bytes, float]] = Bounded(max_entries)
+        self._forgotten = 0  # forgets so far
 
-    def remember_entry(self, key: str, entry: "Entry") -> None:
-        if self.ttl_s > 0:
+    def mark(self) -> int:
+        """Taken before a read whose result goes in: see the module's docstring."""
+        return self._forgotten
+
+    def remember_entry(self, key: str, entry: "Entry", *, since: int | None = None) -> None:
+        if self.ttl_s > 0 and (since is None or since == self._forgotten):
             self._entries.put(key, (entry, time.monotonic() + self.ttl_s))
 
     def entry(self, key: str) -> "Entry | None":
@@ -40,8 +50,8 @@ class RecentCopy:
             return None
         return found[0], left_s
 
-    def remember_rating(self, key: str, body: bytes) -> None:
-        if self.ttl_s > 0:
+    def remember_rating(self, key: str, body: bytes, *, since: int | None = None) -> None:
+        if self.ttl_s > 0 and (since is None or since == self._forgotten):
             self._ratings.put(key, (body, time.monotonic() + self.ttl_s))
 
     def rating(self, key: str) -> bytes | None:
@@ -49,5 +59,6 @@ class RecentCopy:
         return found[0] if found is not None and found[1] >= time.monotonic() else None
 
     def forget(self, key: str) -> None:
+        self._forgotten += 1
         self._entries.pop(key, None)
         self._ratings.pop(key, None)

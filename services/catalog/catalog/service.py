@@ -382,9 +382,10 @@ class Catalog:
         note = None
         if locale is not None and locale != DEFAULT_LOCALE:
             note = (self.keys.locales, locale.tag)
+        since = self.cache.recent.mark()
         served = await self.freshness.serve(key, ttl_s, fetch, companions=companions, note=note)
         if recent and served.cache_status != "STALE":  # a kind the fast path answers
-            self.cache.recent.remember_entry(key, served.entry)
+            self.cache.recent.remember_entry(key, served.entry, since=since)
         return served
 
 

@@ -149,6 +149,39 @@ async def test_a_key_answered_in_the_last_of_its_time_is_read_ahead_in_the_backg
     assert len(fast.refreshes) == 0
 
 
+async def test_a_read_ahead_under_way_when_the_key_is_dropped_does_not_bring_it_back(
+    redis, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    cache = CatalogCache(redis, recent_ttl_s=0.4)
+    key, rating = KEYS.movie(13, DEFAULT_LOCALE), community_key(13)
+    old = Entry(pack(b'{"id":13,"title":"old"}', {}), time.time() + 600)
+    await redis.set(key, old.encode())
+    await redis.set(rating, b'1|{"average":7.0,"count":1}')
+    cache.recent.remember_entry(key, old)
+    cache.recent.remember_rating(rating, b'{"average":7.0,"count":1}')
+    read, go_on = asyncio.Event(), asyncio.Event()
+    get_with = cache.get_with
+
+    async def slow_get_with(*args):  # type: ignore[no-untyped-def]
+        found = await get_with(*args)  # the old value, read before the drop
+        read.set()
+        await go_on.wait()
+        return found
+
+    monkeypatch.setattr(cache, "get_with", slow_get_with)
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    scope = {"method": "GET", "path": "/api/v1/movies/13", "query_string": b"", "headers": []}
+    await asyncio.sleep(0.32)
+    assert fast.shortcut(scope) is not None and len(fast.refreshes) == 1
+    await asyncio.wait_for(read.wait(), 2)
+    await cache.delete(key)  # the title changed: every copy drops it
+    go_on.set()
+    while len(fast.refreshes):
+        await asyncio.sleep(0.01)
+    assert cache.recent.held(key) is None, "the read ahead put back the dropped value"
+    assert fast.shortcut(scope) is None  # the next request reads it itself
+
+
 def test_the_service_asks_the_shortcut_first(catalog_settings) -> None:  # type: ignore[no-untyped-def]
     app = create_app(catalog_settings)
     assert isinstance(app.front, RequestContextMiddleware)

@@ -33,6 +33,20 @@ def test_the_recent_copy_keeps_each_value_for_its_second() -> None:
     assert copy.rating("rating") is None
 
 
+def test_a_read_begun_before_a_key_was_forgotten_puts_nothing_in() -> None:
+    copy = RecentCopy(ttl_s=60)
+    entry = Entry(b"{}", time.time() + 60)
+    before = copy.mark()
+    copy.forget("page")  # an invalidation while the read was under way
+    copy.remember_entry("page", entry, since=before)
+    copy.remember_rating("rating", b"{}", since=before)
+    assert copy.entry("page") is None and copy.rating("rating") is None
+    after = copy.mark()
+    copy.remember_entry("page", entry, since=after)
+    copy.remember_rating("rating", b"{}", since=after)
+    assert copy.entry("page") is entry and copy.rating("rating") == b"{}"
+
+
 async def test_only_what_the_fast_path_serves_goes_into_the_copy(make_catalog, scripted) -> None:  # type: ignore[no-untyped-def]
     def answer(request: httpx.Request) -> httpx.Response:
         if "/search/" in request.url.path or "/trending/" in request.url.path:
