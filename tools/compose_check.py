@@ -457,7 +457,9 @@ class Stack:
         return result.stdout + result.stderr
 
 
-def save_logs(stack: Stack, path: Path) -> None:
+def save_logs(stack: Stack, path: Path, *, since: datetime | None = None) -> None:
+    """Every container's state and its last lines, or with `since` all it logged from then
+    (a failed e2e run: where a request or an event waited)."""
     try:
         states = run(stack.engine.docker, "ps", "-a", "--filter",
                      f"label=com.docker.compose.project={stack.project}",
@@ -465,6 +467,9 @@ def save_logs(stack: Stack, path: Path) -> None:
         containers = [line.split()[0] for line in states.splitlines()]
         parts = [states]
         for name in containers:
+            if since is not None:
+                parts.append(f"--- {name}\n{stack.container_logs(name, since)}")
+                continue
             result = subprocess.run(
                 [stack.engine.docker, "logs", "--tail", "60", name],
                 capture_output=True, text=True, check=False,
@@ -579,7 +584,7 @@ def run_e2e_suite(stack: Stack, urls: list[str], work_dir: Path) -> dict[str, An
     description = work_dir / "stack.json"
     description.write_text(json.dumps(stack.describe(urls), indent=2))
     report_file = work_dir / "e2e.txt"
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(UTC)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/e2e", "-q", "-p", "no:cacheprovider",
          "-o", "addopts=--import-mode=importlib --strict-markers"],
@@ -589,6 +594,8 @@ def run_e2e_suite(stack: Stack, urls: list[str], work_dir: Path) -> dict[str, An
     report_file.write_text(result.stdout + result.stderr)
     tail = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     log(f"e2e suite against the stack: {tail} ({report_file})")
+    if result.returncode != 0:
+        save_logs(stack, work_dir / "e2e-stack.log", since=started_at)
     return {
         "passed": result.returncode == 0,
         "summary": tail.strip("= "),
