@@ -60,6 +60,12 @@ CLAIM_LEASE_S = 15.0
 # the broker had them: the confirms' latency, not the relay's work, set its pace. A batch is
 # written to the channel before the next is claimed, so events still go out in outbox order.
 MAX_BATCHES_IN_FLIGHT = 4
+# Under write load (a pass claimed rows within the last `BUSY_WITHIN_S`), a pass woken by a
+# commit waits this long for the commits that follow before it claims: one claim, one publish
+# round and one record for several events where each commit made its own batch of one or two.
+# Idle, a commit's event goes at once.
+BATCH_LINGER_S = 0.02
+BUSY_WITHIN_S = 1.0
 # The pending rows are counted (a gauge) at most this often: a count on every pass added a
 # round trip and a thread hop to each batch under write load, when passes follow each other.
 PENDING_GAUGE_EVERY_S = 1.0
@@ -195,12 +201,19 @@ class OutboxRelay:
     """Publishes pending outbox rows; woken at once by commits, else polls."""
 
     def __init__(
-        self, *, engine: Engine, bus: EventBus, batch_size: int = 200, poll_interval_s: float = 1.0
+        self,
+        *,
+        engine: Engine,
+        bus: EventBus,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        linger_s: float = BATCH_LINGER_S,
     ) -> None:
         self.engine = engine
         self.bus = bus
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -259,9 +272,13 @@ class OutboxRelay:
         passes = 0
         loop = asyncio.get_running_loop()
         counted_at = -PENDING_GAUGE_EVERY_S
+        claimed_at = float("-inf")  # the loop's clock when a pass last claimed rows
+        claimed = 0
         delivering: set[asyncio.Task[int]] = set()
         try:
             while not self._stopping.is_set():
+                if claimed < self.batch_size and loop.time() - claimed_at < BUSY_WITHIN_S:
+                    await asyncio.sleep(self.linger_s)
                 claimed = 0
                 # Cleared before the pass, so a commit made during the pass starts the next at
                 # once.
@@ -271,6 +288,7 @@ class OutboxRelay:
                         rows = await self._in_thread(self._claim)
                         claimed = len(rows)
                         if rows:
+                            claimed_at = loop.time()
                             delivery = asyncio.create_task(self._deliver_logged(rows))
                             delivering.add(delivery)
                             delivery.add_done_callback(delivering.discard)

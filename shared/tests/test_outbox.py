@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -339,6 +340,52 @@ async def test_the_relay_sends_the_next_batches_while_the_broker_confirms(
         await relay.stop()
     assert bus.most_waiting >= 30  # three batches and more awaited their confirms together
     assert bus.order == [str(i) for i in ids]  # and went out in the outbox's order
+
+
+class _InstantBus:
+    is_connected = True
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    async def publish_raw(self, *, body: bytes, event_id: str, **_: Any) -> None:
+        self.order.append(event_id)
+
+
+async def test_under_load_a_relay_claims_the_commits_that_follow_together(
+    engine: Engine, clean: None
+) -> None:
+    bus = _InstantBus()
+    # a linger longer than ten commits take, even on a slow machine
+    relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=5, linger_s=0.3)  # type: ignore[arg-type]
+    batches: list[int] = []
+    claim = relay._claim
+
+    def counted_claim() -> list[Any]:
+        rows = claim()
+        if rows:
+            batches.append(len(rows))
+        return rows
+
+    relay._claim = counted_claim  # type: ignore[method-assign]
+    relay.start()
+    try:
+        first = _stage(engine, 1)  # a lone commit when idle: claimed by itself
+        await _until(lambda: bus.order == [str(first[0])], timeout_s=4)
+
+        def one_commit_at_a_time() -> list[uuid.UUID]:
+            ids = []
+            for _ in range(10):
+                ids += _stage(engine, 1)
+                time.sleep(0.001)
+            return ids
+
+        ids = await asyncio.to_thread(one_commit_at_a_time)
+        await _until(lambda: len(bus.order) == 11, timeout_s=4)
+    finally:
+        await relay.stop()
+    assert bus.order == [str(i) for i in first + ids]
+    assert batches[0] == 1 and len(batches) <= 3, batches  # ten commits, not ten claims
 
 
 async def test_a_relay_on_its_own_thread_is_woken_by_commits_and_stops_in_time(

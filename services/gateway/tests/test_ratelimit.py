@@ -60,3 +60,38 @@ async def test_requests_during_a_flush_still_count(infra: Infra) -> None:
     assert limiter.allow(identity, 4) is not None  # the fifth, whatever Redis has answered yet
     await flushing
     assert limiter.allow(identity, 4) is not None
+
+
+async def test_a_window_key_always_expires_even_when_redis_lost_it(infra: Infra) -> None:
+    redis = make_redis(infra.redis_url)
+    limiter = RateLimiter(redis)
+    identity = f"u:{uuid.uuid4().hex}"
+    limiter.allow(identity, 100)
+    await limiter.flush()
+    key = next(iter(limiter.known))
+    assert 0 < await redis.ttl(key) <= 61
+    commands: list[str] = []
+    pipeline = redis.pipeline
+
+    def counted_pipeline(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made = pipeline(*args, **kwargs)
+        execute = made.execute
+
+        async def execute_counted(*a, **k):  # type: ignore[no-untyped-def]
+            commands.extend(str(command[0][0]) for command in made.command_stack)
+            return await execute(*a, **k)
+
+        made.execute = execute_counted
+        return made
+
+    redis.pipeline = counted_pipeline  # type: ignore[method-assign]
+    limiter.allow(identity, 100)
+    await limiter.flush()
+    assert commands == ["INCRBY"], "the expiry is set once, by the first flush"
+    assert await redis.get(key) == b"2"
+    await redis.delete(key)  # lost: a restart or a failover of Redis
+    commands.clear()
+    limiter.allow(identity, 100)
+    await limiter.flush()
+    assert commands == ["INCRBY", "EXPIRE"]
+    assert 0 < await redis.ttl(key) <= 61
