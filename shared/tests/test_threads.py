@@ -72,9 +72,11 @@ async def test_a_failure_after_the_caller_was_cancelled_is_logged(
     caller.cancel()
     await asyncio.sleep(0.05)
     release.set()
-    with caplog.at_level(logging.WARNING, logger="shared.threads"):
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(caller, timeout=5)
+    with (
+        caplog.at_level(logging.WARNING, logger="shared.threads"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await asyncio.wait_for(caller, timeout=5)
     assert any(
         "after its caller was cancelled" in record.message
         and record.exc_info

@@ -175,9 +175,10 @@ async def test_a_read_ahead_under_way_when_the_key_is_dropped_does_not_bring_it_
     assert fast.shortcut(scope) is not None and len(fast.refreshes) == 1
     await asyncio.wait_for(read.wait(), 2)
     await cache.delete(key)  # the title changed: every copy drops it
+    reading = list(fast.refreshes._running.values())
     go_on.set()
-    while len(fast.refreshes):
-        await asyncio.sleep(0.01)
+    await asyncio.wait(reading, timeout=2)
+    assert len(fast.refreshes) == 0
     assert cache.recent.held(key) is None, "the read ahead put back the dropped value"
     assert fast.shortcut(scope) is None  # the next request reads it itself
 
