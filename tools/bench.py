@@ -134,7 +134,9 @@ def busy_cpu_s() -> float:
 def cpu_ticks_by_process(names: dict[int, str]) -> collections.Counter[str]:
     """CPU time (clock ticks) used so far by every process on the machine, summed by name: the
     pids in `names` by theirs, the rest by their command (postgres backends, beam.smp,
-    redis-server)."""
+    redis-server). A process that ends during a run takes its time with it; PostgreSQL's
+    backends that end (a pool closing its overflow connections) are counted through the
+    postmaster, which reaps them (its children's time)."""
     found: collections.Counter[str] = collections.Counter()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -142,9 +144,9 @@ def cpu_ticks_by_process(names: dict[int, str]) -> collections.Counter[str]:
         except OSError:  # gone since the listing
             continue
         command_name = text_[text_.index("(") + 1 : text_.rindex(")")]
-        utime, stime = map(int, text_[text_.rindex(")") + 2 :].split()[11:13])
+        utime, stime, cutime, cstime = map(int, text_[text_.rindex(")") + 2 :].split()[11:15])
         name = names.get(int(stat.parent.name), command_name)
-        found[name] += utime + stime
+        found[name] += utime + stime + (cutime + cstime if command_name == "postgres" else 0)
     return found
 
 
