@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# As many threads as anyio's default limiter gave these calls before: more than a service's
-# database pool (20 at most with its overflow), so a call waits for a connection, not a thread.
+# As many threads as anyio's default limiter gave these calls before: more than any service's
+# database pool and its overflow (the library's: 20 and 10), so a call waits for a connection,
+# not for a thread.
 WORKER_THREADS = 40
 _executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="worker")
 

@@ -35,8 +35,8 @@ class RecentCopy:
         """Taken before a read whose result goes in: see the module's docstring."""
         return self._forgotten
 
-    def remember_entry(self, key: str, entry: "Entry", *, since: int | None = None) -> None:
-        if self.ttl_s > 0 and (since is None or since == self._forgotten):
+    def remember_entry(self, key: str, entry: "Entry", *, since: int) -> None:
+        if self.ttl_s > 0 and since == self._forgotten:
             self._entries.put(key, (entry, time.monotonic() + self.ttl_s))
 
     def entry(self, key: str) -> "Entry | None":
@@ -50,8 +50,8 @@ class RecentCopy:
             return None
         return found[0], left_s
 
-    def remember_rating(self, key: str, body: bytes, *, since: int | None = None) -> None:
-        if self.ttl_s > 0 and (since is None or since == self._forgotten):
+    def remember_rating(self, key: str, body: bytes, *, since: int) -> None:
+        if self.ttl_s > 0 and since == self._forgotten:
             self._ratings.put(key, (body, time.monotonic() + self.ttl_s))
 
     def rating(self, key: str) -> bytes | None:

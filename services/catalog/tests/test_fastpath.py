@@ -41,17 +41,27 @@ def _client(cache: CatalogCache, *, shortcut: str = "") -> httpx.AsyncClient:
 async def test_recent_answers_are_served_and_the_rest_falls_through(shortcut: str) -> None:
     cache = CatalogCache(make_redis("redis://127.0.0.1:1/0"), recent_ttl_s=0.2)
     cache.recent.remember_entry(
-        KEYS.trending("week", 2, "en"), Entry(b'{"page":2}', time.time() + 60)
+        KEYS.trending("week", 2, "en"),
+        Entry(b'{"page":2}', time.time() + 60),
+        since=cache.recent.mark(),
     )
     cache.recent.remember_entry(
-        KEYS.trending("week", 2, "fr"), Entry(b'{"page":"fr"}', time.time() + 60)
+        KEYS.trending("week", 2, "fr"),
+        Entry(b'{"page":"fr"}', time.time() + 60),
+        since=cache.recent.mark(),
     )
     detail = pack(b'{"id":7}', {"credits": b'{"cast":[]}'})
-    cache.recent.remember_entry(KEYS.movie(7, DEFAULT_LOCALE), Entry(detail, time.time() + 600))
-    cache.recent.remember_rating(community_key(7), b'{"average":8.0,"count":1}')
+    cache.recent.remember_entry(
+        KEYS.movie(7, DEFAULT_LOCALE), Entry(detail, time.time() + 600), since=cache.recent.mark()
+    )
+    cache.recent.remember_rating(
+        community_key(7), b'{"average":8.0,"count":1}', since=cache.recent.mark()
+    )
     adult = Entry(b'{"id":8}', time.time() + 60, adult_ids=frozenset({8}))
-    cache.recent.remember_entry(KEYS.movie(8, DEFAULT_LOCALE), adult)
-    cache.recent.remember_rating(community_key(8), b'{"average":null,"count":0}')
+    cache.recent.remember_entry(KEYS.movie(8, DEFAULT_LOCALE), adult, since=cache.recent.mark())
+    cache.recent.remember_rating(
+        community_key(8), b'{"average":null,"count":0}', since=cache.recent.mark()
+    )
     async with _client(cache, shortcut=shortcut) as client:
         hit = await client.get("/api/v1/movies/trending", params={"window": "week", "page": 2})
         assert (hit.status_code, hit.headers["x-cache"], hit.content) == (200, "HIT", b'{"page":2}')
@@ -101,8 +111,12 @@ async def test_a_key_answered_before_is_read_again_from_redis_alone(redis, short
     await redis.set(community_key(11), b'3|{"average":7.0,"count":2}')
     async with _client(cache, shortcut=shortcut) as client:
         assert (await client.get("/api/v1/movies/11")).status_code == 299  # never answered here
-        cache.recent.remember_entry(key, entry)  # as the route does when it answers
-        cache.recent.remember_rating(community_key(11), b'{"average":7.0,"count":2}')
+        cache.recent.remember_entry(
+            key, entry, since=cache.recent.mark()
+        )  # as the route does when it answers
+        cache.recent.remember_rating(
+            community_key(11), b'{"average":7.0,"count":2}', since=cache.recent.mark()
+        )
         assert (await client.get("/api/v1/movies/11")).status_code == 200
         await asyncio.sleep(0.15)  # the one-second copy is gone: one Redis read answers
         scope = {"method": "GET", "path": "/api/v1/movies/11", "query_string": b"", "headers": []}
@@ -123,8 +137,8 @@ async def test_a_key_answered_in_the_last_of_its_time_is_read_ahead_in_the_backg
     cache = CatalogCache(redis, recent_ttl_s=0.4)  # read ahead in its last 0.1 s
     key, rating = KEYS.movie(12, DEFAULT_LOCALE), community_key(12)
     entry = Entry(pack(b'{"id":12}', {}), time.time() + 600)
-    cache.recent.remember_entry(key, entry)
-    cache.recent.remember_rating(rating, b'{"average":7.0,"count":2}')
+    cache.recent.remember_entry(key, entry, since=cache.recent.mark())
+    cache.recent.remember_rating(rating, b'{"average":7.0,"count":2}', since=cache.recent.mark())
     fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
     scope = {"method": "GET", "path": "/api/v1/movies/12", "query_string": b"", "headers": []}
     assert fast.shortcut(scope) is not None and len(fast.refreshes) == 0  # not due yet
@@ -157,8 +171,8 @@ async def test_a_read_ahead_under_way_when_the_key_is_dropped_does_not_bring_it_
     old = Entry(pack(b'{"id":13,"title":"old"}', {}), time.time() + 600)
     await redis.set(key, old.encode())
     await redis.set(rating, b'1|{"average":7.0,"count":1}')
-    cache.recent.remember_entry(key, old)
-    cache.recent.remember_rating(rating, b'{"average":7.0,"count":1}')
+    cache.recent.remember_entry(key, old, since=cache.recent.mark())
+    cache.recent.remember_rating(rating, b'{"average":7.0,"count":1}', since=cache.recent.mark())
     read, go_on = asyncio.Event(), asyncio.Event()
     get_with = cache.get_with
 

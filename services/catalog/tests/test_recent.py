@@ -24,8 +24,8 @@ def test_a_full_memory_forgets_its_oldest_item_only() -> None:
 def test_the_recent_copy_keeps_each_value_for_its_second() -> None:
     copy = RecentCopy(ttl_s=0.05, max_entries=2)
     entry = Entry(b"{}", time.time() + 60)
-    copy.remember_entry("page", entry)
-    copy.remember_rating("rating", b'{"average":7.0,"count":1}')
+    copy.remember_entry("page", entry, since=copy.mark())
+    copy.remember_rating("rating", b'{"average":7.0,"count":1}', since=copy.mark())
     assert copy.entry("page") is entry and copy.rating("rating") is not None
     copy.forget("page")
     assert copy.entry("page") is None

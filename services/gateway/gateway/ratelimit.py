@@ -99,10 +99,12 @@ class RateLimiter:
             if key not in fresh and int(total) == counts[key]
         ]
         if lost:
+            self._expiring.difference_update(lost)  # until Redis has taken their expiry
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in lost:
                     pipe.expire(key, WINDOW_S + 1, nx=True)
                 await pipe.execute()
+            self._expiring.update(lost)
         current = int(time.time() // WINDOW_S)
         self.known = {k: v for k, v in self.known.items() if _window(k) >= current}
         self._expiring = {k for k in self._expiring if _window(k) >= current}
