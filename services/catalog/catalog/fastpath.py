@@ -137,12 +137,12 @@ class CachedReadsFastPath:
         *,
         cache: CatalogCache,
         keys: CacheKeys,
-        refreshes: RefreshesAhead | None = None,
+        refreshes: RefreshesAhead,
     ) -> None:
         self.app = app
         self.cache = cache
         self.keys = keys
-        self.refreshes = refreshes if refreshes is not None else RefreshesAhead()
+        self.refreshes = refreshes  # their owner stops them (the app: a runtime stop hook)
         self._refresh_within_s = cache.recent.ttl_s * REFRESH_AHEAD_SHARE
         self._trending_queries: Bounded[bytes, tuple[str, int] | None] = Bounded(256)
         # The answer built from a recalled entry, with its ETag, while that entry is the one

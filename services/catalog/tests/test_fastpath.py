@@ -10,7 +10,7 @@ from catalog.app import create_app
 from catalog.cache import CatalogCache, Entry
 from catalog.community import community_key
 from catalog.details import pack
-from catalog.fastpath import CachedReadsFastPath
+from catalog.fastpath import CachedReadsFastPath, RefreshesAhead
 from catalog.keys import CacheKeys
 from catalog.locale import DEFAULT_LOCALE
 from shared.middleware import ASGIApp, RequestContextMiddleware
@@ -29,7 +29,7 @@ def _client(cache: CatalogCache, *, shortcut: str = "") -> httpx.AsyncClient:
     which asks its `shortcut` first and sends an answer from memory itself ("in front"); or
     the shortcut alone with only the routes behind it ("alone": what it does not answer, the
     fast path's awaits included, is the routes')."""
-    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS, refreshes=RefreshesAhead())
     app: ASGIApp = fast
     if shortcut:
         behind = fast if shortcut == "in front" else _fallback
@@ -120,7 +120,7 @@ async def test_a_key_answered_before_is_read_again_from_redis_alone(redis, short
         assert (await client.get("/api/v1/movies/11")).status_code == 200
         await asyncio.sleep(0.15)  # the one-second copy is gone: one Redis read answers
         scope = {"method": "GET", "path": "/api/v1/movies/11", "query_string": b"", "headers": []}
-        fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+        fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS, refreshes=RefreshesAhead())
         fast._answers.put(key, None)  # type: ignore[arg-type]  (answered before, here too)
         assert fast.shortcut(scope) is None  # Redis is an await: never the shortcut's
         again = await client.get("/api/v1/movies/11")
@@ -139,7 +139,7 @@ async def test_a_key_answered_in_the_last_of_its_time_is_read_ahead_in_the_backg
     entry = Entry(pack(b'{"id":12}', {}), time.time() + 600)
     cache.recent.remember_entry(key, entry, since=cache.recent.mark())
     cache.recent.remember_rating(rating, b'{"average":7.0,"count":2}', since=cache.recent.mark())
-    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS, refreshes=RefreshesAhead())
     scope = {"method": "GET", "path": "/api/v1/movies/12", "query_string": b"", "headers": []}
     assert fast.shortcut(scope) is not None and len(fast.refreshes) == 0  # not due yet
     # Redis has moved on (a new community rating): the copy serves what it holds until a
@@ -183,7 +183,7 @@ async def test_a_read_ahead_under_way_when_the_key_is_dropped_does_not_bring_it_
         return found
 
     monkeypatch.setattr(cache, "get_with", slow_get_with)
-    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS)
+    fast = CachedReadsFastPath(_fallback, cache=cache, keys=KEYS, refreshes=RefreshesAhead())
     scope = {"method": "GET", "path": "/api/v1/movies/13", "query_string": b"", "headers": []}
     await asyncio.sleep(0.32)
     assert fast.shortcut(scope) is not None and len(fast.refreshes) == 1
