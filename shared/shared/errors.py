@@ -183,20 +183,53 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(allowed)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error of `app` a problem+json response, and no 5xx carry a traceback."""
-
-    async def on_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ProblemError)
+def problem_for(exc: Exception, path: str) -> Response:
+    """The problem+json answer to an error a route raised: a `ProblemError` as it says, a
+    deleted account's write a 401, a value the database refuses a 422, an unreachable
+    dependency a 503, anything else a 500 without its traceback (which is logged)."""
+    if isinstance(exc, ProblemError):
         return problem_response(
             exc.status,
             detail=exc.detail,
             title=exc.title,
             type_=exc.type,
-            instance=request.url.path,
+            instance=path,
             headers=exc.headers,
             extra={"errors": exc.errors} if exc.errors is not None else None,
         )
+    if is_forgotten_account(exc):
+        return problem_response(
+            401,
+            detail="This account was deleted",
+            instance=path,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if _is_bad_value(exc):
+        # A value validation let through that the database refuses: still the client's input.
+        logger.warning("database refused a value: %s", type(exc).__name__)
+        return problem_response(
+            422,
+            detail="The request is not valid",
+            instance=path,
+            extra={"errors": [{"loc": ["body"], "msg": "A value is outside what can be stored"}]},
+        )
+    if what := _is_dependency_outage(exc):
+        logger.warning("dependency unavailable: %s", exc.__class__.__name__)
+        return problem_response(
+            503,
+            detail=f"{what} is unavailable, try again shortly",
+            instance=path,
+            headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+        )
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(500, detail="Internal error", instance=path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of `app` a problem+json response, and no 5xx carry a traceback."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        return problem_for(exc, request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -235,34 +268,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        if is_forgotten_account(exc):
-            return problem_response(
-                401,
-                detail="This account was deleted",
-                instance=request.url.path,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if _is_bad_value(exc):
-            # A value validation let through that the database refuses: still the client's input.
-            logger.warning("database refused a value: %s", type(exc).__name__)
-            return problem_response(
-                422,
-                detail="The request is not valid",
-                instance=request.url.path,
-                extra={
-                    "errors": [{"loc": ["body"], "msg": "A value is outside what can be stored"}]
-                },
-            )
-        if what := _is_dependency_outage(exc):
-            logger.warning("dependency unavailable: %s", exc.__class__.__name__)
-            return problem_response(
-                503,
-                detail=f"{what} is unavailable, try again shortly",
-                instance=request.url.path,
-                headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
-            )
-        logger.exception("unhandled error")
-        return problem_response(500, detail="Internal error", instance=request.url.path)
+        return problem_for(exc, request.url.path)
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)

@@ -11,6 +11,7 @@ from library.calendar.api import router as calendar_router
 from library.catalog_client import LibraryCatalogClient
 from library.config import LibrarySettings, settings
 from library.events import PUBLISHES
+from library.fastwrites import write_routes
 from library.favorites.api import router as favorites_router
 from library.handlers import subscription
 from library.history.api import router as history_router
@@ -23,6 +24,7 @@ from library.user_lists.api import router as lists_router
 from library.watchlist.api import router as watchlist_router
 from shared.app import create_service_app
 from shared.catalog_client import attach_catalog_client
+from shared.fastroutes import FastRoutes
 from shared.pagecache import FAVORITES_PAGES, UserPageCache
 from shared.runtime import Runtime, build_runtime
 
@@ -50,6 +52,13 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
     runtime.on_start.append(start_imports)
     runtime.on_stop.append(release_imports)
 
+    fast_writes = (
+        FastRoutes,
+        {
+            "routes": write_routes(runtime.engine, catalog, pages),
+            "internal_secret": app_settings.internal_secret,
+        },
+    )
     app = create_service_app(
         runtime,
         title="Library service",
@@ -68,6 +77,7 @@ def create_app(app_settings: LibrarySettings = settings) -> FastAPI:
             account_router,
             account_internal_router,
         ],
+        inner_middleware=[fast_writes] if app_settings.fast_writes else [],
     )
     app.state.catalog = catalog
     app.state.pages = pages

@@ -21,6 +21,10 @@ class LibrarySettings(DatabaseSettings):
     # own changes and on any movie update, so this only bounds memory (and staleness if
     # Redis loses a drop).
     page_cache_ttl_s: int = 300
+    # Answer the hot writes (favorites, watchlist, ratings, history) in front of FastAPI for
+    # callers the gateway vouches for (library/fastwrites.py); off, every request takes the
+    # routes, as a caller with its own token always does.
+    fast_writes: bool = True
 
 
 settings = LibrarySettings()

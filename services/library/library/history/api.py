@@ -1,7 +1,11 @@
 """Watch history routes: record, list and remove what a user watched."""
 
-from fastapi import APIRouter, Response, status
+import uuid
 
+from fastapi import APIRouter, Response, status
+from sqlalchemy import Engine
+
+from library.catalog_client import LibraryCatalogClient
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.history import service as history
 from library.history.models import HistoryIn, HistoryPage, HistoryPublic, HistoryWithMovie
@@ -10,6 +14,7 @@ from shared.app import API_PREFIX
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX)
@@ -26,17 +31,26 @@ router = APIRouter(prefix=API_PREFIX)
 )
 async def add_to_history(
     body: HistoryIn, principal: CurrentPrincipal, engine: EngineDep, catalog: CatalogDep
-) -> HistoryPublic:
-    await catalog.require(body.movie_id, viewer=principal.user_id)
+) -> Response:
+    return as_response(await watched(engine, catalog, user_id=principal.user_id, body=body))
+
+
+async def watched(
+    engine: Engine, catalog: LibraryCatalogClient, *, user_id: uuid.UUID, body: HistoryIn
+) -> Answer:
+    """The answer to recording a viewing (the route's and its fast door's)."""
+    await catalog.require(body.movie_id, viewer=user_id)
     entry = await run_sync(
         in_session,
         engine,
         history.add,
-        user_id=principal.user_id,
+        user_id=user_id,
         movie_id=body.movie_id,
         watched_at=body.watched_at,
     )
-    return HistoryPublic(movie_id=entry.movie_id, watched_at=entry.watched_at)
+    return json_answer(
+        status.HTTP_201_CREATED, HistoryPublic(movie_id=entry.movie_id, watched_at=entry.watched_at)
+    )
 
 
 @router.get(
@@ -80,8 +94,11 @@ async def my_history(
 async def remove_from_history(
     movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_sync(
-        in_session, engine, history.remove, user_id=principal.user_id, movie_id=movie_id
-    ):
+    return as_response(await unwatched(engine, user_id=principal.user_id, movie_id=movie_id))
+
+
+async def unwatched(engine: Engine, *, user_id: uuid.UUID, movie_id: int) -> Answer:
+    """The answer to removing a movie from the history (the route's and its fast door's)."""
+    if not await run_sync(in_session, engine, history.remove, user_id=user_id, movie_id=movie_id):
         raise ProblemError(404, "This movie is not in your history")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return NO_CONTENT

@@ -1,7 +1,11 @@
 """Rating routes: set, remove and list a user's ratings."""
 
-from fastapi import APIRouter, Response, status
+import uuid
 
+from fastapi import APIRouter, Response, status
+from sqlalchemy import Engine
+
+from library.catalog_client import LibraryCatalogClient
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.ratings import service as ratings
 from library.ratings.models import RatingIn, RatingPublic, RatingsPage
@@ -10,6 +14,7 @@ from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX)
@@ -29,17 +34,29 @@ async def rate(
     principal: CurrentPrincipal,
     engine: EngineDep,
     catalog: CatalogDep,
-) -> RatingPublic:
-    await catalog.require(movie_id, viewer=principal.user_id)
-    rating = await run_sync(
-        in_session,
-        engine,
-        ratings.rate,
-        user_id=principal.user_id,
-        movie_id=movie_id,
-        score=body.score,
+) -> Response:
+    return as_response(
+        await rated(engine, catalog, user_id=principal.user_id, movie_id=movie_id, body=body)
     )
-    return RatingPublic(movie_id=movie_id, score=float(rating.score), rated_at=rating.rated_at)
+
+
+async def rated(
+    engine: Engine,
+    catalog: LibraryCatalogClient,
+    *,
+    user_id: uuid.UUID,
+    movie_id: int,
+    body: RatingIn,
+) -> Answer:
+    """The answer to rating a movie (the route's and its fast door's)."""
+    await catalog.require(movie_id, viewer=user_id)
+    rating = await run_sync(
+        in_session, engine, ratings.rate, user_id=user_id, movie_id=movie_id, score=body.score
+    )
+    return json_answer(
+        status.HTTP_200_OK,
+        RatingPublic(movie_id=movie_id, score=float(rating.score), rated_at=rating.rated_at),
+    )
 
 
 @router.delete(
@@ -51,11 +68,14 @@ async def rate(
     summary="Remove your rating",
 )
 async def unrate(movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep) -> Response:
-    if not await run_sync(
-        in_session, engine, ratings.unrate, user_id=principal.user_id, movie_id=movie_id
-    ):
+    return as_response(await unrated(engine, user_id=principal.user_id, movie_id=movie_id))
+
+
+async def unrated(engine: Engine, *, user_id: uuid.UUID, movie_id: int) -> Answer:
+    """The answer to removing a rating (the route's and its fast door's)."""
+    if not await run_sync(in_session, engine, ratings.unrate, user_id=user_id, movie_id=movie_id):
         raise ProblemError(404, "You have not rated this movie")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return NO_CONTENT
 
 
 @router.get(

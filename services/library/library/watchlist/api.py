@@ -1,7 +1,11 @@
 """Watchlist routes: add, list and remove what a user wants to watch."""
 
-from fastapi import APIRouter, Response, status
+import uuid
 
+from fastapi import APIRouter, Response, status
+from sqlalchemy import Engine
+
+from library.catalog_client import LibraryCatalogClient
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
 from library.watchlist import service as watchlist
@@ -10,6 +14,7 @@ from shared.app import API_PREFIX
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
+from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.threads import run_sync
 
 router = APIRouter(prefix=API_PREFIX, tags=["watchlist"])
@@ -57,19 +62,24 @@ async def list_watchlist(
     summary="Put a movie on your watchlist",
 )
 async def add_to_watchlist(
-    body: WatchlistIn,
-    principal: CurrentPrincipal,
-    engine: EngineDep,
-    catalog: CatalogDep,
-    response: Response,
-) -> WatchlistPublic:
-    await catalog.require(body.movie_id, viewer=principal.user_id)
+    body: WatchlistIn, principal: CurrentPrincipal, engine: EngineDep, catalog: CatalogDep
+) -> Response:
+    return as_response(await watchlist_added(engine, catalog, user_id=principal.user_id, body=body))
+
+
+async def watchlist_added(
+    engine: Engine, catalog: LibraryCatalogClient, *, user_id: uuid.UUID, body: WatchlistIn
+) -> Answer:
+    """The answer to putting a movie on the watchlist (the route's and its fast door's)."""
+    await catalog.require(body.movie_id, viewer=user_id)
     entry, created = await run_sync(
-        in_session, engine, watchlist.add, user_id=principal.user_id, movie_id=body.movie_id
+        in_session, engine, watchlist.add, user_id=user_id, movie_id=body.movie_id
     )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    response.headers["Location"] = f"{API_PREFIX}/watchlist/{entry.movie_id}"
-    return WatchlistPublic(movie_id=entry.movie_id, added_at=entry.added_at)
+    return json_answer(
+        status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        WatchlistPublic(movie_id=entry.movie_id, added_at=entry.added_at),
+        [(b"location", f"{API_PREFIX}/watchlist/{entry.movie_id}".encode())],
+    )
 
 
 @router.delete(
@@ -82,8 +92,13 @@ async def add_to_watchlist(
 async def remove_from_watchlist(
     movie_id: MovieId, principal: CurrentPrincipal, engine: EngineDep
 ) -> Response:
-    if not await run_sync(
-        in_session, engine, watchlist.remove, user_id=principal.user_id, movie_id=movie_id
-    ):
+    return as_response(
+        await watchlist_removed(engine, user_id=principal.user_id, movie_id=movie_id)
+    )
+
+
+async def watchlist_removed(engine: Engine, *, user_id: uuid.UUID, movie_id: int) -> Answer:
+    """The answer to taking a movie off the watchlist (the route's and its fast door's)."""
+    if not await run_sync(in_session, engine, watchlist.remove, user_id=user_id, movie_id=movie_id):
         raise ProblemError(404, "This movie is not on your watchlist")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return NO_CONTENT
