@@ -205,3 +205,33 @@ def test_a_door_write_commits_its_event_with_the_row(
             {"u": f"%{user}%"},
         ).scalar_one()
     assert (row, event) == (603, "favorite.added")
+
+
+def test_a_body_over_the_limit_is_refused_at_the_door_as_by_the_routes(
+    clients: tuple[TestClient, TestClient, list[str]], favorites_settings: LibrarySettings
+) -> None:
+    fast, slow, reached = clients
+    padding = " " * favorites_settings.max_body_bytes
+    content = f'{{"movie_id": 550{padding}}}'.encode()
+    headers = _vouched(favorites_settings, uuid.uuid4()) | {"content-type": "application/json"}
+    reached.clear()
+    answers = [
+        client.post("/api/v1/favorites", content=content, headers=headers)
+        for client in (fast, slow)
+    ]
+    assert [answer.status_code for answer in answers] == [413, 413]
+    assert _comparable(answers[0]) == _comparable(answers[1])
+    chunked = [  # no Content-Length: the limit is met while the door reads the body
+        client.post(
+            "/api/v1/favorites",
+            content=iter([content[:100], content[100:]]),
+            headers=headers,
+        )
+        for client in (fast, slow)
+    ]
+    assert [answer.status_code for answer in chunked] == [413, 413]
+    assert chunked[0].text == chunked[1].text
+    # The door leaves the rest of the body unread, so it closes the connection, as the
+    # request-context middleware does for any body it refuses.
+    assert chunked[0].headers["connection"] == "close"
+    assert reached == []
