@@ -125,7 +125,7 @@ class FastRoutes:
             await self.app(scope, receive, send)
             return
         found = self._match(scope)
-        principal = self._principal(scope) if found is not None else None
+        principal = self._vouched_caller(scope) if found is not None else None
         if found is None or principal is None:
             await self.app(scope, receive, send)
             return
@@ -160,9 +160,10 @@ class FastRoutes:
                     return route, path_id
         return None
 
-    def _principal(self, scope: Scope) -> Principal | None:
-        """The caller the gateway names, or None (the framework then decides: a bearer token
-        of the caller's own, or a 401)."""
+    def _vouched_caller(self, scope: Scope) -> Principal | None:
+        """The caller the gateway names, with a JSON body if the method has one; None for
+        anything else, which the framework decides (a bearer token of the caller's own, a
+        401, how another content type is read)."""
         found: dict[str, str] = {}
         content_type = b""
         for key, value in scope["headers"]:
@@ -171,7 +172,7 @@ class FastRoutes:
             elif key == b"content-type":
                 content_type = value
         if scope["method"] in ("POST", "PUT", "PATCH") and not _is_json(content_type):
-            return None  # how the framework reads another content type is its own
+            return None
         if not internal_token_valid(found.get(INTERNAL_TOKEN_HEADER), self.internal_secret):
             return None
         try:
