@@ -55,21 +55,24 @@ def _body(score_sum: float, count: int) -> bytes:
     return orjson.dumps({"average": round(float(score_sum) / count, 2), "count": count})
 
 
+# Built once: a `text()` made per call parsed its bind parameters for every event.
+_APPLY_DELTA = text(
+    "INSERT INTO community_rating (movie_id, score_sum, score_count, version) "
+    "VALUES (:movie_id, :sum_delta, :count_delta, 1) "
+    "ON CONFLICT (movie_id) DO UPDATE SET "
+    "score_sum = community_rating.score_sum + EXCLUDED.score_sum, "
+    "score_count = community_rating.score_count + EXCLUDED.score_count, "
+    "version = community_rating.version + 1 "
+    "RETURNING version, score_sum, score_count"
+)
+
+
 def apply_delta(
     session: Session, *, movie_id: int, sum_delta: float, count_delta: int
 ) -> tuple[int, bytes]:
     """Add a rating change to the aggregate; returns (new version, the aggregate as JSON)."""
     row = session.execute(
-        text(
-            "INSERT INTO community_rating (movie_id, score_sum, score_count, version) "
-            "VALUES (:movie_id, :sum_delta, :count_delta, 1) "
-            "ON CONFLICT (movie_id) DO UPDATE SET "
-            "score_sum = community_rating.score_sum + EXCLUDED.score_sum, "
-            "score_count = community_rating.score_count + EXCLUDED.score_count, "
-            "version = community_rating.version + 1 "
-            "RETURNING version, score_sum, score_count"
-        ),
-        {"movie_id": movie_id, "sum_delta": sum_delta, "count_delta": count_delta},
+        _APPLY_DELTA, {"movie_id": movie_id, "sum_delta": sum_delta, "count_delta": count_delta}
     ).one()
     return int(row.version), _body(row.score_sum, row.score_count)
 
