@@ -55,8 +55,8 @@ MAX_BATCH = 64  # events in one shared transaction
 # at most this much later (the consumers' lag target is 1 s).
 BATCH_LINGER_S = 0.05
 BUSY_WITHIN_S = 1.0  # a transaction this recent: the consumer is under load, it waits
-# ...unless this many are waiting already: a consumer behind on its queue (half its prefetch
-# of 32 handed over) starts its transactions at once.
+# ...unless this many are waiting already: a consumer behind on its queue (a quarter of its
+# prefetch of 64 handed over) starts its transactions at once.
 ENOUGH_TO_START = 16
 
 Effect = Callable[[Session], None]
