@@ -130,18 +130,15 @@ class FastRoutes:
             await self.app(scope, receive, send)
             return
         route, path_id = found
-        body = b""
+        payload = None
         if route.body_model is not None:
-            received = await _whole_body(receive)
-            if received is None:
+            body = await _whole_body(receive)
+            if body is None:
                 return  # the client left before sending its body: nobody to answer
-            body = received
             payload = _validated(route.body_model, body)
             if payload is None:
                 await self.app(scope, _replaying(body, receive), send)
                 return
-        else:
-            payload = None
         scope["route_template"] = route.template
         try:
             status, headers, content = await route.answer(Call(principal, path_id, payload))

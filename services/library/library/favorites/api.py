@@ -94,7 +94,7 @@ async def favorite_added(
     user_id: uuid.UUID,
     body: FavoriteIn,
 ) -> Answer:
-    """The answer to adding a favorite (the route's, and its fast door's: library/app.py)."""
+    """The answer to adding a favorite (the route's, and its fast door's: library/fastwrites.py)."""
     await catalog.require(body.movie_id, viewer=user_id)
     favorite, created = await service.add_favorite(
         engine, pages, user_id=user_id, movie_id=body.movie_id
