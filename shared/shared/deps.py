@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -16,14 +15,12 @@ from shared.runtime import Runtime
 from shared.security import (
     CLIENT_IP_HEADER,
     INTERNAL_TOKEN_HEADER,
-    SESSION_ID_HEADER,
-    TOKEN_EXPIRES_HEADER,
-    TOKEN_ID_HEADER,
     USER_ID_HEADER,
     InvalidToken,
     Principal,
     bearer_token,
     internal_token_valid,
+    principal_named_by_gateway,
     verify_access_token,
 )
 from shared.threads import run_sync
@@ -88,15 +85,10 @@ def _unauthorized(detail: str) -> ProblemError:
 
 
 def _principal_from_gateway(request: Request) -> Principal:
-    try:
-        return Principal(
-            user_id=uuid.UUID(request.headers[USER_ID_HEADER]),
-            session_id=request.headers[SESSION_ID_HEADER],
-            token_id=request.headers[TOKEN_ID_HEADER],
-            expires_at=datetime.fromtimestamp(float(request.headers[TOKEN_EXPIRES_HEADER]), UTC),
-        )
-    except (KeyError, ValueError) as exc:
-        raise _unauthorized("Authentication required") from exc
+    principal = principal_named_by_gateway(request.headers)
+    if principal is None:
+        raise _unauthorized("Authentication required")
+    return principal
 
 
 async def _verified_principal(request: Request, runtime: Runtime) -> Principal | None:

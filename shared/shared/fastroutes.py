@@ -13,10 +13,8 @@ and names the route's template for the metrics as the framework would. Errors th
 raises after the door took the request are rendered by the app's own rules (`problem_for`).
 """
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,6 +31,7 @@ from shared.security import (
     USER_ID_HEADER,
     Principal,
     internal_token_valid,
+    principal_named_by_gateway,
 )
 
 Headers = list[tuple[bytes, bytes]]
@@ -172,15 +171,7 @@ class FastRoutes:
             return None
         if not internal_token_valid(found.get(INTERNAL_TOKEN_HEADER), self.internal_secret):
             return None
-        try:
-            return Principal(
-                user_id=uuid.UUID(found[USER_ID_HEADER]),
-                session_id=found[SESSION_ID_HEADER],
-                token_id=found[TOKEN_ID_HEADER],
-                expires_at=datetime.fromtimestamp(float(found[TOKEN_EXPIRES_HEADER]), UTC),
-            )
-        except (KeyError, ValueError, OverflowError, OSError):
-            return None
+        return principal_named_by_gateway(found)
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -8,7 +8,7 @@ only while its completeness mark exists, so losing it fails closed.
 import hmac
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -188,3 +188,17 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def internal_token_valid(presented: str | None, expected: str) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def principal_named_by_gateway(headers: Mapping[str, str]) -> Principal | None:
+    """The caller the gateway names in a request's headers (whoever calls this has checked
+    the internal secret), or None if any of them is missing or malformed."""
+    try:
+        return Principal(
+            user_id=uuid.UUID(headers[USER_ID_HEADER]),
+            session_id=headers[SESSION_ID_HEADER],
+            token_id=headers[TOKEN_ID_HEADER],
+            expires_at=datetime.fromtimestamp(float(headers[TOKEN_EXPIRES_HEADER]), UTC),
+        )
+    except (KeyError, ValueError, OverflowError, OSError):  # OverflowError: "1e400" and such
+        return None

@@ -3,6 +3,7 @@ framework as it came (its body included)."""
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ async def request(
     method: str,
     path: str,
     headers: list[tuple[bytes, bytes]],
-    chunks: list[bytes] = (b"",),  # type: ignore[assignment]
+    chunks: Sequence[bytes] = (b"",),
     *,
     disconnect: bool = False,
 ) -> tuple[list[Message], Scope]:
