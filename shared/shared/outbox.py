@@ -12,6 +12,11 @@ threads is how a stop once turned into a hang). Rows a relay claimed and did not
 released when it stops; if it dies instead, its lease runs out after `CLAIM_LEASE_S` and any
 relay publishes them. A row published but not recorded is published again: consumers are
 idempotent (the inbox).
+
+The events of one type a relay claimed together go to the broker as one message (a bundle,
+shared/bus/bus.py), never reordering one user's events: a row whose user already has an event
+of another type among the rows grouped so far starts a new round of bundles (`bundles`). An
+event with no user goes alone, in its place.
 """
 
 import asyncio
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -69,6 +75,9 @@ BUSY_WITHIN_S = 1.0
 # The pending rows are counted (a gauge) at most this often: a count on every pass added a
 # round trip and a thread hop to each batch under write load, when passes follow each other.
 PENDING_GAUGE_EVERY_S = 1.0
+# Events in one message at most: a consumer hands a bundle's events to one inbox transaction
+# (shared/inbox.py: MAX_BATCH).
+BUNDLE_MAX_EVENTS = 64
 T = TypeVar("T")
 
 
@@ -177,6 +186,62 @@ class ClaimedRow:
     correlation_id: str | None
     times_sent: int
     created_at: datetime
+    subject: str | None = None  # whose event it is (the user), when it says
+
+    @classmethod
+    def of(cls, row: Any) -> "ClaimedRow":
+        content = bytes(row.content)  # psycopg2 gives bytea as a memoryview
+        return cls(
+            id=row.id,
+            event_id=uuid.UUID(str(row.event_id)),
+            type=row.type,
+            content=content,
+            correlation_id=row.correlation_id,
+            times_sent=row.times_sent,
+            created_at=row.created_at,
+            subject=_subject(content),
+        )
+
+
+def _subject(content: bytes) -> str | None:
+    try:
+        data = orjson.loads(content).get("data")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    user_id = data.get("user_id") if isinstance(data, dict) else None
+    return str(user_id) if user_id is not None else None
+
+
+def bundles(
+    rows: list[ClaimedRow], *, max_events: int = BUNDLE_MAX_EVENTS
+) -> list[list[ClaimedRow]]:
+    """Rows (in outbox order) grouped by type into bundles to publish in the order given.
+    Within a round, bundles go in the order of their first rows, each in outbox order; a row
+    whose user has a row of another type in the round starts the next round, and a row with
+    no user is a round of its own, so no user's events and no userless event change places."""
+    found: list[list[ClaimedRow]] = []
+    open_: dict[str, list[ClaimedRow]] = {}
+    types_of: dict[str, str] = {}  # user -> the type of their rows in this round
+
+    def end_round() -> None:
+        found.extend(open_.values())
+        open_.clear()
+        types_of.clear()
+
+    for row in rows:
+        if row.subject is None:
+            end_round()
+            found.append([row])
+            continue
+        if types_of.setdefault(row.subject, row.type) != row.type:
+            end_round()
+            types_of[row.subject] = row.type
+        bundle = open_.setdefault(row.type, [])
+        bundle.append(row)
+        if len(bundle) >= max_events:  # its users have no row in another bundle of the round
+            found.append(open_.pop(row.type))
+    end_round()
+    return found
 
 
 _CLAIM = text(
@@ -335,28 +400,45 @@ class OutboxRelay:
             return 0
 
     async def _deliver(self, rows: list[ClaimedRow]) -> int:
-        """Publish claimed rows, in their order, and mark what the broker confirmed."""
+        """Publish claimed rows in bundles, in their order, and mark what the broker
+        confirmed."""
+        grouped = bundles(rows)
         results = await asyncio.gather(
-            *(
-                self.bus.publish_raw(
-                    body=row.content,
-                    event_id=str(row.event_id),
-                    event_type=row.type,
-                    correlation_id=row.correlation_id,
-                )
-                for row in rows
-            ),
-            return_exceptions=True,
+            *(self._publish(bundle) for bundle in grouped), return_exceptions=True
         )
-        sent = [row for row, result in zip(rows, results, strict=True) if result is None]
+        sent = [
+            row
+            for bundle, result in zip(grouped, results, strict=True)
+            if result is None
+            for row in bundle
+        ]
         failed = [
-            (row, result) for row, result in zip(rows, results, strict=True) if result is not None
+            (row, result)
+            for bundle, result in zip(grouped, results, strict=True)
+            if result is not None
+            for row in bundle
         ]
         confirmed_at = utcnow()
         for row in sent:
             EVENTS_PUBLISH_LAG.observe(max((confirmed_at - row.created_at).total_seconds(), 0.0))
         await self._in_thread(self._record, sent, failed)
         return len(sent)
+
+    async def _publish(self, bundle: list[ClaimedRow]) -> None:
+        if len(bundle) == 1:
+            [row] = bundle
+            await self.bus.publish_raw(
+                body=row.content,
+                event_id=str(row.event_id),
+                event_type=row.type,
+                correlation_id=row.correlation_id,
+            )
+            return
+        await self.bus.publish_bundle(
+            bodies=[row.content for row in bundle],
+            event_ids=[str(row.event_id) for row in bundle],
+            event_type=bundle[0].type,
+        )
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         """Run a database step in a worker thread. A cancelled caller stops waiting; the step
@@ -376,21 +458,7 @@ class OutboxRelay:
             result = connection.execute(
                 _CLAIM, {"lease_s": CLAIM_LEASE_S, "limit": self.batch_size}
             )
-            rows = sorted(
-                (
-                    ClaimedRow(
-                        id=row.id,
-                        event_id=uuid.UUID(str(row.event_id)),
-                        type=row.type,
-                        content=bytes(row.content),  # psycopg2 gives bytea as a memoryview
-                        correlation_id=row.correlation_id,
-                        times_sent=row.times_sent,
-                        created_at=row.created_at,
-                    )
-                    for row in result
-                ),
-                key=lambda row: row.id,
-            )
+            rows = sorted((ClaimedRow.of(row) for row in result), key=lambda row: row.id)
         with self._claimed_lock:
             self._claimed.update(row.id for row in rows)
         if rows and self._stopping.is_set():  # nobody will publish them: give them back

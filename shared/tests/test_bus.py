@@ -243,6 +243,81 @@ async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
     assert any("version 99" in str(m.headers["x-error"]) for m in dead)
 
 
+async def test_a_bundle_is_handled_event_by_event_each_failure_parked_alone(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    """One event of a bundle always fails and one is malformed: each ends in the dead letters
+    alone, as a message of its own; the others are handled once, and the bundle is acked."""
+    handled: list[uuid.UUID] = []
+    events = [wrap(_favorite(), producer="tests") for _ in range(4)]
+    failing = events[1].event_id
+
+    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        if envelope.event_id == failing:
+            raise ValueError("this one is broken")
+        handled.append(envelope.event_id)
+
+    bus = make_bus()
+    bus.subscribe(subscription_of("bundled", FavoriteAdded, on_added))
+    bus.start()
+    await bus.wait_ready(15)
+    malformed = events[3].model_copy(update={"data": {"user_id": "x"}})
+    await bus.publish_bundle(
+        bodies=[
+            events[0].to_bytes(),
+            events[1].to_bytes(),
+            events[2].to_bytes(),
+            malformed.to_bytes(),
+        ],
+        event_ids=[str(event.event_id) for event in events],
+        event_type="favorite.added",
+    )
+    dead = await _dead_letters(infra, bus, "bundled", 2)
+    by_id = {message.message_id: message for message in dead}
+    assert set(by_id) == {str(failing), str(malformed.event_id)}
+    assert "handler_failed" in str(by_id[str(failing)].headers["x-error"])
+    assert "malformed" in str(by_id[str(malformed.event_id)].headers["x-error"])
+    for message in dead:  # each a single event, as if it had come alone
+        assert message.content_type == "application/json"
+        assert EventEnvelope.model_validate_json(message.body).event_id == uuid.UUID(
+            message.message_id or ""
+        )
+    assert sorted(handled) == sorted([events[0].event_id, events[2].event_id])
+    async with asyncio.timeout(5):
+        while _waiting(bus):  # noqa: ASYNC110 (the last settle on its way; no event for it)
+            await asyncio.sleep(0.05)
+    assert await _queued(infra, bus, "bundled") == []
+
+
+async def test_a_bundle_that_is_not_one_is_dead_lettered_whole(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    handled: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+
+    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
+        await handled.put(envelope.event_id)
+
+    bus = make_bus()
+    bus.subscribe(subscription_of("bundles", FavoriteAdded, on_added))
+    bus.start()
+    await bus.wait_ready(15)
+    for body in (b"[not json", b"{}", b"[]"):
+        await bus._exchange.publish(  # type: ignore[union-attr]
+            aio_pika.Message(
+                body,
+                content_type="application/vnd.event-bundle+json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="favorite.added",
+        )
+    good = wrap(_favorite(), producer="tests")
+    await bus.publish(good)
+    assert await asyncio.wait_for(handled.get(), 10) == good.event_id
+    dead = await _dead_letters(infra, bus, "bundles", 3)
+    assert sorted(message.body for message in dead) == sorted([b"[not json", b"{}", b"[]"])
+    assert all(str(m.headers["x-error"]).startswith("malformed") for m in dead)
+
+
 async def test_publish_without_broker_raises(make_bus: Callable[..., EventBus]) -> None:
     bus = make_bus()
     with pytest.raises(ConnectionError):

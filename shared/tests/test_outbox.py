@@ -1,13 +1,16 @@
 """Outbox and inbox on the real PostgreSQL and RabbitMQ."""
 
 import asyncio
+import random
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
@@ -17,7 +20,7 @@ from shared.bus import EventBus
 from shared.db import make_engine
 from shared.events import EventEnvelope, FavoriteAdded, IntegrationEvent
 from shared.inbox import record_once
-from shared.outbox import CLAIM_LEASE_S, OutboxRelay, RelayThread, add_event
+from shared.outbox import CLAIM_LEASE_S, ClaimedRow, OutboxRelay, RelayThread, add_event, bundles
 from testsupport.bus import subscription_of
 from testsupport.infra import Infra
 
@@ -220,6 +223,8 @@ class _StuckBus:
         self.publishing.set()
         await asyncio.sleep(3600)
 
+    publish_bundle = publish_raw
+
 
 async def _stops_in_time_releasing_its_claims(
     relay: OutboxRelay | RelayThread, engine: Engine
@@ -315,8 +320,11 @@ class _SlowConfirms:
         self.confirmed = asyncio.Event()
 
     async def publish_raw(self, *, body: bytes, event_id: str, **_: Any) -> None:
-        self.order.append(event_id)
-        self.waiting += 1
+        await self.publish_bundle(bodies=[body], event_ids=[event_id])
+
+    async def publish_bundle(self, *, bodies: list[bytes], event_ids: list[str], **_: Any) -> None:
+        self.order += event_ids
+        self.waiting += len(event_ids)
         self.most_waiting = max(self.most_waiting, self.waiting)
         if self.waiting >= self.confirm_at:
             self.confirmed.set()
@@ -324,7 +332,7 @@ class _SlowConfirms:
             async with asyncio.timeout(5):
                 await self.confirmed.wait()
         finally:
-            self.waiting -= 1
+            self.waiting -= len(event_ids)
 
 
 async def test_the_relay_sends_the_next_batches_while_the_broker_confirms(
@@ -350,6 +358,9 @@ class _InstantBus:
 
     async def publish_raw(self, *, body: bytes, event_id: str, **_: Any) -> None:
         self.order.append(event_id)
+
+    async def publish_bundle(self, *, bodies: list[bytes], event_ids: list[str], **_: Any) -> None:
+        self.order += event_ids
 
 
 async def test_under_load_a_relay_claims_the_commits_that_follow_together(
@@ -432,6 +443,8 @@ class _StuckThreadBus:
         self.publishing.set()
         await asyncio.sleep(3600)
 
+    publish_bundle = publish_raw
+
     async def close(self, timeout_s: float = 1.0) -> bool:
         return True
 
@@ -446,3 +459,66 @@ async def test_a_relay_thread_stopped_mid_publish_gives_its_rows_back_in_time(
     assert await asyncio.to_thread(stuck.publishing.wait, 10)
     await _stops_in_time_releasing_its_claims(relay, engine)
     assert not any(thread.name == "outbox-relay" for thread in threading.enumerate())
+
+
+def _row(number: int, event_type: str, user: str | None) -> ClaimedRow:
+    content = orjson.dumps({"type": event_type, "data": {"user_id": user} if user else {}})
+    claimed = SimpleNamespace(
+        id=number,
+        event_id=uuid.uuid4(),
+        type=event_type,
+        content=memoryview(content),  # as psycopg2 gives a bytea
+        correlation_id=None,
+        times_sent=0,
+        created_at=datetime.now(UTC),
+    )
+    return ClaimedRow.of(claimed)
+
+
+def _shape(found: list[list[ClaimedRow]]) -> list[list[int]]:
+    return [[row.id for row in bundle] for bundle in found]
+
+
+def test_rows_of_a_type_go_in_one_bundle_in_the_order_of_their_first() -> None:
+    rows = [_row(1, "a", "u1"), _row(2, "b", "u2"), _row(3, "a", "u3"), _row(4, "b", "u4")]
+    assert [row.subject for row in rows] == ["u1", "u2", "u3", "u4"]
+    assert _shape(bundles(rows)) == [[1, 3], [2, 4]]
+
+
+def test_a_users_rows_of_two_types_start_a_new_round() -> None:
+    rows = [_row(1, "a", "u1"), _row(2, "b", "u2"), _row(3, "b", "u1"), _row(4, "a", "u3")]
+    assert _shape(bundles(rows)) == [[1], [2], [3], [4]]
+    rows = [_row(1, "a", "u1"), _row(2, "a", "u1"), _row(3, "b", "u2"), _row(4, "a", "u1")]
+    assert _shape(bundles(rows)) == [[1, 2, 4], [3]]  # one type for u1: no new round
+
+
+def test_an_event_with_no_user_goes_alone_in_its_place() -> None:
+    rows = [_row(1, "a", "u1"), _row(2, "m", None), _row(3, "a", "u2"), _row(4, "a", "u3")]
+    assert _shape(bundles(rows)) == [[1], [2], [3, 4]]
+
+
+def test_a_full_bundle_goes_at_once() -> None:
+    rows = [_row(n, "a", f"u{n}") for n in range(1, 6)] + [_row(6, "b", "u9")]
+    assert _shape(bundles(rows, max_events=2)) == [[1, 2], [3, 4], [5], [6]]
+
+
+def test_bundles_keep_every_users_order_and_every_userless_place() -> None:
+    """Random claims: published bundle after bundle, no two rows of a user and no row beside a
+    userless one are swapped, and every row goes once."""
+    chance = random.Random(7)
+    for _ in range(300):
+        rows = [
+            _row(n, chance.choice("abc"), chance.choice(["u1", "u2", "u3", "u4", None]))
+            for n in range(1, chance.randint(1, 40))
+        ]
+        sent = [row for bundle in bundles(rows, max_events=chance.randint(1, 8)) for row in bundle]
+        assert sorted(row.id for row in sent) == [row.id for row in rows]
+        place = {row.id: index for index, row in enumerate(sent)}
+        for first in rows:
+            for later in rows[first.id :]:
+                kept = (
+                    first.subject is None or later.subject is None or first.subject == later.subject
+                )
+                if kept:
+                    assert place[first.id] < place[later.id]
+        assert all(len({row.type for row in bundle}) == 1 for bundle in bundles(rows))

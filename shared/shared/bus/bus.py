@@ -7,6 +7,13 @@ A clustered broker is given as several URLs (AMQP_URL="amqp://…@rabbit-1/,amqp
 each process starts at a random one of them; a connection lost for FAILOVER_AFTER_S (its node
 gone, not a blip the robust connection rides out) is dropped and the next node is tried, and
 the topology is declared again there (quorum queues keep their messages on the other nodes).
+
+A message carries one event, or a bundle of events of one type (`publish_bundle`: the outbox
+relay sends together the events of a type it claimed together): each event of a bundle is
+handled as if it had come alone, its own retry or dead letter a message of its own, and the
+bundle is acknowledged once every event in it is applied or parked. Under write load most of
+a consumer's time and most of the broker's went to each message's frames and its queue entry,
+not to the event (BENCHMARKS.md).
 """
 
 import asyncio
@@ -18,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aio_pika
+import orjson
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -52,6 +60,9 @@ RETRY_COUNT_HEADER = "x-retry-count"
 ERROR_HEADER = "x-error"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 _PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
+EVENT_CONTENT_TYPE = "application/json"
+# A JSON array of event envelopes, all of the type the routing key names.
+BUNDLE_CONTENT_TYPE = "application/vnd.event-bundle+json"
 PUBLISH_TIMEOUT_S = 10.0  # a publish, its wait for a live connection and the confirm
 CONNECT_TIMEOUT_S = 10.0
 SETTLE_TIMEOUT_S = 5.0  # an ack, nack or reject (unsettled, the broker redelivers it)
@@ -288,19 +299,45 @@ class EventBus:
         self, *, body: bytes, event_id: str, event_type: str, correlation_id: str | None
     ) -> None:
         """Publish serialized envelope bytes; returns once the broker has confirmed them."""
+        await self._publish(
+            body,
+            event_type,
+            spec.Basic.Properties(
+                content_type=EVENT_CONTENT_TYPE,
+                delivery_mode=_PERSISTENT,
+                message_id=event_id,
+                correlation_id=correlation_id,
+                message_type=event_type,
+                app_id=self.producer,
+            ),
+        )
+
+    async def publish_bundle(
+        self, *, bodies: list[bytes], event_ids: list[str], event_type: str
+    ) -> None:
+        """Publish serialized envelopes of one type in one message; returns once the broker
+        has confirmed it."""
+        await self._publish(
+            b"[" + b",".join(bodies) + b"]",
+            event_type,
+            spec.Basic.Properties(
+                content_type=BUNDLE_CONTENT_TYPE,
+                delivery_mode=_PERSISTENT,
+                message_id=f"{event_ids[0]}+{len(bodies) - 1}",
+                message_type=event_type,
+                app_id=self.producer,
+            ),
+            events=len(bodies),
+        )
+
+    async def _publish(
+        self, body: bytes, event_type: str, properties: spec.Basic.Properties, *, events: int = 1
+    ) -> None:
         if not self.is_connected or self._exchange is None or self._channel is None:
             raise ConnectionError("not connected to the broker")
         # The frame's properties straight to the channel: with an aio_pika.Message built for
         # each event a publish cost 1.3 to 1.6 times the CPU of aiormq's own (measured in one
         # process, 2,000 publishes with confirms); now the same.
-        properties = spec.Basic.Properties(
-            content_type="application/json",
-            delivery_mode=_PERSISTENT,
-            message_id=event_id,
-            correlation_id=correlation_id,
-            message_type=event_type,
-            app_id=self.producer,
-        )
         # The timeout covers the wait for a live connection too, which aio-pika leaves unbounded
         # when the link drops between the check above and the publish.
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
@@ -308,7 +345,7 @@ class EventBus:
             await channel.basic_publish(
                 body, exchange=self._exchange.name, routing_key=event_type, properties=properties
             )
-        EVENTS_PUBLISHED.labels(event_type).inc()
+        EVENTS_PUBLISHED.labels(event_type).inc(events)
 
     # --- consuming --------------------------------------------------------------------------
     async def _start_consumer(
@@ -451,37 +488,84 @@ class _Consumer:
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         self.acks.delivered(message)  # first, before any await: tags register in order
+        if message.content_type == BUNDLE_CONTENT_TYPE:
+            await self._on_bundle(message)
+            return
         try:
-            envelope, event = self._parse(message)
+            envelope, event = self._parse(message.body)
         except MalformedEvent as exc:
             await self._dead_letter(message, reason="malformed", error=str(exc))
             self.acks.settled_alone(message)
             return
+        outcome = await self._handle(envelope, event)
+        if outcome is None:
+            await self.acks.ack(message)
+            return
+        await self._retry(message, error=outcome, counts=_counts(outcome, self.subscription))
+        self.acks.settled_alone(message)
+
+    async def _on_bundle(self, message: AbstractIncomingMessage) -> None:
+        """Each event as if it had come alone; the bundle is acknowledged once every one is
+        applied or parked (retry, dead letter) as a message of its own. One that could not be
+        parked gives the bundle back to the broker: its applied events are in the inbox."""
+        try:
+            items = orjson.loads(message.body)
+            if not isinstance(items, list) or not items:
+                raise MalformedEvent("a bundle is a non-empty JSON array of event envelopes")
+        except (orjson.JSONDecodeError, MalformedEvent) as exc:
+            await self._dead_letter(message, reason="malformed", error=str(exc))
+            self.acks.settled_alone(message)
+            return
+        parked = await asyncio.gather(*(self._bundled(message, item) for item in items))
+        if all(parked):
+            await self.acks.ack(message)
+            return
+        await asyncio.sleep(random.uniform(0.5, 1.5))  # never a tight loop
+        await _settle(message.nack(requeue=True), message, "nack")
+        self.acks.settled_alone(message)
+
+    async def _bundled(self, message: AbstractIncomingMessage, item: Any) -> bool:
+        """Handle one event of a bundle; False if it failed and could not be parked."""
+        body = orjson.dumps(item)
+        try:
+            envelope, event = self._parse(body)
+        except MalformedEvent as exc:
+            copy = _copy(message, dict(message.headers or {}), body=body, event_id=_id_in(item))
+            return await self._park_dead_letter(copy, message, reason="malformed", error=str(exc))
+        outcome = await self._handle(envelope, event)
+        if outcome is None:
+            return True
+        copy = _copy(
+            message,
+            dict(message.headers or {}),
+            body=body,
+            event_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+        )
+        counts = _counts(outcome, self.subscription)
+        return await self._park_for_retry(copy, message, error=outcome, counts=counts)
+
+    async def _handle(self, envelope: EventEnvelope, event: IntegrationEvent) -> Exception | None:
+        """Run the event's handler; the error it raised, None once it is applied."""
         token = correlation_id_var.set(envelope.correlation_id)
         try:
             await self.subscription.handlers[envelope.type](event, envelope)
         except asyncio.CancelledError:
             raise
-        except self.subscription.transient_errors as exc:
-            await self._retry(message, error=exc, counts=False)
-            self.acks.settled_alone(message)
         except Exception as exc:
-            await self._retry(message, error=exc, counts=True)
-            self.acks.settled_alone(message)
-        else:
-            await self.acks.ack(message)
-            self._consumed[envelope.type].inc()
-            occurred = envelope.occurred_at
-            if occurred.tzinfo is None:  # an event from a producer that left out the zone
-                occurred = occurred.replace(tzinfo=UTC)
-            lag_s = (datetime.now(UTC) - occurred).total_seconds()
-            self._lag.observe(max(lag_s, 0.0))
+            return exc
         finally:
             correlation_id_var.reset(token)
+        self._consumed[envelope.type].inc()
+        occurred = envelope.occurred_at
+        if occurred.tzinfo is None:  # an event from a producer that left out the zone
+            occurred = occurred.replace(tzinfo=UTC)
+        self._lag.observe(max((datetime.now(UTC) - occurred).total_seconds(), 0.0))
+        return None
 
-    def _parse(self, message: AbstractIncomingMessage) -> tuple[EventEnvelope, IntegrationEvent]:
+    def _parse(self, body: bytes) -> tuple[EventEnvelope, IntegrationEvent]:
         try:
-            envelope = EventEnvelope.model_validate_json(message.body)
+            envelope = EventEnvelope.model_validate_json(body)
         except ValidationError as exc:
             raise MalformedEvent(f"not an event envelope: {_short(exc)}") from exc
         model = self.subscription.events.get(envelope.type)
@@ -499,63 +583,102 @@ class _Consumer:
     async def _retry(
         self, message: AbstractIncomingMessage, *, error: Exception, counts: bool
     ) -> None:
-        headers: dict[str, Any] = dict(message.headers or {})
-        attempts = int(headers.get(RETRY_COUNT_HEADER, 0) or 0)
-        if counts and attempts >= self.bus.max_retries:
+        """Park the message for a retry (or dead-letter it when its retries are spent), then
+        settle it; one that cannot be parked goes back to the broker after a pause."""
+        copy = _copy(message, dict(message.headers or {}))
+        if counts and self._spent(copy):
             await self._dead_letter(message, reason="handler_failed", error=repr(error))
             return
+        if await self._park_for_retry(copy, message, error=error, counts=counts):
+            await _settle(message.ack(), message, "ack")
+            return
+        await asyncio.sleep(random.uniform(0.5, 1.5))  # never a tight loop
+        await _settle(message.nack(requeue=True), message, "nack")
+
+    def _spent(self, copy: aio_pika.Message) -> bool:
+        return _attempts(copy) >= self.bus.max_retries
+
+    async def _park_for_retry(
+        self,
+        copy: aio_pika.Message,
+        delivered: AbstractIncomingMessage,
+        *,
+        error: Exception,
+        counts: bool,
+    ) -> bool:
+        """Publish `copy` to the retry queue, or to the dead letters when its retries are
+        spent; True once the broker has it."""
+        if counts and self._spent(copy):
+            return await self._park_dead_letter(
+                copy, delivered, reason="handler_failed", error=repr(error)
+            )
+        attempts = _attempts(copy)
+        headers = copy.headers
         headers[RETRY_COUNT_HEADER] = attempts + 1 if counts else attempts
-        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.routing_key or "")
+        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, delivered.routing_key or "")
         headers[ERROR_HEADER] = repr(error)[:500]
-        log = logger.exception if counts else logger.warning
+        log = logger.error if counts else logger.warning
         log(
             "handler failed, retrying in %d ms",
             self.bus.retry_delay_ms,
-            extra={
-                "queue": self.queue_name,
-                "event_id": message.message_id,
-                "attempt": attempts + 1,
-            },
+            exc_info=error if counts else None,
+            extra={"queue": self.queue_name, "event_id": copy.message_id, "attempt": attempts + 1},
         )
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                await self.channel.default_exchange.publish(
-                    _copy(message, headers), routing_key=self.retry_queue_name
-                )
+                await self.channel.default_exchange.publish(copy, routing_key=self.retry_queue_name)
         except Exception:
-            # Could not park it: give it back to the broker after a pause, never a tight loop.
-            await asyncio.sleep(random.uniform(0.5, 1.5))
-            await _settle(message.nack(requeue=True), message, "nack")
-            return
-        await _settle(message.ack(), message, "ack")
+            return False
         EVENTS_RETRIED.labels(self.queue_name).inc()
+        return True
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, *, reason: str, error: str
     ) -> None:
-        headers: dict[str, Any] = dict(message.headers or {})
-        headers[ERROR_HEADER] = f"{reason}: {error}"[:1000]
-        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.routing_key or "")
+        copy = _copy(message, dict(message.headers or {}))
+        if await self._park_dead_letter(copy, message, reason=reason, error=error):
+            await _settle(message.ack(), message, "ack")
+        else:  # the broker's own dead-lettering (x-dead-letter-exchange) is the fallback
+            await _settle(message.reject(requeue=False), message, "reject")
+
+    async def _park_dead_letter(
+        self, copy: aio_pika.Message, delivered: AbstractIncomingMessage, *, reason: str, error: str
+    ) -> bool:
+        """Publish `copy` to this queue's dead letters; True once the broker has it."""
+        copy.headers[ERROR_HEADER] = f"{reason}: {error}"[:1000]
+        copy.headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, delivered.routing_key or "")
         logger.error(
             "event dead-lettered",
             extra={
                 "queue": self.queue_name,
                 "reason": reason,
-                "event_id": message.message_id,
+                "event_id": copy.message_id,
                 "error": error[:300],
             },
         )
+        EVENTS_DEAD_LETTERED.labels(self.queue_name, reason).inc()
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                await self.dead_letter_exchange.publish(
-                    _copy(message, headers), routing_key=self.queue_name
-                )
+                await self.dead_letter_exchange.publish(copy, routing_key=self.queue_name)
         except Exception:
-            # The broker's own dead-lettering (x-dead-letter-exchange) is the fallback.
-            await _settle(message.reject(requeue=False), message, "reject")
-        else:
-            await _settle(message.ack(), message, "ack")
-        EVENTS_DEAD_LETTERED.labels(self.queue_name, reason).inc()
+            return False
+        return True
+
+
+def _counts(error: Exception, subscription: Subscription) -> bool:
+    """Whether a failure uses up the event's retries (a transient one does not)."""
+    return not isinstance(error, subscription.transient_errors)
+
+
+def _attempts(copy: aio_pika.Message) -> int:
+    found: Any = copy.headers.get(RETRY_COUNT_HEADER, 0)
+    return int(found or 0)
+
+
+def _id_in(item: Any) -> str | None:
+    """The event id an unparseable bundle item claims, for the dead letter's logs."""
+    found = item.get("event_id") if isinstance(item, dict) else None
+    return str(found) if found is not None else None
 
 
 async def _settle(settling: Awaitable[None], message: AbstractIncomingMessage, verb: str) -> None:
@@ -586,14 +709,33 @@ async def _close(connection: AbstractRobustConnection, timeout_s: float) -> bool
     return True
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+def _copy(
+    message: AbstractIncomingMessage,
+    headers: dict[str, Any],
+    *,
+    body: bytes | None = None,
+    event_id: str | None = None,
+    correlation_id: str | None = None,
+) -> aio_pika.Message:
+    """The message again with `headers`; with `body`, one event taken out of a bundle."""
+    if body is None:
+        return aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            app_id=message.app_id,
+        )
     return aio_pika.Message(
-        message.body,
+        body,
         headers=headers,
-        content_type=message.content_type,
+        content_type=EVENT_CONTENT_TYPE,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
+        message_id=event_id,
+        correlation_id=correlation_id,
         type=message.type,
         app_id=message.app_id,
     )
