@@ -1,7 +1,8 @@
 """This system's own users' ratings per movie, kept from `rating.*` events.
 
-The aggregate lives in the catalog's database (updated once per event, through the inbox) and
-is mirrored to Redis with a version number, so that movie details stay one cached read: the
+The aggregate lives in the catalog's database (each event applied once, through the inbox; the
+events a consumer applies in one transaction move it in one statement at the commit) and is
+mirrored to Redis with a version number, so that movie details stay one cached read: the
 details and the aggregate come back from a single MGET and are joined as bytes
 (`details.assemble`).
 """
@@ -9,11 +10,15 @@ details and the aggregate come back from a single MGET and are joined as bytes
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Column, Engine, Integer, Numeric, text
+from sqlalchemy import Column, Engine, Integer, Numeric, event, text
 from sqlmodel import Field, Session, SQLModel
 
 import shared.db  # noqa: F401  (the naming convention, before any table is defined)
@@ -55,26 +60,76 @@ def _body(score_sum: float, count: int) -> bytes:
     return orjson.dumps({"average": round(float(score_sum) / count, 2), "count": count})
 
 
-# Built once: a `text()` made per call parsed its bind parameters for every event.
-_APPLY_DELTA = text(
-    "INSERT INTO community_rating (movie_id, score_sum, score_count, version) "
-    "VALUES (:movie_id, :sum_delta, :count_delta, 1) "
+# Built once: a `text()` made per call parsed its bind parameters for every event. Every movie
+# a transaction's events moved, in one statement; its version grows by its events' number.
+_APPLY_DELTAS = text(
+    "INSERT INTO community_rating AS c (movie_id, score_sum, score_count, version) "
+    "SELECT movie_id, sum_delta, count_delta, events FROM unnest("
+    "CAST(:movie_ids AS integer[]), CAST(:sum_deltas AS numeric[]), "
+    "CAST(:count_deltas AS integer[]), CAST(:events AS integer[])"
+    ") AS d(movie_id, sum_delta, count_delta, events) "
     "ON CONFLICT (movie_id) DO UPDATE SET "
-    "score_sum = community_rating.score_sum + EXCLUDED.score_sum, "
-    "score_count = community_rating.score_count + EXCLUDED.score_count, "
-    "version = community_rating.version + 1 "
-    "RETURNING version, score_sum, score_count"
+    "score_sum = c.score_sum + EXCLUDED.score_sum, "
+    "score_count = c.score_count + EXCLUDED.score_count, "
+    "version = c.version + EXCLUDED.version "
+    "RETURNING movie_id, version, score_sum, score_count"
 )
+_DELTAS = "community.deltas"  # in Session.info: the transaction's changes, not yet written
+
+
+@dataclass
+class _Deltas:
+    """A transaction's rating changes by movie (sum, count, events), and once it has written
+    them, each movie's new (version, aggregate JSON)."""
+
+    pending: dict[int, list[Any]] = field(default_factory=dict)
+    written: dict[int, tuple[int, bytes]] = field(default_factory=dict)
 
 
 def apply_delta(
     session: Session, *, movie_id: int, sum_delta: float, count_delta: int
-) -> tuple[int, bytes]:
-    """Add a rating change to the aggregate; returns (new version, the aggregate as JSON)."""
-    row = session.execute(
-        _APPLY_DELTA, {"movie_id": movie_id, "sum_delta": sum_delta, "count_delta": count_delta}
-    ).one()
-    return int(row.version), _body(row.score_sum, row.score_count)
+) -> Callable[[], tuple[int, bytes] | None]:
+    """Add a rating change to the aggregate, written when the session commits with the
+    transaction's other changes in one statement (one round trip per movie per event was a
+    third of the catalog's time under rating load: py-spy). Returns what gives the movie's
+    new (version, aggregate JSON) once the transaction committed, None before or without."""
+    deltas = session.info.get(_DELTAS)
+    if deltas is None:
+        deltas = session.info[_DELTAS] = _Deltas()
+        event.listen(session, "before_commit", _write_deltas)
+        event.listen(session, "after_soft_rollback", _drop_deltas)
+    found = deltas.pending.setdefault(movie_id, [Decimal(0), 0, 0])
+    found[0] += Decimal(str(sum_delta))  # exact: a float sum could drift a tenth
+    found[1] += count_delta
+    found[2] += 1
+    written = deltas.written
+    return lambda: written.get(movie_id)
+
+
+def _write_deltas(session: Session) -> None:
+    deltas: _Deltas | None = session.info.pop(_DELTAS, None)
+    if deltas is None or not deltas.pending:
+        return
+    movie_ids = sorted(deltas.pending)  # one lock order for every transaction
+    rows = session.execute(
+        _APPLY_DELTAS,
+        {
+            "movie_ids": movie_ids,
+            "sum_deltas": [deltas.pending[movie_id][0] for movie_id in movie_ids],
+            "count_deltas": [deltas.pending[movie_id][1] for movie_id in movie_ids],
+            "events": [deltas.pending[movie_id][2] for movie_id in movie_ids],
+        },
+    )
+    for row in rows:
+        deltas.written[int(row.movie_id)] = (
+            int(row.version),
+            _body(row.score_sum, row.score_count),
+        )
+
+
+def _drop_deltas(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the transaction, not a savepoint in it
+        session.info.pop(_DELTAS, None)
 
 
 def read(engine: Engine, movie_id: int) -> tuple[int, bytes]:

@@ -3,6 +3,7 @@
 and account deletions."""
 
 import logging
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
@@ -57,7 +58,7 @@ def _community_ratings(
     async def apply_rating(
         envelope: EventEnvelope, movie_id: int, sum_delta: float, count_delta: int
     ) -> None:
-        outcome: list[tuple[int, bytes]] = []
+        outcome: list[Callable[[], tuple[int, bytes] | None]] = []
 
         def effect(session: Session) -> None:  # may run twice: the run that committed counts
             outcome[:] = [
@@ -67,9 +68,10 @@ def _community_ratings(
             ]
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
-        if outcome:
+        written = outcome[0]() if outcome else None
+        if written is not None:
             try:
-                await mirror.publish(movie_id, *outcome[0])
+                await mirror.publish(movie_id, *written)
             except RedisError:
                 # The mirror is a copy: a reader falls back to the database and mirrors it again.
                 await catalog.cache.delete(community_key(movie_id))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import sqlalchemy
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlmodel import Session
@@ -269,6 +270,67 @@ async def test_community_rating_follows_rating_events_once(
     await redis.delete(community_key(9))  # Redis lost it: rebuilt from the database
     assert await mirror.resolve(9, None) == b'{"average":10.0,"count":1}'
     assert await mirror.resolve(404, None) == b'{"average":null,"count":0}'
+
+
+async def test_rating_events_applied_together_move_each_movie_once_in_one_statement(
+    redis: Redis, engine, make_catalog: MakeCatalog, scripted
+) -> None:  # type: ignore[no-untyped-def]
+    """Events handled at the same moment share a transaction: each movie's aggregate moves
+    by all of them in one statement at the commit, a repeat in the batch counts once, and the
+    mirror gets the movie's newest aggregate."""
+    from datetime import UTC, datetime
+
+    from shared.events import RatingRemoved, RatingSet, wrap
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM community_rating"))
+        connection.execute(text("DELETE FROM inbox_event"))
+    mirror = CommunityMirror(redis, engine)
+    handlers = subscription(
+        catalog=make_catalog(scripted.transport()),
+        engine=engine,
+        mirror=mirror,
+        viewers=_viewers(None),
+    ).handlers
+    now = datetime.now(UTC)
+    users = [uuid.uuid4() for _ in range(4)]
+    events = [
+        RatingSet(user_id=users[0], movie_id=11, score=7.5, at=now),
+        RatingSet(user_id=users[1], movie_id=11, score=8.0, at=now),
+        RatingSet(user_id=users[2], movie_id=12, score=3.0, at=now),
+        RatingSet(user_id=users[0], movie_id=11, score=9.5, previous_score=7.5, at=now),
+        RatingRemoved(user_id=users[2], movie_id=12, score=3.0, at=now),
+        RatingSet(user_id=users[3], movie_id=12, score=6.2, at=now),
+    ]
+    envelopes = [wrap(event, producer="library") for event in events]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if "community_rating" in statement:
+            statements.append(statement)
+
+    sqlalchemy.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await asyncio.gather(
+            *(
+                handlers[item.event_type](item, envelope)
+                for item, envelope in zip(
+                    [*events, events[1]], [*envelopes, envelopes[1]], strict=True
+                )
+            )
+        )
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1  # every movie the batch moved, at its commit
+    for movie_id, body in ((11, b'{"average":8.75,"count":2}'), (12, b'{"average":6.2,"count":1}')):
+        assert await mirror.resolve(movie_id, await redis.get(community_key(movie_id))) == body
+        await redis.delete(community_key(movie_id))  # and the database holds the same
+        assert await mirror.resolve(movie_id, None) == body
+    with engine.connect() as connection:
+        versions = dict(
+            connection.execute(text("SELECT movie_id, version FROM community_rating")).all()
+        )
+    assert versions == {11: 3, 12: 3}  # one step per event applied (the repeat is not)
 
 
 async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, engine) -> None:  # type: ignore[no-untyped-def]
