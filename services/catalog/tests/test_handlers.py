@@ -277,7 +277,8 @@ async def test_rating_events_applied_together_move_each_movie_once_in_one_statem
 ) -> None:  # type: ignore[no-untyped-def]
     """Events handled at the same moment share a transaction: each movie's aggregate moves
     by all of them in one statement at the commit, a repeat in the batch counts once, and the
-    mirror gets the movie's newest aggregate."""
+    mirror gets the movie's newest aggregate. (Ids no title has: the end-to-end tests share
+    this Redis and read real titles' community ratings.)"""
     from datetime import UTC, datetime
 
     from shared.events import RatingRemoved, RatingSet, wrap
@@ -295,12 +296,12 @@ async def test_rating_events_applied_together_move_each_movie_once_in_one_statem
     now = datetime.now(UTC)
     users = [uuid.uuid4() for _ in range(4)]
     events = [
-        RatingSet(user_id=users[0], movie_id=11, score=7.5, at=now),
-        RatingSet(user_id=users[1], movie_id=11, score=8.0, at=now),
-        RatingSet(user_id=users[2], movie_id=12, score=3.0, at=now),
-        RatingSet(user_id=users[0], movie_id=11, score=9.5, previous_score=7.5, at=now),
-        RatingRemoved(user_id=users[2], movie_id=12, score=3.0, at=now),
-        RatingSet(user_id=users[3], movie_id=12, score=6.2, at=now),
+        RatingSet(user_id=users[0], movie_id=90011, score=7.5, at=now),
+        RatingSet(user_id=users[1], movie_id=90011, score=8.0, at=now),
+        RatingSet(user_id=users[2], movie_id=90012, score=3.0, at=now),
+        RatingSet(user_id=users[0], movie_id=90011, score=9.5, previous_score=7.5, at=now),
+        RatingRemoved(user_id=users[2], movie_id=90012, score=3.0, at=now),
+        RatingSet(user_id=users[3], movie_id=90012, score=6.2, at=now),
     ]
     envelopes = [wrap(event, producer="library") for event in events]
     statements: list[str] = []
@@ -322,7 +323,10 @@ async def test_rating_events_applied_together_move_each_movie_once_in_one_statem
     finally:
         sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) == 1  # every movie the batch moved, at its commit
-    for movie_id, body in ((11, b'{"average":8.75,"count":2}'), (12, b'{"average":6.2,"count":1}')):
+    for movie_id, body in (
+        (90011, b'{"average":8.75,"count":2}'),
+        (90012, b'{"average":6.2,"count":1}'),
+    ):
         assert await mirror.resolve(movie_id, await redis.get(community_key(movie_id))) == body
         await redis.delete(community_key(movie_id))  # and the database holds the same
         assert await mirror.resolve(movie_id, None) == body
@@ -330,7 +334,8 @@ async def test_rating_events_applied_together_move_each_movie_once_in_one_statem
         versions = dict(
             connection.execute(text("SELECT movie_id, version FROM community_rating")).all()
         )
-    assert versions == {11: 3, 12: 3}  # one step per event applied (the repeat is not)
+    assert versions == {90011: 3, 90012: 3}  # one step per event applied (the repeat is not)
+    await redis.delete(community_key(90011), community_key(90012))
 
 
 async def test_an_older_mirror_write_never_replaces_a_newer_one(redis: Redis, engine) -> None:  # type: ignore[no-untyped-def]
