@@ -215,18 +215,26 @@ def _waiting(bus: EventBus, *, ready_only: bool = False) -> int:
     )
 
 
-async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
-    make_bus: Callable[..., EventBus], infra: Infra
-) -> None:
+async def _collecting(
+    make_bus: Callable[..., EventBus], name: str
+) -> tuple[EventBus, asyncio.Queue[uuid.UUID]]:
+    """A started bus whose consumer `name` puts each favorite.added event's id in a queue."""
     handled: asyncio.Queue[uuid.UUID] = asyncio.Queue()
 
     async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
         await handled.put(envelope.event_id)
 
     bus = make_bus()
-    bus.subscribe(subscription_of("strict", FavoriteAdded, on_added))
+    bus.subscribe(subscription_of(name, FavoriteAdded, on_added))
     bus.start()
     await bus.wait_ready(15)
+    return bus, handled
+
+
+async def test_malformed_messages_are_dead_lettered_and_the_queue_keeps_flowing(
+    make_bus: Callable[..., EventBus], infra: Infra
+) -> None:
+    bus, handled = await _collecting(make_bus, "strict")
     good = wrap(_favorite(), producer="tests")
     newer = good.model_copy(update={"event_id": uuid.uuid4(), "version": 99})
     missing_fields = good.model_copy(update={"event_id": uuid.uuid4(), "data": {"user_id": "x"}})
@@ -292,15 +300,7 @@ async def test_a_bundle_is_handled_event_by_event_each_failure_parked_alone(
 async def test_a_bundle_that_is_not_one_is_dead_lettered_whole(
     make_bus: Callable[..., EventBus], infra: Infra
 ) -> None:
-    handled: asyncio.Queue[uuid.UUID] = asyncio.Queue()
-
-    async def on_added(event: IntegrationEvent, envelope: EventEnvelope) -> None:
-        await handled.put(envelope.event_id)
-
-    bus = make_bus()
-    bus.subscribe(subscription_of("bundles", FavoriteAdded, on_added))
-    bus.start()
-    await bus.wait_ready(15)
+    bus, handled = await _collecting(make_bus, "bundles")
     for body in (b"[not json", b"{}", b"[]"):
         await bus._exchange.publish(  # type: ignore[union-attr]
             aio_pika.Message(

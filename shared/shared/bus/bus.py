@@ -530,12 +530,14 @@ class _Consumer:
         try:
             envelope, event = self._parse(body)
         except MalformedEvent as exc:
-            copy = _copy(message, dict(message.headers or {}), body=body, event_id=_id_in(item))
+            copy = copy_message(
+                message, dict(message.headers or {}), body=body, event_id=_id_in(item)
+            )
             return await self._park_dead_letter(copy, message, reason="malformed", error=str(exc))
         outcome = await self._handle(envelope, event)
         if outcome is None:
             return True
-        copy = _copy(
+        copy = copy_message(
             message,
             dict(message.headers or {}),
             body=body,
@@ -585,7 +587,7 @@ class _Consumer:
     ) -> None:
         """Park the message for a retry (or dead-letter it when its retries are spent), then
         settle it; one that cannot be parked goes back to the broker after a pause."""
-        copy = _copy(message, dict(message.headers or {}))
+        copy = copy_message(message, dict(message.headers or {}))
         if counts and self._spent(copy):
             await self._dead_letter(message, reason="handler_failed", error=repr(error))
             return
@@ -635,7 +637,7 @@ class _Consumer:
     async def _dead_letter(
         self, message: AbstractIncomingMessage, *, reason: str, error: str
     ) -> None:
-        copy = _copy(message, dict(message.headers or {}))
+        copy = copy_message(message, dict(message.headers or {}))
         if await self._park_dead_letter(copy, message, reason=reason, error=error):
             await _settle(message.ack(), message, "ack")
         else:  # the broker's own dead-lettering (x-dead-letter-exchange) is the fallback
@@ -709,7 +711,7 @@ async def _close(connection: AbstractRobustConnection, timeout_s: float) -> bool
     return True
 
 
-def _copy(
+def copy_message(
     message: AbstractIncomingMessage,
     headers: dict[str, Any],
     *,
@@ -717,7 +719,8 @@ def _copy(
     event_id: str | None = None,
     correlation_id: str | None = None,
 ) -> aio_pika.Message:
-    """The message again with `headers`; with `body`, one event taken out of a bundle."""
+    """The message again with `headers` (a retry, a dead letter, a replay); with `body`, one
+    event taken out of a bundle."""
     if body is None:
         return aio_pika.Message(
             message.body,

@@ -11,7 +11,13 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from shared.bus.bus import CONNECT_TIMEOUT_S, ERROR_HEADER, PUBLISH_TIMEOUT_S, RETRY_COUNT_HEADER
+from shared.bus.bus import (
+    CONNECT_TIMEOUT_S,
+    ERROR_HEADER,
+    PUBLISH_TIMEOUT_S,
+    RETRY_COUNT_HEADER,
+    copy_message,
+)
 
 
 @dataclass(frozen=True)
@@ -100,16 +106,7 @@ async def replay(
             headers[RETRY_COUNT_HEADER] = 0
             headers["x-replayed-error"] = headers.pop(ERROR_HEADER, "")
             await channel.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=message.message_id,
-                    correlation_id=message.correlation_id,
-                    type=message.type,
-                    app_id=message.app_id,
-                ),
+                copy_message(message, headers),
                 routing_key=target_queue,
                 timeout=PUBLISH_TIMEOUT_S,
             )
