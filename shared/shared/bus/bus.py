@@ -525,13 +525,13 @@ class _Consumer:
         self.acks.settled_alone(message)
 
     async def _bundled(self, message: AbstractIncomingMessage, item: Any) -> bool:
-        """Handle one event of a bundle; False if it failed and could not be parked."""
-        body = orjson.dumps(item)
+        """Handle one event of a bundle; False if it failed and could not be parked. The item
+        is validated as parsed with the bundle; it is serialized again only to be parked."""
         try:
-            envelope, event = self._parse(body)
+            envelope, event = self._typed(_envelope_of(item))
         except MalformedEvent as exc:
             copy = copy_message(
-                message, dict(message.headers or {}), body=body, event_id=_id_in(item)
+                message, dict(message.headers or {}), body=orjson.dumps(item), event_id=_id_in(item)
             )
             return await self._park_dead_letter(copy, message, reason="malformed", error=str(exc))
         outcome = await self._handle(envelope, event)
@@ -540,7 +540,7 @@ class _Consumer:
         copy = copy_message(
             message,
             dict(message.headers or {}),
-            body=body,
+            body=orjson.dumps(item),
             event_id=str(envelope.event_id),
             correlation_id=envelope.correlation_id,
         )
@@ -570,6 +570,10 @@ class _Consumer:
             envelope = EventEnvelope.model_validate_json(body)
         except ValidationError as exc:
             raise MalformedEvent(f"not an event envelope: {_short(exc)}") from exc
+        return self._typed(envelope)
+
+    def _typed(self, envelope: EventEnvelope) -> tuple[EventEnvelope, IntegrationEvent]:
+        """The envelope and its data as the event class its type names."""
         model = self.subscription.events.get(envelope.type)
         if model is None:
             raise MalformedEvent(f"no handler for event type {envelope.type!r}")
@@ -665,6 +669,14 @@ class _Consumer:
         except Exception:
             return False
         return True
+
+
+def _envelope_of(item: Any) -> EventEnvelope:
+    """A bundle's item (parsed JSON) as an envelope."""
+    try:
+        return EventEnvelope.model_validate(item)
+    except ValidationError as exc:
+        raise MalformedEvent(f"not an event envelope: {_short(exc)}") from exc
 
 
 def _counts(error: Exception, subscription: Subscription) -> bool:
