@@ -128,7 +128,9 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
     proxy = GatewayProxy(
         fallback=ops, settings=app_settings, redis=redis, security_redis=security_redis
     )
-    return RequestContextMiddleware(proxy, max_body_bytes=app_settings.max_body_bytes)
+    return RequestContextMiddleware(
+        proxy, max_body_bytes=app_settings.max_body_bytes, shortcut=proxy.answer_at_once
+    )
 
 
 async def _redis_state(redis: Any) -> str:

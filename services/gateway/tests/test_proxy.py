@@ -1,8 +1,19 @@
-"""The gateway's micro-cache of anonymous catalog reads."""
+"""The gateway's micro-cache of anonymous catalog reads, and its answers at once."""
 
+import asyncio
+import threading
 import time
+from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-from gateway.proxy import MicroCache
+import pytest
+
+from gateway.config import GatewaySettings
+from gateway.proxy import GatewayProxy, MicroCache
+from shared.middleware import Message, Receive, Response, Scope, Send
+from shared.redis import make_redis
+from testsupport.infra import Infra
 
 
 def test_entries_expire_and_the_cache_stays_bounded() -> None:
@@ -20,3 +31,132 @@ def test_a_zero_ttl_turns_it_off() -> None:
     cache = MicroCache(ttl_s=0, max_entries=10)
     cache.put("/a", 200, [], b"{}")
     assert cache.get("/a") is None
+
+
+# --- anonymous catalog reads answered from the micro-cache at once ------------------------
+
+
+class _Catalog(BaseHTTPRequestHandler):
+    """Answers every GET with the same JSON page and ETag, counting the calls."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        body = b'{"results": []}'
+        self.send_response(200)
+        for name, value in (
+            ("content-type", "application/json"),
+            ("etag", '"v1"'),
+            ("cache-control", "public, max-age=60"),
+            ("vary", "Accept-Language, Authorization"),
+            ("x-cache", "HIT"),
+            ("content-length", str(len(body))),
+        ):
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+async def proxy(infra: Infra) -> AsyncIterator[GatewayProxy]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Catalog)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Catalog.calls = 0
+    settings = GatewaySettings(
+        catalog_url=f"http://127.0.0.1:{server.server_address[1]}",
+        rate_limit_ip_per_minute=4,
+        micro_cache_ttl_s=60,
+    )
+    redis = make_redis(infra.redis_url)
+    proxy = GatewayProxy(fallback=_nothing, settings=settings, redis=redis, security_redis=redis)
+    await proxy.start()
+    yield proxy
+    await proxy.stop(5)
+    await redis.aclose()
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("not a gateway route")
+
+
+def _get(path: str, *headers: tuple[bytes, bytes], client: str = "10.0.0.1") -> Scope:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": list(headers),
+        "client": (client, 5000),
+    }
+
+
+async def _asgi(proxy: GatewayProxy, scope: Scope) -> Response:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async with asyncio.timeout(10):
+        await proxy(scope, receive, send)
+    return sent[0]["status"], sent[0]["headers"], sent[1]["body"]
+
+
+async def test_a_cached_anonymous_read_is_answered_at_once_as_the_proxy_answers_it(
+    proxy: GatewayProxy,
+) -> None:
+    trending = "/api/v1/movies/trending"
+    assert proxy.answer_at_once(_get(trending)) is None  # not held yet: the proxy's
+    first = await _asgi(proxy, _get(trending))
+    assert first[0] == 200 and _Catalog.calls == 1
+    scope = _get(trending)
+    at_once = proxy.answer_at_once(scope)
+    assert at_once == await _asgi(proxy, _get(trending, client="10.0.0.2"))
+    assert at_once is not None and at_once[2] == b'{"results": []}'
+    assert (b"content-length", b"15") in at_once[1] and (b"etag", b'"v1"') in at_once[1]
+    assert scope["route_template"] == trending  # for the access line and the metrics
+    assert _Catalog.calls == 1
+
+    held = proxy.answer_at_once(_get(trending, (b"if-none-match", b'"v1"')))
+    assert held == (
+        304,
+        [
+            (b"etag", b'"v1"'),
+            (b"cache-control", b"public, max-age=60"),
+            (b"vary", b"Accept-Language, Authorization"),
+            (b"x-cache", b"HIT"),
+            (b"content-length", b"0"),
+        ],
+        b"",
+    )
+    # Another language, a token, another method or a path of another service: the proxy's.
+    assert proxy.answer_at_once(_get(trending, (b"accept-language", b"fr"))) is None
+    assert proxy.answer_at_once(_get(trending, (b"authorization", b"Bearer x.y.z"))) is None
+    assert proxy.answer_at_once({**_get(trending), "method": "HEAD"}) is None
+    assert proxy.answer_at_once(_get("/api/v1/favorites")) is None
+    assert proxy.answer_at_once(_get("/docs")) is None
+
+
+async def test_answers_at_once_count_against_the_clients_rate_limit(proxy: GatewayProxy) -> None:
+    trending = "/api/v1/movies/trending"
+    await _asgi(proxy, _get(trending))  # 1 of the 4 a minute
+    statuses = [proxy.answer_at_once(_get(trending)) for _ in range(4)]
+    assert [answer[0] for answer in statuses if answer] == [200, 200, 200, 429]
+    refused = statuses[3]
+    assert refused is not None
+    headers = dict(refused[1])
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert int(headers[b"retry-after"]) >= 1
+    assert headers[b"content-length"] == str(len(refused[2])).encode()
+    assert (await _asgi(proxy, _get(trending)))[0] == 429  # the same count either way
+    assert (await _asgi(proxy, _get(trending, client="10.0.0.9")))[0] == 200
