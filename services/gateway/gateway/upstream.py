@@ -15,6 +15,7 @@ so does a caller cancelled or timed out mid-answer (what is left of that answer 
 """
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class UpstreamPool:
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: list[_Connection] = []
         self._closed = False
+        self._turn = 0
 
     async def request(
         self,
@@ -212,13 +214,31 @@ class UpstreamPool:
             if not connection.closed and now - connection.idle_since < IDLE_S:
                 return connection, True
             connection.close()
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout_s):
-                _, connection = await loop.create_connection(_Connection, self.host, self.port)
+                return await self._open(), False
         except OSError as error:
             raise UpstreamUnavailable(f"cannot connect: {error}") from error
-        return connection, False
+
+    async def _open(self) -> _Connection:
+        """A new connection. The name is looked up each time, and each new connection starts
+        at the next of its addresses: a name with several (a service's replicas behind the
+        compose network's DNS) has its connections spread over them, as aiohttp's are."""
+        loop = asyncio.get_running_loop()
+        found = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys((str(info[4][0]), int(info[4][1])) for info in found))
+        if not addresses:
+            raise OSError(f"{self.host} has no address")
+        self._turn = start = (self._turn + 1) % len(addresses)
+        failure: OSError | None = None
+        for host, port in addresses[start:] + addresses[:start]:
+            try:
+                _, connection = await loop.create_connection(_Connection, host, port)
+                return connection
+            except OSError as error:
+                failure = error
+        assert failure is not None
+        raise failure
 
     def _put_back(self, connection: _Connection) -> None:
         if self._closed or connection.closed or not connection.keep_alive:

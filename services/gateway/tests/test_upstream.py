@@ -3,6 +3,7 @@ what it sends, the answers it reads, the connections it keeps, and how each fail
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -170,3 +171,27 @@ async def test_an_answer_cut_short_is_an_unavailable_service() -> None:
     async with serving(server) as pool:
         with pytest.raises(UpstreamUnavailable):
             await pool.request("GET", b"/", [], b"", timeout_s=5)
+
+
+async def test_new_connections_take_the_names_addresses_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = Server([OK] * 4), Server([OK] * 4)
+    async with serving(first) as one, serving(second) as other:
+        pool = UpstreamPool("http://replicas.test:8003", max_connections=4, connect_timeout_s=2)
+        loop = asyncio.get_running_loop()
+
+        async def two_replicas(host: str, port: int, **_: object) -> list[tuple]:  # type: ignore[type-arg]
+            assert (host, port) == ("replicas.test", 8003)
+            return [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", one.port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", other.port)),
+            ]
+
+        monkeypatch.setattr(loop, "getaddrinfo", two_replicas)
+        async with asyncio.timeout(5):
+            await asyncio.gather(
+                *(pool.request("GET", b"/", [], b"", timeout_s=5) for _ in range(4))
+            )
+        await pool.close()
+    assert (first.connections, second.connections) == (2, 2)
