@@ -243,13 +243,18 @@ def install_problem_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
                 headers={**dict(exc.headers or {}), "Allow": ", ".join(allowed)},
             )
-        if exc.status_code == 400 and detail == FASTAPI_UNREADABLE_BODY:
-            # FastAPI's answer to a body it cannot decode; the contract says bad bodies are 422.
+        if exc.status_code == 400:
+            # The framework's answer to a body it cannot decode (FastAPI's for JSON, Starlette's
+            # for a form, naming what is wrong); the contract says bad bodies are 422.
+            if detail == FASTAPI_UNREADABLE_BODY:
+                unread = "The body could not be read as JSON"
+            else:
+                unread = f"The body could not be read: {detail or 'malformed'}"
             return problem_response(
                 422,
                 detail="The request is not valid",
                 instance=request.url.path,
-                extra={"errors": [{"loc": ["body"], "msg": "The body could not be read as JSON"}]},
+                extra={"errors": [{"loc": ["body"], "msg": unread}]},
             )
         return problem_response(
             exc.status_code,

@@ -2,12 +2,13 @@
 
 import io
 import logging
+from typing import Annotated
 
 import httpx
 import orjson
 import pytest
 import sqlalchemy.exc
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Form
 from pydantic import BaseModel
 
 import shared.logging as logging_module
@@ -43,6 +44,10 @@ def _app() -> FastAPI:
     @app.get("/db-down")
     async def db_down() -> None:
         raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @app.post("/uploads")
+    async def upload(name: Annotated[str, Form()]) -> dict[str, str]:
+        return {"name": name}
 
     @app.get("/items")
     async def list_items() -> list[Item]:
@@ -104,6 +109,22 @@ async def test_undecodable_body_is_422(client: httpx.AsyncClient) -> None:
     assert response.json()["errors"] == [
         {"loc": ["body"], "msg": "The body could not be read as JSON"}
     ]
+
+
+async def test_broken_multipart_is_422_naming_what_is_wrong(client: httpx.AsyncClient) -> None:
+    boundary = "7c5156fb04a2177cf9e322ad31ebde44"
+    response = await client.post(
+        "/uploads",
+        content=f"--{boundary}\r\nNone--{boundary}--\r\n".encode(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"loc": ["body"], "msg": "The body could not be read: Invalid multipart data."}
+    ]
+    fine = await client.post("/uploads", files={"name": (None, "x")})
+    assert fine.status_code == 200 and fine.json() == {"name": "x"}
 
 
 async def test_declared_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
