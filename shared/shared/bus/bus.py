@@ -70,6 +70,9 @@ CLOSE_TIMEOUT_S = 3.0
 RECONNECT_INTERVAL_S = 1.0
 FAILOVER_AFTER_S = 5.0  # lost this long: the node is gone, another one is tried
 WATCH_INTERVAL_S = 0.5
+# A channel closed this long with its connection up was not reopened: the connection is made
+# again (the robust channel reopens one in well under a second).
+CHANNEL_LOST_S = 5.0
 
 
 def broker_urls(amqp_url: str) -> list[str]:
@@ -221,34 +224,58 @@ class EventBus:
                 delay_s = min(delay_s * 2, 10.0)
                 continue
             delay_s = 0.5
-            if len(self.amqp_urls) == 1:
-                return  # the robust connection reconnects to the one node by itself
-            await self._until_lost_for(FAILOVER_AFTER_S)
-            logger.warning(
-                "broker node lost for %.0f s; trying the next one",
-                FAILOVER_AFTER_S,
-                extra={"node": _node(url)},
-            )
+            # With one node the robust connection reconnects to it by itself; with several,
+            # a node lost for long enough is left for the next.
+            if await self._until_lost(
+                node_lost_s=None if len(self.amqp_urls) == 1 else FAILOVER_AFTER_S
+            ):
+                logger.warning(
+                    "broker node lost for %.0f s; trying the next one",
+                    FAILOVER_AFTER_S,
+                    extra={"node": _node(url)},
+                )
+                turn += 1
+            else:
+                logger.error(
+                    "a channel the broker closed was not restored within %.0f s; connecting again",
+                    CHANNEL_LOST_S,
+                    extra={"node": _node(url)},
+                )
             self._ready.clear()
             connection, self._connection = self._connection, None
             if connection is not None:
                 await asyncio.shield(_close(connection, CLOSE_TIMEOUT_S))
-            turn += 1
 
-    async def _until_lost_for(self, lost_s: float) -> None:
-        """Return once the connection has been down for `lost_s` in a row."""
+    async def _until_lost(self, *, node_lost_s: float | None) -> bool:
+        """Return once the connection must be made again: True when it has been down for
+        `node_lost_s` in a row (None: never, the robust connection comes back by itself);
+        False when, the connection up, one of its channels (publishing, or a consumer's) has
+        been closed for `CHANNEL_LOST_S` in a row. The robust channel reopens a channel the
+        broker closed, but not when reopening fails, and a consumer would then stay silent
+        for good."""
         lost_since: float | None = None
+        channel_lost_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            connection = self._connection
+            connection, now = self._connection, loop.time()
             up = connection is not None and connection.connected.is_set()
             if up:
                 lost_since = None
             elif lost_since is None:
-                lost_since = loop.time()
-            elif loop.time() - lost_since >= lost_s:
-                return
+                lost_since = now
+            elif node_lost_s is not None and now - lost_since >= node_lost_s:
+                return True
+            if not (up and self._a_channel_is_closed()):
+                channel_lost_since = None
+            elif channel_lost_since is None:
+                channel_lost_since = now
+            elif now - channel_lost_since >= CHANNEL_LOST_S:
+                return False
+
+    def _a_channel_is_closed(self) -> bool:
+        channels = [self._channel, *(consumer.channel for consumer in self.consumers.values())]
+        return any(channel is not None and channel.is_closed for channel in channels)
 
     async def _connect(self, url: str) -> None:
         # Built here rather than by aio_pika.connect_robust, so that a connect that fails or
@@ -399,6 +426,13 @@ class _Acks:
     left. Handled messages above such a tag are acknowledged one by one. One ack per message
     was a sixth of a consumer's time under write load (a frame and a socket write each).
 
+    The acknowledgements go out one at a time, in the order the flushes decided them (one
+    lock, taken in the same step as the decision). aiormq's write queue holds ten frames, and
+    a task waiting to put one can be overtaken by another: acks sent from concurrent tasks
+    reached the broker out of order under load, and a single ack overtaken by a later
+    `multiple` that covered it named a tag the broker no longer knew (PRECONDITION_FAILED),
+    which closes the channel.
+
     Kept per channel (the robust channel's underlying one: a reconnect starts its tags
     again). A message whose handler was cancelled stays unsettled here: it is never covered
     by a later `multiple`, and the broker delivers it again when the channel closes; a closed
@@ -408,6 +442,7 @@ class _Acks:
         # channel -> delivery tag -> the message once handled (ready), None before
         self._unsettled: dict[object, dict[int, AbstractIncomingMessage | None]] = {}
         self._flushes = Coalescer(self._flush, abandoned=_FlushAbandoned)
+        self._sending = asyncio.Lock()
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
         if message.delivery_tag is not None:
@@ -436,7 +471,7 @@ class _Acks:
 
     async def _flush(self, _: list[int]) -> None:
         """Acknowledge every handled message (of every channel), not only those asked for."""
-        sends: list[Awaitable[None]] = []
+        sends: list[tuple[AbstractIncomingMessage, bool]] = []  # (message, multiple)
         for channel, unsettled in list(self._unsettled.items()):
             if getattr(channel, "is_closed", False):  # its unsettled messages come again
                 del self._unsettled[channel]
@@ -448,16 +483,18 @@ class _Acks:
             if covered:
                 last = unsettled[covered[-1]]
                 assert last is not None
-                sends.append(_settle(last.ack(multiple=True), last, "ack"))
+                sends.append((last, True))
             for tag in ready[len(covered) :]:
                 alone = unsettled[tag]
                 assert alone is not None
-                sends.append(_settle(alone.ack(), alone, "ack"))
+                sends.append((alone, False))
             for tag in ready:
                 del unsettled[tag]
             if not unsettled:
                 del self._unsettled[channel]
-        await asyncio.gather(*sends)
+        async with self._sending:  # free: taken at once, in this step; else in turn
+            for message, multiple in sends:
+                await _settle(message.ack(multiple=multiple), message, "ack")
 
 
 class _Consumer:
