@@ -17,10 +17,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.config import GatewaySettings
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimiter, RateLimitKey
 from gateway.revocation import RevocationChecks
 from gateway.routes import Access, Route, match
-from gateway.upstream import UpstreamBroken, UpstreamPool, UpstreamUnavailable
+from gateway.upstream import UpstreamError, UpstreamPool, UpstreamUnavailable
 from shared.context import request_id_var
 from shared.errors import PROBLEM_CONTENT_TYPE, problem_bytes
 from shared.lifecycle import Deadline, within
@@ -208,11 +208,10 @@ class GatewayProxy:
         scope["route_template"] = route.template
         limit = self.settings.rate_limit_ip_per_minute
         if (broken := self.rate_limiter.allow(f"ip:{_client_ip(scope)}", limit)) is not None:
-            status, body = 429, problem_bytes(429, "Rate limit exceeded", scope["path"])
-            headers = [
-                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                (b"retry-after", str(broken.retry_after_s).encode()),
-            ]
+            refusal = _rate_limited(broken)
+            status, headers, body = _problem(
+                refusal.status, refusal.detail, scope["path"], refusal.headers
+            )
         else:
             status, headers, body = _cached_answer(scope, *cached)
         return status, [*headers, (b"content-length", str(len(body)).encode())], body
@@ -265,9 +264,7 @@ class GatewayProxy:
             else self.settings.rate_limit_ip_per_minute
         )
         if (broken := self.rate_limiter.allow(identity, limit)) is not None:
-            raise Rejection(
-                429, "Rate limit exceeded", [(b"retry-after", str(broken.retry_after_s).encode())]
-            )
+            raise _rate_limited(broken)
         if refusal is not None:
             raise refusal
         if principal is None:
@@ -353,22 +350,17 @@ class GatewayProxy:
         page: PageLookup | None = None,
     ) -> None:
         body = await _read_body(receive)
-        path = scope["raw_path"].decode("latin-1")
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
         # Only anonymous catalog reads are shared: with a token, answers can depend on the user.
         # They depend on the client's language too (the catalog answers Vary on it).
         shared = route.service == "catalog" and scope["method"] == "GET" and principal is None
-        cache_key = _micro_cache_key(scope)
+        cache_key = _micro_cache_key(scope) if shared else ""
         if shared and (cached := self.micro_cache.get(cache_key)) is not None:
             await send_whole(send, *_cached_answer(scope, *cached))
             return
+        target = _target(scope)
         if route.streaming:
-            await self._forward_stream(scope, receive, send, route, path, body, principal, page)
+            await self._forward_stream(scope, receive, send, route, target, body, principal, page)
             return
-        target = scope["raw_path"]
-        if scope.get("query_string"):
-            target += b"?" + scope["query_string"]
         try:
             answer = await self.upstream_pools[route.service].request(
                 scope["method"],
@@ -377,16 +369,8 @@ class GatewayProxy:
                 body,
                 timeout_s=self.settings.upstream_timeout_s,
             )
-        except TimeoutError as exc:
-            raise Rejection(504, f"The {route.service} service did not answer in time") from exc
-        except UpstreamUnavailable as exc:
-            raise Rejection(
-                503,
-                f"The {route.service} service is unavailable, try again shortly",
-                [(b"retry-after", b"5")],
-            ) from exc
-        except UpstreamBroken as exc:
-            raise Rejection(502, f"The {route.service} service gave a broken answer") from exc
+        except (TimeoutError, UpstreamError) as exc:
+            raise _unanswered(route.service, exc) from exc
         headers = [(k, v) for k, v in answer.headers if k not in DROPPED_RESPONSE_HEADER_NAMES]
         if shared and answer.status == 200:
             self.micro_cache.put(cache_key, answer.status, headers, answer.body)
@@ -398,7 +382,7 @@ class GatewayProxy:
         receive: Receive,
         send: Send,
         route: Route,
-        path: str,
+        target: bytes,
         body: bytes,
         principal: Principal | None,
         page: PageLookup | None,
@@ -412,7 +396,7 @@ class GatewayProxy:
         try:
             async with self.session.request(
                 scope["method"],
-                self.upstreams[route.service] + path,
+                self.upstreams[route.service] + target.decode("latin-1"),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
@@ -423,16 +407,8 @@ class GatewayProxy:
                     return
                 payload = await upstream.read()
                 response_headers = _response_headers(upstream)
-        except TimeoutError as exc:
-            raise Rejection(504, f"The {route.service} service did not answer in time") from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise Rejection(
-                503,
-                f"The {route.service} service is unavailable, try again shortly",
-                [(b"retry-after", b"5")],
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise Rejection(502, f"The {route.service} service gave a broken answer") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _unanswered(route.service, exc) from exc
         await send_whole(send, upstream.status, response_headers, payload)
 
     async def _relay_stream(
@@ -485,12 +461,36 @@ class GatewayProxy:
             gone.cancel()
 
 
+def _target(scope: Scope) -> bytes:
+    """The request's path and query as sent."""
+    if scope.get("query_string"):
+        return bytes(scope["raw_path"]) + b"?" + scope["query_string"]
+    return bytes(scope["raw_path"])
+
+
 def _micro_cache_key(scope: Scope) -> str:
     """The micro-cache's key of a request: its path and query as sent, and its language."""
-    path = scope["raw_path"].decode("latin-1")
-    if scope.get("query_string"):
-        path += "?" + scope["query_string"].decode("latin-1")
-    return f"{path}\n{_header(scope, b'accept-language') or ''}"
+    return f"{_target(scope).decode('latin-1')}\n{_header(scope, b'accept-language') or ''}"
+
+
+def _rate_limited(broken: RateLimitKey) -> Rejection:
+    return Rejection(
+        429, "Rate limit exceeded", [(b"retry-after", str(broken.retry_after_s).encode())]
+    )
+
+
+def _unanswered(service: str, error: Exception) -> Rejection:
+    """What the caller is told when `service` gave no usable answer: it was too slow (504),
+    could not be reached or went away mid-answer (503), or answered something broken (502)."""
+    if isinstance(error, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
+        return Rejection(504, f"The {service} service did not answer in time")
+    if isinstance(error, UpstreamUnavailable | aiohttp.ClientConnectionError):
+        return Rejection(
+            503,
+            f"The {service} service is unavailable, try again shortly",
+            [(b"retry-after", b"5")],
+        )
+    return Rejection(502, f"The {service} service gave a broken answer")
 
 
 def _cached_answer(
@@ -556,10 +556,15 @@ def _client_ip(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
+def _problem(
+    status: int, detail: str, path: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> Response:
+    """A problem+json answer, without its Content-Length."""
+    body = problem_bytes(status, detail, path)
+    return status, [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), *headers], body
+
+
 async def _send_problem(
     send: Send, status: int, detail: str, path: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
-    body = problem_bytes(status, detail, path)
-    await send_whole(
-        send, status, [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), *headers], body
-    )
+    await send_whole(send, *_problem(status, detail, path, headers))
