@@ -27,6 +27,7 @@ from shared.middleware import (
     Scope,
     Send,
     Shortcut,
+    SoonShortcut,
 )
 from shared.runtime import Runtime
 
@@ -47,13 +48,18 @@ class ServiceApp(FastAPI):
     enters (measured: the stack was a sixth of a cached read's cost)."""
 
     front: ASGIApp | None = None
-    # The front's answers from memory, for a server that writes them itself (shared.protocol).
+    # The front's answers from memory or after one round trip, for a server that writes them
+    # itself (shared.protocol).
     answer_at_once: Shortcut | None = None
+    answer_soon: SoonShortcut | None = None
 
     def set_front(self, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
         self.front = wrap(self._framework)
-        if isinstance(self.front, RequestContextMiddleware) and self.front.shortcut is not None:
-            self.answer_at_once = self.front.answer_at_once
+        if isinstance(self.front, RequestContextMiddleware):
+            if self.front.shortcut is not None:
+                self.answer_at_once = self.front.answer_at_once
+            if self.front.soon_shortcut is not None:
+                self.answer_soon = self.front.answer_soon
 
     async def _framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)

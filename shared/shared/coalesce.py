@@ -5,14 +5,21 @@ applied in one transaction; concurrent requests) and each would send its own com
 `Coalescer` gathers the items asked for in one turn: the first caller waits that turn out, then
 runs the batch function once for all of them; every caller returns when that call is done and
 sees its exception if it failed. A first caller cancelled before the call ends fails the others
-with `abandoned` (their callers treat it as the store being unavailable)."""
+with `abandoned` (their callers treat it as the store being unavailable).
+
+`ReadBatches` is for reads on a request's path (the gateway's revocation checks and cached
+pages): a read asked for while none is in flight goes out at once, alone; those asked for while
+one is in flight go together in the next. Each caller still gets an answer read after it asked.
+"""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -54,3 +61,58 @@ class Coalescer(Generic[K]):
                 batch.done.exception()  # retrieved: a batch of one leaves nobody to read it
             raise
         batch.done.set_result(None)
+
+
+class ReadBatches(Generic[T, V]):
+    """`submit(item)` queues a read and returns its answer to await; `read` reads a batch of
+    items in one call and gives each item's answer in order (a value, or an exception for that
+    item alone). A failed call fails every item of its batch with `failure(exc)`; the task
+    reading them, if cancelled, cancels the answers still owed."""
+
+    def __init__(
+        self,
+        read: Callable[[list[T]], Awaitable[Sequence[V | Exception]]],
+        *,
+        failure: Callable[[Exception], Exception],
+        max_batch: int = 256,
+    ) -> None:
+        self._read = read
+        self._failure = failure
+        self.max_batch = max_batch
+        self._waiting: list[tuple[T, asyncio.Future[V]]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    def submit(self, item: T) -> "asyncio.Future[V]":
+        """The item's answer to await; cancel it if the answer is no longer wanted."""
+        answer: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, answer))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_while_waiting())
+        return answer
+
+    async def _read_while_waiting(self) -> None:
+        batch: list[tuple[T, asyncio.Future[V]]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                try:
+                    values = await self._read([item for item, _ in batch])
+                except Exception as exc:  # every waiting caller must get an answer
+                    failure = self._failure(exc)
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(failure)
+                    continue
+                for (_, answer), value in zip(batch, values, strict=True):
+                    if answer.done():  # its caller may have gone away meanwhile
+                        continue
+                    if isinstance(value, Exception):
+                        answer.set_exception(value)
+                    else:
+                        answer.set_result(value)
+        except asyncio.CancelledError:
+            for _, answer in [*batch, *self._waiting]:
+                answer.cancel()
+            self._waiting.clear()
+            raise

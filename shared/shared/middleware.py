@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,11 +25,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 # An answer from memory, without an await, or None: see RequestContextMiddleware.
 Shortcut = Callable[[Scope], Response | None]
+# An answer after one round trip: None when the request is not one it answers, else an
+# awaitable of the answer, or of None for the app to answer (see RequestContextMiddleware).
+SoonShortcut = Callable[[Scope], Awaitable[Response | None] | None]
 
 access_log = logging.getLogger("access")
 REQUEST_ID_HEADER = b"x-request-id"
 _MAX_REQUEST_ID_LENGTH = 128
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The request id given to a request `answer_soon` took and then left to the app, kept for it.
+_REQUEST_ID_KEY = "shared.request_id"
 # Generated request ids: 32 hex characters, a random per-process half and a counter, unique
 # across processes and restarts without a system call per request.
 _ID_PREFIX = os.urandom(8).hex()
@@ -137,6 +142,24 @@ def _record(
         )
 
 
+def _bodiless_request_id(scope: Scope) -> bytes | Literal[False] | None:
+    """The client's raw request id (None if it sent none), or False if the request has a body."""
+    raw_request_id = None
+    for key, value in scope["headers"]:
+        if key == REQUEST_ID_HEADER:
+            raw_request_id = bytes(value)
+        elif key == b"content-length" or key == b"transfer-encoding":
+            return False
+    return raw_request_id
+
+
+def _completed(scope: Scope, answer: Response, request_id: str, started: float) -> Response:
+    """A shortcut's answer with its request id, logged and timed."""
+    status, headers, body = answer
+    _record(scope, scope["method"], status, time.perf_counter() - started, request_id, None)
+    return status, [*headers, (REQUEST_ID_HEADER, request_id.encode())], body
+
+
 class RequestContextMiddleware:
     """Sets X-Request-ID, enforces the body size limit, logs and times every request.
 
@@ -144,14 +167,25 @@ class RequestContextMiddleware:
     held in memory, say; its headers with their Content-Length) is completed by
     `answer_at_once` (request id, access line, duration) and sent from here, with no further
     ASGI layer, wrapper or coroutine between it and the server; a server that knows
-    `answer_at_once` (shared.protocol) writes it to the connection itself."""
+    `answer_at_once` (shared.protocol) writes it to the connection itself.
+
+    `soon_shortcut` is the same for answers that need one round trip (a signed-in cached page
+    read from Redis): `answer_soon` gives an awaitable of the completed answer, or of None when
+    the shortcut leaves the request to the app after all (a page not cached), which then keeps
+    the request id the shortcut's logs carried."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, shortcut: Shortcut | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        shortcut: Shortcut | None = None,
+        soon_shortcut: SoonShortcut | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.shortcut = shortcut
+        self.soon_shortcut = soon_shortcut
 
     def answer_at_once(self, scope: Scope) -> Response | None:
         """The whole answer to a bodiless request the shortcut answers from memory, its request
@@ -159,20 +193,44 @@ class RequestContextMiddleware:
         if self.shortcut is None:
             return None
         started = time.perf_counter()
-        raw_request_id = None
-        for key, value in scope["headers"]:
-            if key == REQUEST_ID_HEADER:
-                raw_request_id = bytes(value)
-            elif key == b"content-length" or key == b"transfer-encoding":
-                return None  # a body to read (or to refuse): the app's
+        raw_request_id = _bodiless_request_id(scope)
+        if raw_request_id is False:
+            return None  # a body to read (or to refuse): the app's
         answer = self.shortcut(scope)
         if answer is None:
             return None
-        status, headers, body = answer
         request_id = _valid_request_id(raw_request_id) or new_request_id()
-        elapsed_s = time.perf_counter() - started
-        _record(scope, scope["method"], status, elapsed_s, request_id, None)
-        return status, [*headers, (REQUEST_ID_HEADER, request_id.encode())], body
+        return _completed(scope, answer, request_id, started)
+
+    def answer_soon(self, scope: Scope) -> Awaitable[Response | None] | None:
+        """As `answer_at_once`, for the shortcut whose answers need a round trip: None for a
+        request it does not take, else an awaitable of the whole answer or of None (the
+        app's). Its request id is set for the logs written meanwhile."""
+        if self.soon_shortcut is None:
+            return None
+        started = time.perf_counter()
+        raw_request_id = _bodiless_request_id(scope)
+        if raw_request_id is False:
+            return None
+        pending = self.soon_shortcut(scope)
+        if pending is None:
+            return None
+        request_id = _valid_request_id(raw_request_id) or new_request_id()
+        return self._answered_soon(scope, pending, request_id, started)
+
+    @staticmethod
+    async def _answered_soon(
+        scope: Scope, pending: Awaitable[Response | None], request_id: str, started: float
+    ) -> Response | None:
+        token = request_id_var.set(request_id)
+        try:
+            answer = await pending
+        finally:
+            request_id_var.reset(token)
+        if answer is None:
+            scope[_REQUEST_ID_KEY] = request_id
+            return None
+        return _completed(scope, answer, request_id, started)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -193,7 +251,11 @@ class RequestContextMiddleware:
                 declared_length, has_body = bytes(value), True
             elif key == b"transfer-encoding":
                 has_body = True
-        request_id = _valid_request_id(raw_request_id) or new_request_id()
+        request_id = (
+            scope.pop(_REQUEST_ID_KEY, None)
+            or _valid_request_id(raw_request_id)
+            or new_request_id()
+        )
         request_token = request_id_var.set(request_id)
         correlation_token = correlation_id_var.set(None)
         started = time.perf_counter()

@@ -19,14 +19,16 @@ import asyncio
 import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.coalesce import Coalescer
+from shared.coalesce import Coalescer, ReadBatches
 from shared.parsing import ascii_int
+from shared.redis import as_redis_error
 
 logger = logging.getLogger(__name__)
 GENERATION_FIELD = "_gen"
@@ -81,6 +83,23 @@ return answer
 """
 
 
+# KEYS: for each page asked, its hash, user generation and global generation; ARGV: each
+# page's field, in the same order. {stamp, page} for each, as _GET_CURRENT gives them: the
+# gateway's reads asked for while one is in flight, in one command (PageReads).
+_GET_MANY_CURRENT = """
+local answer = {}
+for i = 1, #ARGV do
+  local k = 3 * (i - 1)
+  local stamp = (redis.call('GET', KEYS[k + 2]) or '0') .. ':'
+    .. (redis.call('GET', KEYS[k + 3]) or '0')
+  local got = redis.call('HMGET', KEYS[k + 1], '_gen', ARGV[i])
+  answer[2 * i - 1] = stamp
+  if got[1] == stamp then answer[2 * i] = got[2] else answer[2 * i] = false end
+end
+return answer
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class PageLookup:
     body: bytes | None
@@ -91,6 +110,20 @@ class PageLookup:
     @property
     def stamp(self) -> str:
         return f"{self.user_generation}:{self.global_generation}"
+
+    @classmethod
+    def read(
+        cls, stamp: bytes | str, body: bytes | None, extras: Sequence[bytes | None] = ()
+    ) -> "PageLookup":
+        """What a page-reading script gave: the current generations and the page (if stored
+        under them)."""
+        user_generation, _, global_generation = _text(stamp).partition(":")
+        return cls(
+            body or None,
+            user_generation,
+            global_generation,
+            tuple(value or None for value in extras),
+        )
 
     @classmethod
     def from_stamp(cls, stamp: str) -> "PageLookup | None":
@@ -177,7 +210,7 @@ class UserPageCache:
     def _generation(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:gen:{user_id}"
 
-    def _keys(self, user_id: uuid.UUID) -> list[str]:
+    def keys(self, user_id: uuid.UUID) -> list[str]:
         return [self._key(user_id), self._generation(user_id), self.global_generation]
 
     # --- reading ----------------------------------------------------------------------------
@@ -185,16 +218,9 @@ class UserPageCache:
         """The page (if current), the extra fields asked for, and the generations: one
         command, the gateway's on every signed-in read of a cached route."""
         stamp, body, *extra_values = await self._get_current(
-            keys=self._keys(user_id), args=[field, *extras]
+            keys=self.keys(user_id), args=[field, *extras]
         )
-        lookup = PageLookup.from_stamp(stamp.decode() if isinstance(stamp, bytes) else stamp)
-        assert lookup is not None  # the script builds it from two counters
-        return PageLookup(
-            body or None,
-            lookup.user_generation,
-            lookup.global_generation,
-            tuple(value or None for value in extra_values),
-        )
+        return PageLookup.read(stamp, body, extra_values)
 
     async def lookup(
         self, user_id: uuid.UUID, field: str, *extras: str, stamp: str | None = None
@@ -213,7 +239,7 @@ class UserPageCache:
     async def put(self, user_id: uuid.UUID, lookup: PageLookup, fields: dict[str, bytes]) -> bool:
         """Store the fields unless a generation moved since `lookup`; True if stored."""
         stored = await self._store(
-            keys=self._keys(user_id),
+            keys=self.keys(user_id),
             args=[
                 lookup.stamp,
                 lookup.user_generation,
@@ -279,3 +305,30 @@ class UserPageCache:
                 return
             except RedisError:
                 continue
+
+
+class PageReads:
+    """The gateway's reads of cached pages, any route's: those asked for while one is in
+    flight go together in the next script call (`ReadBatches`), one round trip and one
+    command's client work for a batch instead of each. A RedisError reaches each caller."""
+
+    def __init__(self, redis: Redis, *, max_batch: int = 128) -> None:
+        self._get_many = redis.register_script(_GET_MANY_CURRENT)
+        self._reads: ReadBatches[tuple[UserPageCache, uuid.UUID, str], PageLookup] = ReadBatches(
+            self._read, failure=as_redis_error, max_batch=max_batch
+        )
+
+    def submit(
+        self, cache: UserPageCache, user_id: uuid.UUID, field: str
+    ) -> "asyncio.Future[PageLookup]":
+        """The page and generations of `field` in the user's pages of `cache`, to await."""
+        return self._reads.submit((cache, user_id, field))
+
+    async def _read(
+        self, asked: list[tuple[UserPageCache, uuid.UUID, str]]
+    ) -> list[PageLookup | Exception]:
+        values = await self._get_many(
+            keys=[key for cache, user_id, _ in asked for key in cache.keys(user_id)],
+            args=[field for _, _, field in asked],
+        )
+        return [PageLookup.read(values[2 * i], values[2 * i + 1]) for i in range(len(asked))]

@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never r
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.client import Redis as SyncRedis
+from redis.exceptions import RedisError
 from redis.retry import Retry as SyncRetry
 from redis.sentinel import Sentinel as SyncSentinel
 
@@ -72,6 +73,12 @@ def make_sync_redis(where: str | RedisTarget) -> SyncRedis:
     return sentinel.master_for(
         target.master, redis_class=SyncRedis, **options, **_credentials(target.url)
     )
+
+
+def as_redis_error(exc: Exception) -> RedisError:
+    """A failure of a batched read as the RedisError its callers handle as Redis being
+    unavailable (a client bug, say, must not reach them as something else)."""
+    return exc if isinstance(exc, RedisError) else RedisError(repr(exc))
 
 
 async def warn_if_evicting(redis: Redis) -> str | None:

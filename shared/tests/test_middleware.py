@@ -12,10 +12,11 @@ from fastapi import APIRouter, FastAPI, Form
 from pydantic import BaseModel
 
 import shared.logging as logging_module
+from shared.context import request_id_var
 from shared.errors import install_problem_handlers
 from shared.logging import AccessLog
 from shared.metrics import HTTP_REQUEST_DURATION
-from shared.middleware import RequestContextMiddleware, Response
+from shared.middleware import Message, Receive, RequestContextMiddleware, Response, Scope, Send
 
 
 class Item(BaseModel):
@@ -244,3 +245,50 @@ def test_an_answer_at_once_carries_the_request_id_and_is_logged_and_timed(
     ]
     assert len(lines) == 2
     assert HTTP_REQUEST_DURATION.labels("unmatched", "GET", "200")._sum.get() > before
+
+
+async def test_an_answer_soon_carries_the_request_id_and_one_left_to_the_app_keeps_it() -> None:
+    """The request id is set while the shortcut reads (its logs carry it); a request it leaves
+    to the app after its read goes through with the same id."""
+    seen_ids: list[str | None] = []
+
+    async def read(path: str) -> Response | None:
+        seen_ids.append(request_id_var.get())
+        return (200, [(b"content-length", b"2")], b"{}") if path == "/page" else None
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen_ids.append(request_id_var.get())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = RequestContextMiddleware(
+        app,
+        max_body_bytes=1024,
+        soon_shortcut=lambda scope: read(scope["path"]) if scope["path"] != "/other" else None,
+    )
+
+    def scope(path: str, *headers: tuple[bytes, bytes]) -> Scope:
+        return {"type": "http", "method": "GET", "path": path, "headers": list(headers)}
+
+    pending = middleware.answer_soon(scope("/page", (b"x-request-id", b"abc-2")))
+    assert pending is not None
+    assert await pending == (200, [(b"content-length", b"2"), (b"x-request-id", b"abc-2")], b"{}")
+    assert seen_ids == ["abc-2"]
+
+    left = scope("/miss")
+    pending = middleware.answer_soon(left)
+    assert pending is not None and await pending is None
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await middleware(left, receive, send)
+    given = dict(sent[0]["headers"])[b"x-request-id"].decode()
+    assert seen_ids[1:] == [given, given] and len(given) == 32
+    # a body to read, or a request the shortcut does not take: the app's at once
+    assert middleware.answer_soon(scope("/page", (b"content-length", b"2"))) is None
+    assert middleware.answer_soon(scope("/other")) is None

@@ -6,7 +6,13 @@ import uuid
 import pytest
 from redis.exceptions import RedisError
 
-from shared.pagecache import CachedPages, PageLookup, UserPageCache, plain_page_query
+from shared.pagecache import (
+    CachedPages,
+    PageLookup,
+    PageReads,
+    UserPageCache,
+    plain_page_query,
+)
 from shared.redis import make_redis
 from testsupport.calls import keys_of_script_calls
 from testsupport.infra import Infra
@@ -92,6 +98,48 @@ async def test_a_page_computed_before_redis_lost_the_generations_is_never_stored
     await bump()  # the write after the loss
     assert not await cache.put(user, before, {"1:20": b"old page"})
     assert (await cache.get(user, "1:20")).body is None
+
+
+async def test_page_reads_asked_together_go_in_one_call_and_read_as_each_cache_does(
+    infra: Infra,
+) -> None:
+    """The gateway's batched reads, pages of two routes mixed: each answer is the one the
+    route's cache gives for it alone (a page, a miss, a page dropped by the user's write or by
+    a global change), read in one script call."""
+    favorites, lists = _cache(infra), _cache(infra)
+    users = [uuid.uuid4() for _ in range(4)]
+    for cache in (favorites, lists):
+        for user in users[:3]:
+            assert await cache.put(user, await cache.get(user, "1:20"), {"1:20": b"page"})
+    await favorites.drop(users[1])
+    await lists.drop_all()
+    reads = PageReads(favorites.redis)
+    calls = keys_of_script_calls(reads, "_get_many")
+    asked = [(cache, user, field) for cache in (favorites, lists) for user in users
+             for field in ("1:20", "2:20")]  # fmt: skip
+    found = await asyncio.gather(*(reads.submit(*item) for item in asked))
+    assert found == [await cache.get(user, field) for cache, user, field in asked]
+    assert [lookup.body for lookup in found[:8]] == [
+        b"page",
+        None,
+        None,
+        None,
+        b"page",
+        None,
+        None,
+        None,
+    ]
+    assert all(lookup.body is None for lookup in found[8:])
+    assert len(calls) == 1 and len(calls[0]) == 3 * len(asked)
+
+
+async def test_page_reads_give_each_caller_the_redis_error(infra: Infra) -> None:
+    cache = _cache(infra, "redis://127.0.0.1:1/0")  # nothing listens there
+    reads = PageReads(cache.redis)
+    outcomes = await asyncio.gather(
+        *(reads.submit(cache, uuid.uuid4(), "1:20") for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, RedisError) for outcome in outcomes), outcomes
 
 
 async def test_a_global_change_drops_every_users_pages(infra: Infra) -> None:

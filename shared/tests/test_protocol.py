@@ -2,7 +2,7 @@
 order with the app's, and the connection goes on as after any response."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 import uvicorn
@@ -15,10 +15,29 @@ KEEP_ALIVE_S = 1
 
 
 class App:
-    """Answers GET /memory at once; everything else (slowly for /slow) through ASGI."""
+    """Answers GET /memory at once, GET /soon* after a round trip (/soon-none leaves it to the
+    app after that, /soon-broken fails in it, /soon-slow takes 0.2 s); everything else (slowly
+    for /slow) through ASGI."""
 
     def __init__(self) -> None:
         self.through_asgi: list[str] = []
+        self.soon_started = asyncio.Event()
+        self.server: uvicorn.Server | None = None  # the server serving it
+
+    def answer_soon(self, scope: Scope) -> Awaitable[Response | None] | None:
+        if not scope["path"].startswith("/soon"):
+            return None
+        return self._soon(scope["path"])
+
+    async def _soon(self, path: str) -> Response | None:
+        self.soon_started.set()
+        await asyncio.sleep(0.2 if path == "/soon-slow" else 0)
+        if path == "/soon-broken":
+            raise RuntimeError("a bug in the shortcut")
+        if path == "/soon-none":
+            return None
+        body = f"soon {path}".encode()
+        return 200, [(b"content-length", b"%d" % len(body))], body
 
     def answer_at_once(self, scope: Scope) -> Response | None:
         if scope["path"] == "/broken":
@@ -54,7 +73,7 @@ async def served() -> AsyncIterator[tuple[App, int]]:
         timeout_keep_alive=KEEP_ALIVE_S,
         log_config=None,
     )
-    server = uvicorn.Server(config)
+    server = app.server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
@@ -137,4 +156,71 @@ async def test_answers_in_one_read_leave_one_keep_alive_timer(served) -> None:  
         await asyncio.sleep(KEEP_ALIVE_S * 0.6)
         writer.write(_get("/memory"))
         assert (await _responses(reader, 1))[0][2] == b"from memory"
+    writer.close()
+
+
+async def test_an_answer_after_a_round_trip_is_written_when_it_comes(served) -> None:  # type: ignore[no-untyped-def]
+    app, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon"))
+    [(status, headers, body)] = await _responses(reader, 1)
+    assert (status, body) == (b"HTTP/1.1 200 OK", b"soon /soon")
+    assert "date" in headers and "connection" not in headers
+    writer.write(_get("/soon"))  # the connection is kept open for the next request
+    assert (await _responses(reader, 1))[0][2] == b"soon /soon"
+    assert app.through_asgi == []
+    writer.close()
+
+
+async def test_a_shortcut_that_gives_none_or_fails_after_its_round_trip_leaves_it_to_the_app(
+    served,
+) -> None:  # type: ignore[no-untyped-def]
+    app, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon-none") + _get("/soon-broken") + _get("/soon"))
+    bodies = [body for _, _, body in await _responses(reader, 3)]
+    assert bodies == [b"asgi GET /soon-none", b"asgi GET /soon-broken", b"soon /soon"]
+    assert app.through_asgi == ["GET /soon-none", "GET /soon-broken"]
+    writer.close()
+
+
+async def test_pipelined_requests_with_answers_after_a_round_trip_stay_in_order(served) -> None:  # type: ignore[no-untyped-def]
+    _, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon-slow") + _get("/memory") + _get("/slow") + _get("/soon"))
+    bodies = [body for _, _, body in await _responses(reader, 4)]
+    assert bodies == [b"soon /soon-slow", b"from memory", b"asgi GET /slow", b"soon /soon"]
+    writer.close()
+
+
+async def test_a_client_gone_before_the_answer_comes_is_not_written_to(served, caplog) -> None:  # type: ignore[no-untyped-def]
+    app, port = served
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon-slow"))
+    async with asyncio.timeout(5):
+        await app.soon_started.wait()
+    writer.close()
+    await asyncio.sleep(0.3)  # the answer comes for a connection that is gone: nothing breaks
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon"))
+    assert (await _responses(reader, 1))[0][2] == b"soon /soon"
+    writer.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_an_answer_that_comes_during_shutdown_closes_the_connection(served) -> None:  # type: ignore[no-untyped-def]
+    """The server stops taking requests while an answer is awaited: the answer is still
+    written, saying the connection closes, and then it does."""
+    app, port = served
+    assert app.server is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_get("/soon-slow"))
+    async with asyncio.timeout(5):
+        await app.soon_started.wait()
+    app.server.should_exit = True
+    [(status, headers, body)] = await _responses(reader, 1)
+    assert (status, body) == (b"HTTP/1.1 200 OK", b"soon /soon-slow")
+    assert headers["connection"] == "close"
+    async with asyncio.timeout(5):
+        assert await reader.read() == b""  # closed by the server
     writer.close()

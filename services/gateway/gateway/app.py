@@ -129,7 +129,10 @@ def create_app(app_settings: GatewaySettings = settings) -> ASGIApp:
         fallback=ops, settings=app_settings, redis=redis, security_redis=security_redis
     )
     return RequestContextMiddleware(
-        proxy, max_body_bytes=app_settings.max_body_bytes, shortcut=proxy.answer_at_once
+        proxy,
+        max_body_bytes=app_settings.max_body_bytes,
+        shortcut=proxy.answer_at_once,
+        soon_shortcut=proxy.answer_soon,
     )
 
 

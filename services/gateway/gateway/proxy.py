@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 import aiohttp
 from redis.asyncio import Redis
@@ -36,6 +36,7 @@ from shared.middleware import (
 from shared.pagecache import (
     PAGE_STAMP_HEADER,
     PageLookup,
+    PageReads,
     UserPageCache,
     page_field,
     plain_page_query,
@@ -56,6 +57,8 @@ from shared.security import (
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
+# What `answer_soon` admitted for a request it then left to `__call__` (no page cached).
+_ADMITTED = "gateway.admitted"
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -139,6 +142,7 @@ class GatewayProxy:
         self.rate_limiter = RateLimiter(redis)
         self.revocations = RevocationChecks(security_redis)
         self.page_caches: dict[str, UserPageCache] = {}  # read only: services write them
+        self.page_reads = PageReads(redis)
         self.tokens = VerifiedTokens(secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
         self.micro_cache = MicroCache(
             ttl_s=settings.micro_cache_ttl_s, max_entries=settings.micro_cache_entries
@@ -208,13 +212,38 @@ class GatewayProxy:
         scope["route_template"] = route.template
         limit = self.settings.rate_limit_ip_per_minute
         if (broken := self.rate_limiter.allow(f"ip:{_client_ip(scope)}", limit)) is not None:
-            refusal = _rate_limited(broken)
-            status, headers, body = _problem(
-                refusal.status, refusal.detail, scope["path"], refusal.headers
-            )
-        else:
-            status, headers, body = _cached_answer(scope, *cached)
-        return status, [*headers, (b"content-length", str(len(body)).encode())], body
+            return _refused(_rate_limited(broken), scope["path"])
+        return _with_length(_cached_answer(scope, *cached))
+
+    def answer_soon(self, scope: Scope) -> Awaitable[Response | None] | None:
+        """A signed-in read of a route whose pages are cached, answered after the Redis reads
+        that check the token and fetch the page (together, `_admit`), without the ASGI cycle:
+        the request-context middleware's second shortcut, which a server that knows it
+        (shared.protocol) awaits in a task of its own. A refusal is answered from there too; a
+        page not cached is left to `__call__` with what was admitted, so the request is counted
+        and checked once either way. None for any other request."""
+        if scope["method"] != "GET" or not scope["path"].startswith(API_PREFIX):
+            return None
+        route = match(scope["path"])
+        if (
+            route is None
+            or route.user_pages is None
+            or _header(scope, b"authorization") is None
+            or self._page_cache(route, scope) is None
+        ):
+            return None
+        return self._page_soon(scope, route)
+
+    async def _page_soon(self, scope: Scope, route: Route) -> Response | None:
+        scope["route_template"] = route.template
+        try:
+            principal, page = await self._admit(scope, route)
+        except Rejection as rejection:
+            return _refused(rejection, scope["path"])
+        if page is not None and page.body is not None:
+            return _with_length((200, [JSON_CONTENT], page.body))
+        scope[_ADMITTED] = (principal, page)
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
@@ -226,7 +255,8 @@ class GatewayProxy:
             return
         scope["route_template"] = route.template
         try:
-            principal, page = await self._admit(scope, route)
+            admitted = scope.pop(_ADMITTED, None)  # by `answer_soon`, which found no page
+            principal, page = admitted or await self._admit(scope, route)
             if page is not None and page.body is not None:
                 await send_whole(send, 200, [JSON_CONTENT], page.body)
                 return
@@ -275,7 +305,7 @@ class GatewayProxy:
                 cache, field = cached
                 check = self.revocations.submit(principal)  # the page is read meanwhile
                 try:
-                    page = await cache.get(principal.user_id, field)
+                    page = await self.page_reads.submit(cache, principal.user_id, field)
                 except RedisError:
                     page = None  # the cache is down: the service computes the page
                 except BaseException:
@@ -554,6 +584,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
+
+
+def _with_length(answer: Response) -> Response:
+    status, headers, body = answer
+    return status, [*headers, (b"content-length", str(len(body)).encode())], body
+
+
+def _refused(rejection: Rejection, path: str) -> Response:
+    """A rejection's problem answer, with its Content-Length."""
+    return _with_length(_problem(rejection.status, rejection.detail, path, rejection.headers))
 
 
 def _problem(

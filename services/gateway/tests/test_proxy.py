@@ -1,8 +1,10 @@
-"""The gateway's micro-cache of anonymous catalog reads, and its answers at once."""
+"""The gateway's micro-cache of anonymous catalog reads, its answers at once, and its answers
+to signed-in cached pages after their Redis reads."""
 
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,7 +14,10 @@ import pytest
 from gateway.config import GatewaySettings
 from gateway.proxy import GatewayProxy, MicroCache
 from shared.middleware import Message, Receive, Response, Scope, Send
+from shared.pagecache import FAVORITES_PAGES, PAGE_STAMP_HEADER, PageLookup, UserPageCache
 from shared.redis import make_redis
+from shared.security import COPY_COMPLETE_KEY, issue_access_token, revoked_session_key
+from testsupport.calls import keys_of_script_calls
 from testsupport.infra import Infra
 
 
@@ -37,12 +42,15 @@ def test_a_zero_ttl_turns_it_off() -> None:
 
 
 class _Catalog(BaseHTTPRequestHandler):
-    """Answers every GET with the same JSON page and ETag, counting the calls."""
+    """Answers every GET with the same JSON page and ETag, counting the calls and keeping the
+    page stamp each was sent with (it serves as the library too)."""
 
     calls = 0
+    stamps: list[str | None] = []
 
     def do_GET(self) -> None:
         type(self).calls += 1
+        type(self).stamps.append(self.headers.get(PAGE_STAMP_HEADER))
         body = b'{"results": []}'
         self.send_response(200)
         for name, value in (
@@ -66,13 +74,15 @@ async def proxy(infra: Infra) -> AsyncIterator[GatewayProxy]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Catalog)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _Catalog.calls = 0
+    _Catalog.calls, _Catalog.stamps = 0, []
     settings = GatewaySettings(
         catalog_url=f"http://127.0.0.1:{server.server_address[1]}",
+        library_url=f"http://127.0.0.1:{server.server_address[1]}",
         rate_limit_ip_per_minute=4,
         micro_cache_ttl_s=60,
     )
     redis = make_redis(infra.redis_url)
+    await redis.set(COPY_COMPLETE_KEY, b"test")  # the revocation copy is whole
     proxy = GatewayProxy(fallback=_nothing, settings=settings, redis=redis, security_redis=redis)
     await proxy.start()
     yield proxy
@@ -160,3 +170,93 @@ async def test_answers_at_once_count_against_the_clients_rate_limit(proxy: Gatew
     assert headers[b"content-length"] == str(len(refused[2])).encode()
     assert (await _asgi(proxy, _get(trending)))[0] == 429  # the same count either way
     assert (await _asgi(proxy, _get(trending, client="10.0.0.9")))[0] == 200
+
+
+# --- signed-in cached pages answered after their Redis reads -------------------------------
+
+
+def _signed_in(proxy: GatewayProxy, path: str = "/api/v1/favorites", **scope: Any) -> Scope:
+    """A GET of `path` with a new user's token (scope["user_id"], scope["session_id"])."""
+    user_id, session_id = uuid.uuid4(), uuid.uuid4().hex
+    token, _ = issue_access_token(
+        user_id=user_id,
+        session_id=session_id,
+        secret=proxy.settings.jwt_secret,
+        algorithm=proxy.settings.jwt_algorithm,
+        ttl_s=300,
+    )
+    request = _get(path, (b"authorization", f"Bearer {token}".encode()))
+    return {**request, **scope, "user_id": user_id, "session_id": session_id}
+
+
+async def _store_page(proxy: GatewayProxy, user_id: uuid.UUID, body: bytes) -> None:
+    cache = UserPageCache(proxy.redis, FAVORITES_PAGES, ttl_s=60)
+    assert await cache.put(user_id, await cache.get(user_id, "1:20"), {"1:20": body})
+
+
+async def _soon(proxy: GatewayProxy, scope: Scope) -> Response | None:
+    pending = proxy.answer_soon(scope)
+    assert pending is not None, "the shortcut should take it"
+    async with asyncio.timeout(10):
+        return await pending
+
+
+async def test_a_signed_in_cached_page_is_answered_after_its_reads_as_the_proxy_answers_it(
+    proxy: GatewayProxy,
+) -> None:
+    scope = _signed_in(proxy)
+    await _store_page(proxy, scope["user_id"], b'{"items": [1]}')
+    answer = await _soon(proxy, scope)
+    assert answer == (
+        200,
+        [(b"content-type", b"application/json"), (b"content-length", b"14")],
+        b'{"items": [1]}',
+    )
+    assert answer == await _asgi(proxy, {**scope})
+    assert scope["route_template"] == "/api/v1/favorites"  # for the access line and the metrics
+    assert _Catalog.calls == 0
+
+
+async def test_a_revoked_or_broken_token_is_refused_from_there(proxy: GatewayProxy) -> None:
+    scope = _signed_in(proxy)
+    await _store_page(proxy, scope["user_id"], b"[]")
+    await proxy.revocations.redis.set(revoked_session_key(scope["session_id"]), b"1", ex=60)
+    answers = [
+        await _soon(proxy, scope),
+        await _soon(proxy, _get("/api/v1/favorites", (b"authorization", b"Bearer x.y.z"))),
+    ]
+    for answer in answers:
+        assert answer is not None
+        status, headers, body = answer
+        assert status == 401 and (b"www-authenticate", b"Bearer") in headers
+        assert (b"content-type", b"application/problem+json") in headers
+        assert (b"content-length", str(len(body)).encode()) in headers
+    assert b"revoked" in answers[0][2] and _Catalog.calls == 0
+
+
+async def test_a_page_not_cached_goes_to_its_owner_read_and_counted_once(
+    proxy: GatewayProxy,
+) -> None:
+    """No page: the shortcut leaves the request to the proxy with what it read, which passes
+    the generations on without reading Redis or counting the request again."""
+    scope = _signed_in(proxy)
+    reads = keys_of_script_calls(proxy.page_reads, "_get_many")
+    allow = proxy.rate_limiter.allow
+    counted: list[str] = []
+    proxy.rate_limiter.allow = lambda key, limit: counted.append(key) or allow(key, limit)  # type: ignore[method-assign,func-returns-value]
+    assert await _soon(proxy, scope) is None
+    status, _, _ = await _asgi(proxy, scope)
+    assert status == 200 and _Catalog.calls == 1
+    assert _Catalog.stamps[0] is not None and PageLookup.from_stamp(_Catalog.stamps[0])
+    assert len(reads) == 1 and counted == [f"u:{scope['user_id']}"]
+
+
+async def test_only_signed_in_plain_reads_of_cached_pages_are_taken(proxy: GatewayProxy) -> None:
+    assert proxy.answer_soon(_get("/api/v1/favorites")) is None  # no token: the proxy's 401
+    for scope in (
+        _signed_in(proxy, query_string=b"sort=title"),  # not a plain page query
+        _signed_in(proxy, method="POST"),
+        _signed_in(proxy, "/api/v1/watchlist"),  # no cached pages
+        _signed_in(proxy, "/api/v1/favorites/12"),
+    ):
+        assert proxy.answer_soon(scope) is None
