@@ -21,15 +21,18 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
     HttpToolsProtocol,
     RequestResponseCycle,
 )
 
-from shared.middleware import Response
+from shared.middleware import Response, Scope
 
 logger = logging.getLogger(__name__)
+# Set on a scope whose forwarded client and scheme were applied (ForwardedFor).
+_FORWARDED = "shared.forwarded"
 
 
 class AnsweringHttpToolsProtocol(HttpToolsProtocol):
@@ -110,3 +113,58 @@ class AnsweringHttpToolsProtocol(HttpToolsProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         cycle.on_response()  # the keep-alive timer (re-armed), or the next pipelined request
+
+
+class ForwardedFor(ProxyHeadersMiddleware):
+    """uvicorn's `X-Forwarded-For` and `X-Forwarded-Proto` handling (only from the proxies it
+    trusts) around an app with shortcuts, which it offers to the protocol in turn: a request is
+    given its forwarded client and scheme before a shortcut sees it, as before the app does, so
+    a client behind an ingress is rate-limited by its own address on every path. Wrapped by
+    uvicorn's own middleware (`proxy_headers`), the app's shortcuts would not be found and every
+    request would take the ASGI way."""
+
+    def answer_at_once(self, scope: Scope) -> Response | None:
+        ask = getattr(self.app, "answer_at_once", None)
+        if ask is None:
+            return None
+        self.forward(scope)
+        answer: Response | None = ask(scope)
+        return answer
+
+    def answer_soon(self, scope: Scope) -> Awaitable[Response | None] | None:
+        ask = getattr(self.app, "answer_soon", None)
+        if ask is None:
+            return None
+        self.forward(scope)
+        pending: Awaitable[Response | None] | None = ask(scope)
+        return pending
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        self.forward(scope)
+        await self.app(scope, receive, send)
+
+    def forward(self, scope: Scope) -> None:
+        """What uvicorn's middleware does to an HTTP request's scope before the app, once."""
+        if scope.get(_FORWARDED):
+            return
+        scope[_FORWARDED] = True
+        client = scope.get("client")
+        if (client[0] if client else None) not in self.trusted_hosts:
+            return
+        proto, forwarded_for = None, []
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-proto":
+                proto = bytes(value).decode("latin1").strip()
+            elif name == b"x-forwarded-for":
+                forwarded_for.append(bytes(value))
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
+        if forwarded_for:
+            host, port = self.trusted_hosts.get_trusted_client_address(
+                b", ".join(forwarded_for).decode("latin1")
+            )
+            if host:  # an empty header gives nothing usable: the connection's address stays
+                scope["client"] = (host, port)

@@ -10,6 +10,7 @@ leave no trace of why, never comes.
 
 import argparse
 import faulthandler
+import functools
 import logging
 import os
 import sys
@@ -19,9 +20,10 @@ from types import FrameType
 import uvicorn
 from pydantic import AliasChoices, Field
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.importer import import_from_string
 
 from shared.config import ShutdownSettings
-from shared.protocol import AnsweringHttpToolsProtocol
+from shared.protocol import AnsweringHttpToolsProtocol, ForwardedFor
 from shared.services import BY_NAME
 
 logger = logging.getLogger("shared.serve")
@@ -73,7 +75,7 @@ def config_for(name: str, *, host: str, port: int, settings: ServeSettings) -> u
     service = BY_NAME[name]
     trusted = settings.forwarded_allow_ips if name == "gateway" else None
     return uvicorn.Config(
-        service.app,
+        service.app if trusted is None else functools.partial(_behind, service.app, trusted),
         factory=True,
         host=host,
         port=port,
@@ -81,12 +83,18 @@ def config_for(name: str, *, host: str, port: int, settings: ServeSettings) -> u
         http=AnsweringHttpToolsProtocol,
         access_log=False,
         server_header=False,  # which server answers is nobody else's business
-        proxy_headers=trusted is not None,
+        proxy_headers=False,  # `_behind` does it, keeping the app's shortcuts
         forwarded_allow_ips=trusted,
         timeout_graceful_shutdown=max(1, round(settings.graceful_shutdown_s)),
         timeout_keep_alive=KEEP_ALIVE_S,
         log_config=None,  # the service configures logging itself (JSON lines)
     )
+
+
+def _behind(factory: str, trusted: str) -> ForwardedFor:
+    """The app `factory` makes, behind the proxies `trusted` names: their forwarded addresses
+    applied."""
+    return ForwardedFor(import_from_string(factory)(), trusted_hosts=trusted)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,12 +3,13 @@ order with the app's, and the connection goes on as after any response."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import pytest
 import uvicorn
 
 from shared.middleware import Receive, Response, Scope, Send
-from shared.protocol import AnsweringHttpToolsProtocol
+from shared.protocol import AnsweringHttpToolsProtocol, ForwardedFor
 from tools.stack import free_port
 
 KEEP_ALIVE_S = 1
@@ -69,7 +70,7 @@ async def served() -> AsyncIterator[tuple[App, int]]:
         loop="none",
         http=AnsweringHttpToolsProtocol,
         lifespan="off",
-        proxy_headers=False,  # as shared.serve serves every service but the gateway
+        proxy_headers=False,  # as shared.serve serves every service (ForwardedFor does it)
         timeout_keep_alive=KEEP_ALIVE_S,
         log_config=None,
     )
@@ -224,3 +225,48 @@ async def test_an_answer_that_comes_during_shutdown_closes_the_connection(served
     async with asyncio.timeout(5):
         assert await reader.read() == b""  # closed by the server
     writer.close()
+
+
+async def test_behind_a_trusted_proxy_shortcuts_and_the_app_see_the_forwarded_client() -> None:
+    seen: list[tuple[str, object, object]] = []
+
+    class Recording(App):
+        def answer_at_once(self, scope: Scope) -> Response | None:
+            seen.append(("at once", scope["client"], scope.get("scheme")))
+            return None
+
+        def answer_soon(self, scope: Scope) -> Awaitable[Response | None] | None:
+            seen.append(("soon", scope["client"], scope.get("scheme")))
+            return None
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(("app", scope["client"], scope.get("scheme")))
+
+    wrapped = ForwardedFor(Recording(), trusted_hosts="10.0.0.0/8")
+
+    def scope(client: str) -> Scope:
+        return {
+            "type": "http",
+            "scheme": "http",
+            "client": (client, 4000),
+            "headers": [
+                (b"x-forwarded-for", b"203.0.113.5, 10.0.0.9"),
+                (b"x-forwarded-proto", b"https"),
+            ],
+        }
+
+    through_ingress = scope("10.0.0.7")
+    assert wrapped.answer_at_once(through_ingress) is None
+    assert wrapped.answer_soon(through_ingress) is None
+    await wrapped(through_ingress, _never, _never)
+    forwarded = ("203.0.113.5", 0)
+    assert seen == [(where, forwarded, "https") for where in ("at once", "soon", "app")]
+    seen.clear()
+    direct = scope("192.0.2.1")  # not a trusted proxy: what it claims is ignored
+    assert wrapped.answer_at_once(direct) is None
+    await wrapped(direct, _never, _never)
+    assert seen == [(where, ("192.0.2.1", 4000), "http") for where in ("at once", "app")]
+
+
+async def _never() -> Any:
+    raise AssertionError("not called")

@@ -7,7 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from shared.protocol import ForwardedFor
 from shared.serve import FORCED_EXIT_CODE, ServeSettings, config_for
+from shared.services import BY_NAME
 from tools.stack import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,12 +65,19 @@ def test_a_shutdown_that_hangs_ends_at_the_deadline_with_every_threads_stack() -
 
 
 def test_only_the_gateway_trusts_forwarded_addresses_and_only_when_told() -> None:
+    """Trusting an ingress, the gateway is served behind `ForwardedFor`, which keeps its
+    shortcuts (uvicorn's own middleware would hide them); nothing else trusts anybody."""
     trusting = ServeSettings(forwarded_allow_ips="10.0.0.0/8", shutdown_deadline_s=10)
     gateway = config_for("gateway", host="127.0.0.1", port=1, settings=trusting)
-    assert gateway.proxy_headers and gateway.forwarded_allow_ips == "10.0.0.0/8"
+    assert not gateway.proxy_headers  # uvicorn's middleware: none
+    assert gateway.forwarded_allow_ips == "10.0.0.0/8"
     assert gateway.timeout_graceful_shutdown == 5  # half of the deadline
     assert gateway.timeout_keep_alive > 60  # longer than its clients keep idle connections
-    library = config_for("library", host="127.0.0.1", port=1, settings=trusting)
-    assert not library.proxy_headers
-    nobody = config_for("gateway", host="127.0.0.1", port=1, settings=ServeSettings())
-    assert not nobody.proxy_headers
+    assert callable(gateway.app)
+    served = gateway.app()
+    assert isinstance(served, ForwardedFor)
+    assert "10.1.2.3" in served.trusted_hosts and "192.0.2.1" not in served.trusted_hosts
+    assert served.app.soon_shortcut is not None and served.app.shortcut is not None
+    for name, settings in (("library", trusting), ("gateway", ServeSettings())):
+        config = config_for(name, host="127.0.0.1", port=1, settings=settings)
+        assert not config.proxy_headers and config.app == BY_NAME[name].app  # served as it is

@@ -216,3 +216,20 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(stack: S
     first = _anonymous_statuses(url, ["203.0.113.7"] * 7)
     assert first[:5] == [401] * 5 and first[-1] == 429, first
     assert _anonymous_statuses(url, ["203.0.113.8"]) == [401]  # another client, its own limit
+
+
+@pytest.mark.own_processes
+def test_behind_a_trusted_proxy_answers_at_once_count_each_forwarded_client(stack: Stack) -> None:
+    """Cached anonymous reads answered at once (the gateway's micro-cache) are counted against
+    the forwarded client's limit too, not the proxy's."""
+    if time.time() % 60 > 50:
+        time.sleep(11)
+    with httpx.Client(base_url=f"{stack.url('gateway-behind-proxy')}/api/v1") as client:
+
+        def trending(address: str) -> int:
+            headers = {"X-Forwarded-For": address}
+            return client.get("/movies/trending", headers=headers).status_code
+
+        first = [trending("203.0.113.20") for _ in range(7)]
+        assert first[:5] == [200] * 5 and first[-1] == 429, first
+        assert [trending("203.0.113.21") for _ in range(3)] == [200] * 3
