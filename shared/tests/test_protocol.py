@@ -38,7 +38,8 @@ class App:
         if path == "/soon-none":
             return None
         body = f"soon {path}".encode()
-        return 200, [(b"content-length", b"%d" % len(body))], body
+        headers = [(b"content-length", b"%d" % len(body)), (b"x-answer", b"after a round trip")]
+        return 200, headers, body
 
     def answer_at_once(self, scope: Scope) -> Response | None:
         if scope["path"] == "/broken":
@@ -102,25 +103,44 @@ def _get(path: str, *extra: str, method: str = "GET", version: str = "1.1") -> b
     return f"{method} {path} HTTP/{version}\r\nHost: test\r\n{''.join(extra)}\r\n".encode()
 
 
-async def test_an_answer_from_memory_is_written_at_once_with_the_date(served) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("path", "body", "answered"),
+    [("/memory", b"from memory", "at once"), ("/soon", b"soon /soon", "after a round trip")],
+)
+async def test_a_shortcuts_answer_is_written_with_the_date_and_the_connection_kept(  # type: ignore[no-untyped-def]
+    served, path, body, answered
+) -> None:
     app, port = served
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(_get("/memory"))
-    [(status, headers, body)] = await _responses(reader, 1)
-    assert (status, body) == (b"HTTP/1.1 200 OK", b"from memory")
-    assert headers["x-answer"] == "at once" and "date" in headers
-    writer.write(_get("/memory"))  # the connection is kept open for the next request
-    assert (await _responses(reader, 1))[0][2] == b"from memory"
+    writer.write(_get(path))
+    [(status, headers, got)] = await _responses(reader, 1)
+    assert (status, got) == (b"HTTP/1.1 200 OK", body)
+    assert headers["x-answer"] == answered and "date" in headers and "connection" not in headers
+    writer.write(_get(path))  # the connection is kept open for the next request
+    assert (await _responses(reader, 1))[0][2] == body
     assert app.through_asgi == []
     writer.close()
 
 
-async def test_pipelined_requests_are_answered_in_order(served) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("paths", "answers"),
+    [
+        (
+            ["/memory", "/slow", "/memory", "/other"],
+            ["from memory", "asgi GET /slow", "from memory", "asgi GET /other"],
+        ),
+        (  # answers after a round trip among them, the first the slowest
+            ["/soon-slow", "/memory", "/slow", "/soon"],
+            ["soon /soon-slow", "from memory", "asgi GET /slow", "soon /soon"],
+        ),
+    ],
+)
+async def test_pipelined_requests_are_answered_in_order(served, paths, answers) -> None:  # type: ignore[no-untyped-def]
     _, port = served
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(_get("/memory") + _get("/slow") + _get("/memory") + _get("/other"))
-    bodies = [body for _, _, body in await _responses(reader, 4)]
-    assert bodies == [b"from memory", b"asgi GET /slow", b"from memory", b"asgi GET /other"]
+    writer.write(b"".join(_get(path) for path in paths))
+    bodies = [body for _, _, body in await _responses(reader, len(paths))]
+    assert bodies == [answer.encode() for answer in answers]
     writer.close()
 
 
@@ -160,19 +180,6 @@ async def test_answers_in_one_read_leave_one_keep_alive_timer(served) -> None:  
     writer.close()
 
 
-async def test_an_answer_after_a_round_trip_is_written_when_it_comes(served) -> None:  # type: ignore[no-untyped-def]
-    app, port = served
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(_get("/soon"))
-    [(status, headers, body)] = await _responses(reader, 1)
-    assert (status, body) == (b"HTTP/1.1 200 OK", b"soon /soon")
-    assert "date" in headers and "connection" not in headers
-    writer.write(_get("/soon"))  # the connection is kept open for the next request
-    assert (await _responses(reader, 1))[0][2] == b"soon /soon"
-    assert app.through_asgi == []
-    writer.close()
-
-
 async def test_a_shortcut_that_gives_none_or_fails_after_its_round_trip_leaves_it_to_the_app(
     served,
 ) -> None:  # type: ignore[no-untyped-def]
@@ -182,15 +189,6 @@ async def test_a_shortcut_that_gives_none_or_fails_after_its_round_trip_leaves_i
     bodies = [body for _, _, body in await _responses(reader, 3)]
     assert bodies == [b"asgi GET /soon-none", b"asgi GET /soon-broken", b"soon /soon"]
     assert app.through_asgi == ["GET /soon-none", "GET /soon-broken"]
-    writer.close()
-
-
-async def test_pipelined_requests_with_answers_after_a_round_trip_stay_in_order(served) -> None:  # type: ignore[no-untyped-def]
-    _, port = served
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(_get("/soon-slow") + _get("/memory") + _get("/slow") + _get("/soon"))
-    bodies = [body for _, _, body in await _responses(reader, 4)]
-    assert bodies == [b"soon /soon-slow", b"from memory", b"asgi GET /slow", b"soon /soon"]
     writer.close()
 
 
