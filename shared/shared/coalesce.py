@@ -67,7 +67,7 @@ class ReadBatches(Generic[T, V]):
     """`submit(item)` queues a read and returns its answer to await; `read` reads a batch of
     items in one call and gives each item's answer in order (a value, or an exception for that
     item alone). A failed call fails every item of its batch with `failure(exc)`; the task
-    reading them, if cancelled, cancels the answers still owed."""
+    reading them, if cancelled (`close`), cancels the answers still owed."""
 
     def __init__(
         self,
@@ -81,6 +81,14 @@ class ReadBatches(Generic[T, V]):
         self.max_batch = max_batch
         self._waiting: list[tuple[T, asyncio.Future[V]]] = []
         self._reader: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        """Stop the reading under way, if any (its owner's shutdown): the answers still owed
+        are cancelled."""
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.wait({reader})
 
     def submit(self, item: T) -> "asyncio.Future[V]":
         """The item's answer to await; cancel it if the answer is no longer wanted."""

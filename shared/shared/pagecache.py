@@ -318,6 +318,9 @@ class PageReads:
             self._read, failure=as_redis_error, max_batch=max_batch
         )
 
+    async def close(self) -> None:
+        await self._reads.close()
+
     def submit(
         self, cache: UserPageCache, user_id: uuid.UUID, field: str
     ) -> "asyncio.Future[PageLookup]":

@@ -184,6 +184,8 @@ class GatewayProxy:
         abandoned = []
         if not await self.rate_limiter.stop(deadline.left() / 2):
             abandoned.append("rate-limit flush")
+        await self.revocations.close()  # requests are over: nobody waits for these reads
+        await self.page_reads.close()
         for pool in self.upstream_pools.values():
             await pool.close()
         if self.session is not None and not await within(

@@ -27,6 +27,9 @@ class RevocationChecks:
             self._read, failure=as_redis_error, max_batch=max_batch
         )
 
+    async def close(self) -> None:
+        await self._checks.close()
+
     async def revoked(self, principal: Principal) -> bool:
         """True if the token's login was revoked; raises RedisError if that cannot be told."""
         return await self.submit(principal)
