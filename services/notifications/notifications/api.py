@@ -1,6 +1,5 @@
 """Notification routes, the live stream included."""
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -130,36 +129,29 @@ async def stream(
     keepalive_s: float = request.app.state.stream_keepalive_s
     resume_after = ascii_int(last_event_id)  # anything else starts afresh
 
+    def missed(after_seq: int) -> list[tuple[int, bytes]]:
+        with Session(engine) as session:
+            found = service.since(session, user_id=user_id, after_seq=after_seq)
+        return [(n.seq or 0, _public(n).model_dump_json().encode()) for n in found]
+
+    def newest() -> int:
+        with Session(engine) as session:
+            return service.newest_seq(session, user_id=user_id)
+
     async def events() -> AsyncIterator[bytes]:
         OPEN_STREAMS.inc()
         pubsub = runtime.redis.pubsub()
-        await pubsub.subscribe(live.channel(user_id))  # before the backlog: nothing falls between
         try:
-            yield b"retry: 3000\n\n"
-            sent = resume_after or 0
-            if resume_after is not None:
-
-                def missed() -> list[service.Notification]:
-                    with Session(engine) as session:
-                        return service.since(session, user_id=user_id, after_seq=resume_after)
-
-                for notification in await asyncio.to_thread(missed):
-                    assert notification.seq is not None
-                    sent = max(sent, notification.seq)
-                    yield live.sse(
-                        notification.seq, _public(notification).model_dump_json().encode()
-                    )
-            while True:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=keepalive_s
-                )
-                if message is None:
-                    yield b": keep-alive\n\n"
-                    continue
-                seq_text, _, payload = bytes(message["data"]).partition(b"|")
-                if int(seq_text) > sent:
-                    sent = int(seq_text)
-                    yield live.sse(sent, payload)
+            # Subscribed before the database is read: nothing falls between.
+            await pubsub.subscribe(live.channel(user_id))
+            async for chunk in live.stream(
+                pubsub,
+                missed=lambda after_seq: run_sync(missed, after_seq),
+                newest=lambda: run_sync(newest),
+                resume_after=resume_after,
+                look_every_s=keepalive_s,
+            ):
+                yield chunk
         finally:
             OPEN_STREAMS.dec()
             with contextlib.suppress(Exception):

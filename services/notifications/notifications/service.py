@@ -392,6 +392,14 @@ def page(
     return list(rows), int(total or 0)
 
 
+def newest_seq(session: Session, *, user_id: uuid.UUID) -> int:
+    """The user's last notification's seq (0 if none): where a new stream starts."""
+    found = session.scalar(
+        select(func.max(col(Notification.seq))).where(col(Notification.user_id) == user_id)
+    )
+    return int(found or 0)
+
+
 def since(
     session: Session, *, user_id: uuid.UUID, after_seq: int, limit: int = 200
 ) -> list[Notification]:
