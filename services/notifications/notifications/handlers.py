@@ -4,7 +4,6 @@ users' imports, and titles on watchlists becoming watchable (releases.py). Each 
 goes to the user's webhooks too."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -74,10 +73,17 @@ def _deliverer(engine: Engine, redis: Redis) -> Deliver:
             )
 
         await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
-        # Stored already: if Redis is down, open streams miss it and a reconnect with
-        # Last-Event-ID gets it from the database.
-        with contextlib.suppress(RedisError):
+        # Stored already: if Redis is down, open streams find them at their next look at the
+        # database, and a reconnect with Last-Event-ID gets them from there.
+        try:
             await live.publish(redis, written)
+        except RedisError as exc:
+            logger.warning(
+                "%d notifications stored but not published live (%s): open streams get them "
+                "at their next look at the database",
+                len(written),
+                type(exc).__name__,
+            )
 
     return deliver
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -168,3 +169,17 @@ async def test_a_language_the_catalog_is_slow_to_name_does_not_hold_the_notifica
     named = await _with_titles_in(Catalog(slow=("de",)), movies, ["de", "fr"], wait_s=0.3)
     assert time.monotonic() - started < 2
     assert named[0]["titles"] == {"fr": "La Guerre des étoiles"}  # German: the event's title
+
+
+async def test_notifications_redis_did_not_take_are_stored_and_said(
+    notifications_engine: Engine,
+    notifications_settings: NotificationsSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis unreachable (as `_refresh` sets it): each notification is stored all the same,
+    and the log says open streams get them at their next look at the database."""
+    users = [_subscriber(notifications_engine, None) for _ in range(2)]
+    bodies = await _refresh(notifications_engine, notifications_settings, Catalog())
+    assert set(users) <= set(bodies)
+    said = [r.getMessage() for r in caplog.records if "not published live" in r.getMessage()]
+    assert said and said[0].startswith("2 notifications stored but not published live")
