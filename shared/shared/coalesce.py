@@ -106,13 +106,15 @@ class ReadBatches(Generic[T, V]):
                 del self._waiting[: self.max_batch]
                 try:
                     values = await self._read([item for item, _ in batch])
+                    if len(values) != len(batch):
+                        raise ValueError(f"{len(values)} answers read for {len(batch)} items")
                 except Exception as exc:  # every waiting caller must get an answer
                     failure = self._failure(exc)
                     for _, answer in batch:
                         if not answer.done():
                             answer.set_exception(failure)
                     continue
-                for (_, answer), value in zip(batch, values, strict=True):
+                for (_, answer), value in zip(batch, values, strict=True):  # as many, checked
                     if answer.done():  # its caller may have gone away meanwhile
                         continue
                     if isinstance(value, Exception):

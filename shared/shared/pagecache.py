@@ -215,8 +215,8 @@ class UserPageCache:
 
     # --- reading ----------------------------------------------------------------------------
     async def get(self, user_id: uuid.UUID, field: str, *extras: str) -> PageLookup:
-        """The page (if current), the extra fields asked for, and the generations: one
-        command, the gateway's on every signed-in read of a cached route."""
+        """The page (if current), the extra fields asked for, and the generations, in one
+        command: the owners' read (the gateway's go in batches, `PageReads`)."""
         stamp, body, *extra_values = await self._get_current(
             keys=self.keys(user_id), args=[field, *extras]
         )

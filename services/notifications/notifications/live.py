@@ -52,6 +52,10 @@ async def stream(
     yield b"retry: 3000\n\n"
     loop = asyncio.get_running_loop()
     looked_upto = resume_after if resume_after is not None else await newest()
+    # The channel's messages are sent above this: before the first look, any a new stream
+    # hears (one stored just before it opened, published just after, is not in the list its
+    # client read); after a look, those the look did not cover.
+    floor = resume_after or 0
     seen: set[int] = set()  # sent from the channel since the last look
     next_look = loop.time() if resume_after is not None else loop.time() + look_every_s
     while True:
@@ -60,7 +64,7 @@ async def stream(
             if message is not None:
                 seq_text, _, payload = bytes(message["data"]).partition(b"|")
                 seq = int(seq_text)
-                if seq > looked_upto and seq not in seen:
+                if seq > floor and seq not in seen:
                     seen.add(seq)
                     yield sse(seq, payload)
             continue
@@ -69,5 +73,6 @@ async def stream(
                 yield sse(seq, payload)
             looked_upto = max(looked_upto, seq)
         seen = {seq for seq in seen if seq > looked_upto}
+        floor = looked_upto
         next_look = loop.time() + look_every_s
         yield b": keep-alive\n\n"
