@@ -121,6 +121,14 @@ class Notification(SQLModel, table=True):
     source_event_id: uuid.UUID = Field(nullable=False)
 
 
+class NotificationTurn(SQLModel, table=True):
+    """A user's turn to be given notifications: each transaction that writes them some locks
+    this row first (service.in_turn), so their notifications become visible in seq order."""
+
+    __tablename__ = "notification_turn"
+    user_id: uuid.UUID = Field(primary_key=True)
+
+
 WEBHOOK_EVENTS = ("notification.created", "import.finished")
 
 

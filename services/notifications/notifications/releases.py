@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from notifications.models import RELEASE_AVAILABLE
-from notifications.service import RETURNING, Delivered, delivered_row, prune
+from notifications.service import RETURNING, Delivered, delivered_row, in_turn, prune
 from shared.inbox import execute_later
 
 DEFAULT_REGION = "US"
@@ -73,12 +73,12 @@ _FAN_OUT = text(
     "  INSERT INTO release_alert (user_id, movie_id, kind, created_at)"
     "  SELECT user_id, :movie_id, :kind, now() FROM due"
     "  ON CONFLICT DO NOTHING RETURNING user_id"
-    ") "
+    "), " + in_turn("alerted") + " "
     "INSERT INTO notification"
     " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
     "SELECT gen_random_uuid(), due.user_id, :type, :heading, due.title || :suffix,"
     " ARRAY[CAST(:movie_id AS int)], now(), :event_id"
-    " FROM alerted JOIN due ON due.user_id = alerted.user_id "
+    " FROM turn JOIN due ON due.user_id = turn.user_id "
     "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
 )
 

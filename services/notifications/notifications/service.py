@@ -3,6 +3,9 @@
 Fan-out is set-based: one INSERT ... SELECT per event writes every subscriber's notification
 (a refresh never costs a round trip per user), idempotent through a unique key on
 (user, source event, type); each user keeps only their newest `history_per_user`.
+
+A user's notifications become visible in the order of their seqs (`IN_TURN`), so a stream or
+a resume that has seen one seq has seen every lower one of that user.
 """
 
 import uuid
@@ -22,6 +25,7 @@ from notifications.models import (
     TRENDING_NEW,
     WEBHOOK_DISABLED,
     Notification,
+    NotificationTurn,
     ReleaseAlert,
     Subscriber,
     TrendingRefresh,
@@ -128,6 +132,27 @@ def _describe(movies: list[dict[str, Any]], suffix: str) -> str:
 RETURNING = "RETURNING user_id, seq, id, type, title, body, movie_ids, created_at, read_at"
 
 
+def in_turn(users: str) -> str:
+    """A `turn` CTE (`user_id`) over the users of `users` (a CTE with a `user_id` column, one
+    row per user) that waits for each user's turn to be given notifications: their row of
+    `notification_turn`, locked until the transaction ends, taken in user order (two
+    transactions never wait on each other in a circle over one statement's users).
+
+    A notification's seq is drawn when its row is formed, and an INSERT that joins `turn`
+    forms a user's row only after taking their turn: a second transaction writing to a user
+    draws its seqs after the first has committed or rolled back. Without this, a lower seq
+    could commit after a higher one, and a stream that had sent the higher one would never
+    send it."""
+    return (
+        "turn AS ("
+        "  INSERT INTO notification_turn (user_id)"
+        f"  SELECT user_id FROM {users} ORDER BY user_id"
+        "  ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id"
+        "  RETURNING user_id"
+        ")"
+    )
+
+
 TRENDING_CATCH_UP = timedelta(days=1)
 
 
@@ -199,7 +224,7 @@ def fan_out_trending(
             "  WHERE s.notify_trending AND s.subscribed_at <= :refreshed_at"
             "    AND (CAST(:user_id AS uuid) IS NULL OR s.user_id = CAST(:user_id AS uuid))"
             "  GROUP BY s.user_id"
-            ") "
+            "), " + in_turn("picked") + " "
             "INSERT INTO notification"
             " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
             "SELECT gen_random_uuid(), user_id, :type, :title, "
@@ -208,7 +233,7 @@ def fan_out_trending(
             "    WHEN 2 THEN titles[1] || ' and ' || titles[2] || :suffix"
             "    ELSE titles[1] || ', ' || titles[2] || ' and '"
             "         || (cardinality(titles) - 2) || ' more' || :suffix"
-            "  END, ids, now(), :event_id FROM picked "
+            "  END, ids, now(), :event_id FROM picked JOIN turn USING (user_id) "
             "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
         ),
         {
@@ -251,11 +276,14 @@ def notify_recommendations(
     body = _describe(movies, "joined your recommendations")
     rows = session.execute(
         text(
+            "WITH wanted AS ("
+            "  SELECT user_id FROM subscriber"
+            "  WHERE user_id = :user_id AND notify_recommendations"
+            "), " + in_turn("wanted") + " "
             "INSERT INTO notification"
             " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
-            "SELECT gen_random_uuid(), s.user_id, :type, :title, :body,"
-            " CAST(:movie_ids AS int[]), now(), :event_id "
-            "FROM subscriber s WHERE s.user_id = :user_id AND s.notify_recommendations "
+            "SELECT gen_random_uuid(), user_id, :type, :title, :body,"
+            " CAST(:movie_ids AS int[]), now(), :event_id FROM turn "
             "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
         ),
         {
@@ -319,9 +347,11 @@ def webhook_disabled(
 
 
 _ONE = text(
+    "WITH named AS (SELECT CAST(:user_id AS uuid) AS user_id), " + in_turn("named") + " "
     "INSERT INTO notification"
     " (id, user_id, type, title, body, movie_ids, created_at, source_event_id) "
-    "VALUES (gen_random_uuid(), :user_id, :type, :title, :body, '{}', now(), :source_id) "
+    "SELECT gen_random_uuid(), user_id, :type, :title, :body, '{}', now(), :source_id "
+    "FROM turn "
     "ON CONFLICT (user_id, source_event_id, type) DO NOTHING " + RETURNING
 )
 
@@ -452,6 +482,7 @@ def everything(session: Session, *, user_id: uuid.UUID) -> list[Notification]:
 def forget(session: Session, *, user_id: uuid.UUID) -> None:
     """A deleted account's notifications and subscription go (in the caller's transaction)."""
     session.execute(delete(Notification).where(col(Notification.user_id) == user_id))
+    session.execute(delete(NotificationTurn).where(col(NotificationTurn.user_id) == user_id))
     session.execute(delete(Subscriber).where(col(Subscriber.user_id) == user_id))
     session.execute(delete(Watchlisted).where(col(Watchlisted.user_id) == user_id))
     session.execute(delete(ReleaseAlert).where(col(ReleaseAlert.user_id) == user_id))

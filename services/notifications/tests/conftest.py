@@ -27,6 +27,6 @@ def clean(notifications_engine: Engine) -> None:
         connection.execute(
             text(
                 "TRUNCATE subscriber, notification, trending_refresh, inbox_event,"
-                " watchlisted, release_alert"
+                " watchlisted, release_alert, notification_turn"
             )
         )

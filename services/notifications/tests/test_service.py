@@ -1,13 +1,16 @@
 """Fan-out, preferences, idempotency and bounded history on the real PostgreSQL."""
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from notifications import service
+from notifications import releases, service
 from shared.events import UserPreferences
 
 MOVIES = [
@@ -185,3 +188,98 @@ def test_preferences_that_arrive_before_the_registration_keep_the_registration_t
     assert user not in {d.user_id for d in delivered}  # known only from a later change
     caught_up = _register(notifications_engine, user, at=now)
     assert [orjson.loads(d.payload)["movie_ids"] for d in caught_up] == [[3]]  # their genre
+
+
+# Each way a notification is written, as the first of two transactions writing to one user.
+def _trending_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
+    return service.fan_out_trending(
+        session, event_id=uuid.uuid4(), refreshed_at=datetime.now(UTC), movies=MOVIES, keep=200
+    )
+
+
+def _picks_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
+    return service.notify_recommendations(
+        session, event_id=uuid.uuid4(), user_id=user, movies=MOVIES[:1], keep=200
+    )
+
+
+def _import_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
+    return service.import_finished(
+        session, event_id=uuid.uuid4(), user_id=user, source="imdb", succeeded=True,
+        matched=3, unmatched=0, keep=200,
+    )  # fmt: skip
+
+
+def _release_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
+    service.update_preferences(
+        session,
+        user_id=user,
+        preferences=UserPreferences.model_validate({"notify": {"releases": True}}),
+        at=datetime.now(UTC),
+    )
+    releases.watchlisted(
+        session, user_id=user, movie_id=11, at=datetime.now(UTC) - timedelta(days=1)
+    )
+    return releases.fan_out(
+        session, event_id=uuid.uuid4(), movie_id=11, title="Star Wars", titles={},
+        region="US", kind="theatrical", provider_id=None, provider_name=None,
+        observed_at=datetime.now(UTC), keep=200,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (_trending_for, _import_for),
+        (_picks_for, _import_for),
+        (_release_for, _import_for),
+        (_import_for, _trending_for),
+        (_import_for, _picks_for),
+    ],
+)
+def test_a_users_notifications_become_visible_in_the_order_of_their_seqs(
+    notifications_engine: Engine,
+    first: Callable[[Session, uuid.UUID], list[service.Delivered]],
+    second: Callable[[Session, uuid.UUID], list[service.Delivered]],
+) -> None:
+    """A second transaction writing to a user waits for the first: were it to commit first, a
+    stream that sent its seq would never send the first's lower one, nor would a resume."""
+    user = _subscribe(notifications_engine)
+    written_second: list[service.Delivered] = []
+
+    def write_second() -> None:
+        with Session(notifications_engine) as session:
+            written_second.extend(second(session, user))
+            session.commit()
+
+    with Session(notifications_engine) as session:
+        written_first = [d for d in first(session, user) if d.user_id == user]
+        assert len(written_first) == 1
+        writer = threading.Thread(target=write_second, daemon=True)
+        writer.start()
+        writer.join(timeout=1.0)
+        with Session(notifications_engine) as reader:
+            assert service.since(reader, user_id=user, after_seq=0) == []
+        assert writer.is_alive(), "the second write committed while the first was open"
+        session.commit()
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert [d.seq for d in written_second] > [d.seq for d in written_first]
+    with Session(notifications_engine) as reader:
+        assert [n.seq for n in service.since(reader, user_id=user, after_seq=0)] == [
+            written_first[0].seq,
+            written_second[0].seq,
+        ]
+
+
+def test_a_deleted_account_leaves_no_turn_behind(notifications_engine: Engine) -> None:
+    user = _subscribe(notifications_engine)
+    with Session(notifications_engine) as session:
+        _import_for(session, user)
+        session.commit()
+        service.forget(session, user_id=user)
+        session.commit()
+        left = session.execute(
+            text("SELECT count(*) FROM notification_turn WHERE user_id = :user"), {"user": user}
+        ).scalar_one()
+    assert left == 0
