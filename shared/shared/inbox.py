@@ -9,7 +9,9 @@ and applies all of them, one commit for the lot (group commit). One transaction 
 held a consumer to about 400 events/s and let its lag reach 5 to 10 s under write load: the
 commits, not the effects, were most of its time (py-spy). If anything in a shared transaction
 fails, it is rolled back and each of its events is applied again in a transaction of its own,
-so one bad event fails alone and the others are applied once.
+so one bad event fails alone and the others are applied once. An effect that locks rows in an
+order of its own (two shared transactions could take them in opposite orders, and deadlock)
+asks to be applied `alone`: in a transaction of its own, in its turn among the others.
 
 An effect's statements whose results it does not read (`execute_later`: an insert, an update,
 a delete) go to the server at the commit, every such statement of the transaction in one round
@@ -231,6 +233,7 @@ class _Pending:
     envelope: EventEnvelope
     effect: Effect
     done: asyncio.Future[bool]
+    alone: bool = False  # in a transaction of its own
 
 
 @dataclass(eq=False)
@@ -244,9 +247,11 @@ class _Batcher:
     enough: asyncio.Future[None] | None = None  # set once ENOUGH_TO_START are pending
     last_batch_at: float = float("-inf")  # the loop's clock when the last transaction began
 
-    def submit(self, envelope: EventEnvelope, effect: Effect) -> asyncio.Future[bool]:
+    def submit(
+        self, envelope: EventEnvelope, effect: Effect, *, alone: bool = False
+    ) -> asyncio.Future[bool]:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.pending.append(_Pending(envelope, effect, done))
+        self.pending.append(_Pending(envelope, effect, done, alone))
         if self.worker is None or self.worker.done():
             self.worker = asyncio.create_task(self._drain(), name=f"inbox:{self.consumer}")
         elif (
@@ -260,7 +265,7 @@ class _Batcher:
     async def _linger(self) -> None:
         """Under load, wait up to BATCH_LINGER_S for others to join the next transaction."""
         busy = asyncio.get_running_loop().time() - self.last_batch_at < BUSY_WITHIN_S
-        if not busy or len(self.pending) >= ENOUGH_TO_START:
+        if not busy or len(self.pending) >= ENOUGH_TO_START or self.pending[0].alone:
             return
         self.enough = asyncio.get_running_loop().create_future()
         try:
@@ -279,8 +284,9 @@ class _Batcher:
             while self.pending:
                 await self._linger()
                 self.last_batch_at = asyncio.get_running_loop().time()
-                batch = [item for item in self.pending[:MAX_BATCH] if not item.done.done()]
-                del self.pending[:MAX_BATCH]
+                taken = self._next_batch()
+                batch = [item for item in self.pending[:taken] if not item.done.done()]
+                del self.pending[:taken]
                 if batch:
                     await self._apply(batch)
         except asyncio.CancelledError:
@@ -288,6 +294,14 @@ class _Batcher:
                 item.done.cancel()
             self.pending.clear()
             raise
+
+    def _next_batch(self) -> int:
+        """How many of the pending go in the next transaction: up to MAX_BATCH, up to the
+        first that is to be applied alone, or that one by itself."""
+        if self.pending[0].alone:
+            return 1
+        head = self.pending[:MAX_BATCH]
+        return next((i for i, item in enumerate(head) if item.alone), len(head))
 
     async def _apply(self, batch: list[_Pending]) -> None:
         step = asyncio.get_running_loop().run_in_executor(None, self._apply_in_thread, batch)
@@ -363,16 +377,17 @@ def _batcher(engine: Engine, consumer: str) -> _Batcher:
 
 
 async def handle_once(
-    engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Effect
+    engine: Engine, *, consumer: str, envelope: EventEnvelope, effect: Effect, alone: bool = False
 ) -> bool:
     """Apply the event's effect once, off the event loop, in a transaction it may share with
-    other events this consumer is handling now; False if it was applied before. A database
-    outage is a transient error (retried).
+    other events this consumer is handling now (`alone`: in one of its own, still in its turn
+    among them); False if it was applied before. A database outage is a transient error
+    (retried).
 
     `effect` may run more than once (a failed shared transaction is retried event by event),
     and only the run that committed counts: an effect that hands back results through its
     closure replaces them on each run, never appends."""
     try:
-        return await _batcher(engine, consumer).submit(envelope, effect)
+        return await _batcher(engine, consumer).submit(envelope, effect, alone=alone)
     except (OperationalError, InterfaceError) as exc:
         raise TransientError("database unavailable") from exc

@@ -96,6 +96,41 @@ async def test_events_handled_together_share_one_transaction_and_apply_once(
     assert len(_applied(engine)) == 20
 
 
+async def test_an_event_asked_to_be_alone_has_a_transaction_of_its_own_in_its_turn(
+    engine: Engine, clean: None
+) -> None:
+    """Effects that take row locks in an order of their own run alone, so two transactions
+    never hold them in opposite orders; the events around them keep theirs."""
+    ran: list[tuple[int, int]] = []  # (the event's place, its transaction)
+
+    def noted(place: int, envelope: EventEnvelope) -> Any:
+        def effect(session: Session) -> None:
+            _probe(envelope)(session)
+            ran.append((place, int(session.execute(text("SELECT txid_current()")).scalar_one())))
+
+        return effect
+
+    envelopes = [_envelope() for _ in range(5)]
+    results = await asyncio.gather(
+        *(
+            handle_once(
+                engine,
+                consumer=CONSUMER,
+                envelope=envelope,
+                effect=noted(place, envelope),
+                alone=place == 2,
+            )
+            for place, envelope in enumerate(envelopes)
+        )
+    )
+    assert results == [True] * 5
+    assert [place for place, _ in ran] == [0, 1, 2, 3, 4]
+    transactions = [transaction for _, transaction in ran]
+    assert transactions[0] == transactions[1] != transactions[2] != transactions[3]
+    assert transactions[3] == transactions[4]
+    assert sorted(_applied(engine)) == sorted(e.event_id for e in envelopes)
+
+
 async def test_events_arriving_one_after_another_wait_for_each_other(
     engine: Engine, clean: None, commits: list[int]
 ) -> None:

@@ -72,7 +72,9 @@ def _deliverer(engine: Engine, redis: Redis) -> Deliver:
                 items=[(d.user_id, d.notification_id, d.payload.decode()) for d in written],
             )
 
-        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect)
+        # Alone: writing notifications takes their users' turns (service.in_turn), in user
+        # order within a statement; two shared transactions could take them in opposite ones.
+        await handle_once(engine, consumer=CONSUMER, envelope=envelope, effect=effect, alone=True)
         # Stored already: if Redis is down, open streams find them at their next look at the
         # database, and a reconnect with Last-Event-ID gets them from there.
         try:
@@ -122,6 +124,7 @@ def _account_handlers(
             consumer=CONSUMER,
             envelope=envelope,
             effect=lambda s: service.forget(s, user_id=event.user_id),
+            alone=True,  # it takes the user's turn too (deleting it)
         )
 
 
