@@ -1,6 +1,7 @@
 """Input that once gave 500s, and validation that once depended on what was cached."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -37,6 +38,50 @@ def test_a_watched_at_beyond_the_calendar_is_422(api: httpx.Client, new_user: Ne
             api.post("/me/history", headers=headers, json={"movie_id": 550, "watched_at": moment}),
             422,
         )
+
+
+def test_a_viewing_in_the_future_is_422(api: httpx.Client, new_user: NewUser) -> None:
+    headers = {"Authorization": new_user()["authorization"]}
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    response = api.post("/me/history", headers=headers, json={"movie_id": 550, "watched_at": later})
+    assert_problem(response, 422)
+    assert "future" in response.text
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()  # a clock a little ahead
+    response = api.post("/me/history", headers=headers, json={"movie_id": 550, "watched_at": soon})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/lists", {"name": "Strings", "public": "true"}),
+        ("POST", "/lists", {"name": "Numbers", "public": 1}),
+        ("PATCH", "/me", {"preferences": {"genres": ["28"]}}),
+        ("PATCH", "/me", {"preferences": {"genres": [True]}}),
+        ("PATCH", "/me", {"preferences": {"providers": ["8"]}}),
+        ("POST", "/favorites", {"movie_id": "550"}),
+        ("PUT", "/movies/550/rating", {"score": "7.5"}),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_422_not_coerced(
+    api: httpx.Client, new_user: NewUser, method: str, path: str, body: dict[str, object]
+) -> None:
+    """A string or a boolean where the contract has a number or a boolean is refused,
+    as a client developer reading the schema expects, rather than guessed at."""
+    headers = {"Authorization": new_user()["authorization"]}
+    assert_problem(api.request(method, path, headers=headers, json=body), 422)
+
+
+def test_an_item_position_is_a_json_integer(api: httpx.Client, new_user: NewUser) -> None:
+    headers = {"Authorization": new_user()["authorization"]}
+    created = api.post("/lists", headers=headers, json={"name": "Ordered"})
+    assert created.status_code == 201, created.text
+    items = f"/lists/{created.json()['id']}/items"
+    refused = api.post(items, headers=headers, json={"movie_id": 550, "position": "1"})
+    assert_problem(refused, 422)
+    added = api.post(items, headers=headers, json={"movie_id": 550, "position": 1.0})
+    assert added.status_code == 201, added.text
+    assert added.json()["position"] == 1
 
 
 @pytest.mark.parametrize("last_event_id", ["²", HUGE, "99999999999999999999999", "-1", "abc"])

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     StrictBool,
@@ -21,6 +22,7 @@ from sqlmodel import Field, SQLModel
 from auth.passwords import MAX_PASSWORD_LENGTH, PasswordPolicyError, check_policy
 from shared.account_export import LibraryExport, NotificationExport, TasteSignalExport
 from shared.db import utcnow
+from shared.parsing import json_integer
 from shared.providers import MAX_PROVIDERS_PER_USER, PROVIDERS, unknown_providers
 
 DISPLAY_NAME_MAX = 50
@@ -56,13 +58,16 @@ def _known_providers(provider_ids: list[int] | None) -> list[int] | None:
 
 # The schema lists the known ids, so clients (and generated ones) know them
 ProviderIds = Annotated[
-    int, PydanticField(gt=0, lt=1_000_000, json_schema_extra={"enum": sorted(PROVIDERS)})
+    int,
+    PydanticField(gt=0, lt=1_000_000, json_schema_extra={"enum": sorted(PROVIDERS)}),
+    BeforeValidator(json_integer),
 ]
+GenreId = Annotated[int, PydanticField(gt=0, lt=1_000_000), BeforeValidator(json_integer)]
 
 
 class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    genres: list[Annotated[int, PydanticField(gt=0, lt=1_000_000)]] = PydanticField(
+    genres: list[GenreId] = PydanticField(
         default_factory=list,
         max_length=MAX_PREFERRED_GENRES,
         description="Preferred TMDb genre ids",
@@ -102,9 +107,7 @@ class PreferencesUpdate(BaseModel):
     """Fields given replace the stored ones; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    genres: list[Annotated[int, PydanticField(gt=0, lt=1_000_000)]] | None = PydanticField(
-        None, max_length=MAX_PREFERRED_GENRES
-    )
+    genres: list[GenreId] | None = PydanticField(None, max_length=MAX_PREFERRED_GENRES)
     language: str | None = PydanticField(None, pattern=r"^[a-z]{2}$")
     region: str | None = PydanticField(None, pattern=r"^[A-Z]{2}$")
     include_adult: StrictBool | None = None

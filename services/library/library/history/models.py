@@ -1,7 +1,7 @@
 """What a user watched: the table and the request and response shapes."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
@@ -37,6 +37,17 @@ def _utc(moment: datetime) -> datetime:
         raise ValueError("Input is out of the range of dates") from exc
 
 
+# A client's clock may be ahead of ours, or its time zone wrong by up to 14 hours.
+CLOCK_ALLOWANCE = timedelta(days=1)
+
+
+def _not_ahead(moment: datetime) -> datetime:
+    """A viewing is in the past: a time more than a day ahead of now is a client's mistake."""
+    if moment > datetime.now(UTC) + CLOCK_ALLOWANCE:
+        raise ValueError("A viewing cannot be in the future")
+    return moment
+
+
 class HistoryIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -44,7 +55,13 @@ class HistoryIn(BaseModel):
     )
     movie_id: MovieIdValue
     watched_at: (
-        Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_utc)] | None
+        Annotated[
+            AwareDatetime,
+            BeforeValidator(_date_time_text),
+            AfterValidator(_utc),
+            AfterValidator(_not_ahead),
+        ]
+        | None
     ) = PydanticField(
         None, description="When it was watched (ISO 8601 with a time zone); now if left out"
     )

@@ -3,14 +3,16 @@ request and response shapes."""
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool
 from pydantic import Field as PydanticField
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from library.models import MovieIdValue
 from shared.catalog_models import MovieSummary, Page
+from shared.parsing import json_integer
 
 MAX_LISTS_PER_USER = 200
 MAX_ITEMS_PER_LIST = 5_000
@@ -69,7 +71,7 @@ class ListIn(BaseModel):
     )
     name: str = _NAME
     description: str | None = _DESCRIPTION
-    public: bool = False
+    public: StrictBool = False
 
 
 class ListUpdate(BaseModel):
@@ -79,7 +81,7 @@ class ListUpdate(BaseModel):
     # Left out: unchanged (a name and the public flag cannot be null; a description can)
     name: str = PydanticField(default=None, min_length=1, max_length=100, pattern=_TEXT)  # type: ignore[assignment]
     description: str | None = _DESCRIPTION
-    public: bool = None  # type: ignore[assignment]
+    public: StrictBool = None  # type: ignore[assignment]
 
 
 class Owner(BaseModel):
@@ -109,8 +111,8 @@ class ListItemIn(BaseModel):
     )
     movie_id: MovieIdValue = PydanticField(description="TMDb movie id (a positive integer)")
     note: str | None = PydanticField(default=None, max_length=500, pattern=_NO_NUL)
-    position: int | None = PydanticField(
-        default=None, ge=1, description="Where it goes (1: first); at the end without it"
+    position: Annotated[int, PydanticField(ge=1), BeforeValidator(json_integer)] | None = (
+        PydanticField(default=None, description="Where it goes (1: first); at the end without it")
     )
 
 
