@@ -113,6 +113,43 @@ async def test_relay_publishes_committed_events(
     assert _publish_lags() == lags_before + 5  # each confirmed event's lag, measured
 
 
+async def test_the_relays_own_commits_do_not_wait_for_the_disk(
+    engine: Engine, clean: None, collecting_bus: tuple[EventBus, list[uuid.UUID]]
+) -> None:
+    """A claim or a mark lost with the server's last moments only sends an event again (the
+    inboxes make that harmless), so the relay's transactions do not wait for their WAL flush,
+    and the writes they follow do not queue behind them for the disk."""
+    bus, received = collecting_bus
+    statements: dict[int, list[str]] = {}
+
+    def note(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.setdefault(id(connection), []).append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=0.2)
+    relay.start()
+    try:
+        _stage(engine, 3)
+        await _until(lambda: len(received) >= 3)
+        await _until(lambda: _pending(engine) == 0)
+    finally:
+        await relay.stop()
+        event.remove(engine, "before_cursor_execute", note)
+    relay_steps = [
+        (before, statement)
+        for seen in statements.values()
+        for before, statement in zip(["", *seen], seen, strict=False)
+        if statement.startswith("UPDATE outbox_event")
+    ]
+    assert {statement.split(" SET ")[1].split(" ")[0] for _, statement in relay_steps} >= {
+        "next_attempt_at",  # the claim
+        "sent_at",  # the mark
+    }
+    assert all(before == "SET LOCAL synchronous_commit = off" for before, _ in relay_steps), (
+        relay_steps
+    )
+
+
 def _publish_lags() -> float:
     return float(REGISTRY.get_sample_value("events_publish_lag_seconds_count") or 0.0)
 
