@@ -123,10 +123,15 @@ class Notification(SQLModel, table=True):
 
 class NotificationTurn(SQLModel, table=True):
     """A user's turn to be given notifications: each transaction that writes them some locks
-    this row first (service.in_turn), so their notifications become visible in seq order."""
+    this row first (service.in_turn), so their notifications become visible in seq order.
+    A deleted account's row stays, marked `forgotten_at`: no notification is written for
+    them again, whatever event comes late."""
 
     __tablename__ = "notification_turn"
     user_id: uuid.UUID = Field(primary_key=True)
+    forgotten_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 WEBHOOK_EVENTS = ("notification.created", "import.finished")

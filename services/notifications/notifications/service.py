@@ -142,12 +142,17 @@ def in_turn(users: str) -> str:
     forms a user's row only after taking their turn: a second transaction writing to a user
     draws its seqs after the first has committed or rolled back. Without this, a lower seq
     could commit after a higher one, and a stream that had sent the higher one would never
-    send it."""
+    send it.
+
+    A deleted account's turn is never given (`forget`): its user is left out of `turn`, so
+    nothing is written for them, even by a fan-out that read them as a subscriber before the
+    deletion committed."""
     return (
         "turn AS ("
         "  INSERT INTO notification_turn (user_id)"
         f"  SELECT user_id FROM {users} ORDER BY user_id"
         "  ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id"
+        "  WHERE notification_turn.forgotten_at IS NULL"
         "  RETURNING user_id"
         ")"
     )
@@ -480,9 +485,19 @@ def everything(session: Session, *, user_id: uuid.UUID) -> list[Notification]:
 
 
 def forget(session: Session, *, user_id: uuid.UUID) -> None:
-    """A deleted account's notifications and subscription go (in the caller's transaction)."""
+    """A deleted account's notifications and subscription go (in the caller's transaction).
+    Its turn is taken first and kept, marked forgotten: a transaction writing to the user
+    just now is waited for (and what it wrote goes too), and none is written after."""
+    statement = insert(NotificationTurn).values(user_id=user_id, forgotten_at=utcnow())
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"forgotten_at": func.coalesce(
+                col(NotificationTurn.forgotten_at), statement.excluded.forgotten_at
+            )},
+        )
+    )  # fmt: skip
     session.execute(delete(Notification).where(col(Notification.user_id) == user_id))
-    session.execute(delete(NotificationTurn).where(col(NotificationTurn.user_id) == user_id))
     session.execute(delete(Subscriber).where(col(Subscriber.user_id) == user_id))
     session.execute(delete(Watchlisted).where(col(Watchlisted.user_id) == user_id))
     session.execute(delete(ReleaseAlert).where(col(ReleaseAlert.user_id) == user_id))

@@ -272,14 +272,52 @@ def test_a_users_notifications_become_visible_in_the_order_of_their_seqs(
         ]
 
 
-def test_a_deleted_account_leaves_no_turn_behind(notifications_engine: Engine) -> None:
+def _count(engine: Engine, table: str, user: uuid.UUID) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE user_id = :user"), {"user": user}
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("late", [_trending_for, _picks_for, _import_for])
+def test_nothing_is_written_for_a_deleted_account_whatever_comes_late(
+    notifications_engine: Engine,
+    late: Callable[[Session, uuid.UUID], list[service.Delivered]],
+) -> None:
     user = _subscribe(notifications_engine)
     with Session(notifications_engine) as session:
         _import_for(session, user)
         session.commit()
         service.forget(session, user_id=user)
         session.commit()
-        left = session.execute(
-            text("SELECT count(*) FROM notification_turn WHERE user_id = :user"), {"user": user}
-        ).scalar_one()
-    assert left == 0
+        assert [d for d in late(session, user) if d.user_id == user] == []
+        session.commit()
+    assert _count(notifications_engine, "notification", user) == 0
+    assert _count(notifications_engine, "subscriber", user) == 0
+
+
+def test_a_deletion_waits_for_a_notification_being_written_and_takes_it_too(
+    notifications_engine: Engine,
+) -> None:
+    """A fan-out that read the user as a subscriber just before the deletion: the deletion
+    waits for its turn, so what the fan-out wrote goes with the rest."""
+    user = _subscribe(notifications_engine)
+    forgotten = threading.Event()
+
+    def forget() -> None:
+        with Session(notifications_engine) as session:
+            service.forget(session, user_id=user)
+            session.commit()
+        forgotten.set()
+
+    with Session(notifications_engine) as session:
+        assert [d.user_id for d in _trending_for(session, user)] == [user]
+        deleting = threading.Thread(target=forget, daemon=True)
+        deleting.start()
+        assert not forgotten.wait(timeout=1.0), "the deletion did not wait for the fan-out"
+        session.commit()
+    deleting.join(timeout=10)
+    assert forgotten.is_set()
+    assert _count(notifications_engine, "notification", user) == 0
