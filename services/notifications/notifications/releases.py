@@ -16,7 +16,15 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from notifications.models import RELEASE_AVAILABLE
-from notifications.service import RETURNING, Delivered, delivered_row, in_turn, prune
+from notifications.service import (
+    HOLD_USER_SHARED,
+    NOT_FORGOTTEN,
+    RETURNING,
+    Delivered,
+    delivered_row,
+    in_turn,
+    prune,
+)
 from shared.inbox import execute_later
 
 DEFAULT_REGION = "US"
@@ -26,7 +34,8 @@ HEADINGS = {"theatrical": "Out now", "digital": "Out now", "streaming": "Now str
 # Plain SQL built once: every watchlist change in the system passes through here (built with
 # the ORM's insert() and delete() per event, these cost more than running them).
 _WATCHLISTED = text(
-    "INSERT INTO watchlisted (user_id, movie_id, added_at) VALUES (:user_id, :movie_id, :at) "
+    "INSERT INTO watchlisted (user_id, movie_id, added_at) "
+    "SELECT :user_id, :movie_id, :at WHERE " + NOT_FORGOTTEN + " "
     "ON CONFLICT (user_id, movie_id) DO UPDATE SET added_at = excluded.added_at"
 )
 _UNWATCHLISTED = text(
@@ -35,6 +44,8 @@ _UNWATCHLISTED = text(
 
 
 def watchlisted(session: Session, *, user_id: uuid.UUID, movie_id: int, at: datetime) -> None:
+    """The title is on the user's watchlist (unless the account was deleted)."""
+    execute_later(session, HOLD_USER_SHARED, {"user_id": user_id})
     execute_later(session, _WATCHLISTED, {"user_id": user_id, "movie_id": movie_id, "at": at})
 
 

@@ -45,9 +45,33 @@ class Delivered:
     notification_id: uuid.UUID
 
 
+# A user's account against its deletion: a deletion (`forget`) takes the lock alone, and a
+# write that would bring the user back (a subscription, preferences, a watchlist copy) takes it
+# shared, then writes only if the account is not forgotten. An event that comes after the
+# deletion, or while it runs, writes nothing.
+HOLD_USER_SHARED = text(
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended(CAST(:user_id AS text), 7402))"
+)
+_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:user_id AS text), 7402))")
+NOT_FORGOTTEN = (
+    "NOT EXISTS (SELECT 1 FROM notification_turn"
+    " WHERE user_id = :user_id AND forgotten_at IS NOT NULL)"
+)
+_FORGOTTEN = text(f"SELECT NOT {NOT_FORGOTTEN}")
+
+
+def _forgotten(session: Session, user_id: uuid.UUID) -> bool:
+    """Whether the account was deleted; holds it against a deletion until the transaction
+    ends (the check runs after the lock is held, so it sees a deletion that just ended)."""
+    session.execute(HOLD_USER_SHARED, {"user_id": user_id})
+    return bool(session.execute(_FORGOTTEN, {"user_id": user_id}).scalar_one())
+
+
 def subscribe(session: Session, *, user_id: uuid.UUID, at: datetime) -> None:
     """A new user, registered `at`: notified of everything until they say otherwise. Their
     preferences may have arrived first; then only the subscription time is set."""
+    if _forgotten(session, user_id):
+        return
     statement = insert(Subscriber).values(
         user_id=user_id,
         notify_trending=True,
@@ -73,6 +97,8 @@ def update_preferences(
 ) -> None:
     """Take the user's notify flags, genres, language, region and services; an older change
     arriving late changes nothing."""
+    if _forgotten(session, user_id):
+        return
     statement = insert(Subscriber).values(
         user_id=user_id,
         notify_trending=preferences.notify.trending,
@@ -488,6 +514,7 @@ def forget(session: Session, *, user_id: uuid.UUID) -> None:
     """A deleted account's notifications and subscription go (in the caller's transaction).
     Its turn is taken first and kept, marked forgotten: a transaction writing to the user
     just now is waited for (and what it wrote goes too), and none is written after."""
+    session.execute(_HOLD_USER, {"user_id": user_id})
     statement = insert(NotificationTurn).values(user_id=user_id, forgotten_at=utcnow())
     session.execute(
         statement.on_conflict_do_update(

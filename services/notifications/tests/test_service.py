@@ -321,3 +321,52 @@ def test_a_deletion_waits_for_a_notification_being_written_and_takes_it_too(
     deleting.join(timeout=10)
     assert forgotten.is_set()
     assert _count(notifications_engine, "notification", user) == 0
+
+
+def test_what_comes_after_a_deletion_does_not_bring_the_user_back(
+    notifications_engine: Engine,
+) -> None:
+    """Events of a deleted user that come late (they travel apart, from other producers, or
+    were handled by another replica) leave nothing: no subscription, preferences or
+    watchlist copy."""
+    user = _subscribe(notifications_engine)
+    with Session(notifications_engine) as session:
+        service.forget(session, user_id=user)
+        session.commit()
+        later = datetime.now(UTC) + timedelta(seconds=1)
+        service.subscribe(session, user_id=user, at=later)
+        service.update_preferences(
+            session, user_id=user, preferences=UserPreferences(genres=(18,)), at=later
+        )
+        releases.watchlisted(session, user_id=user, movie_id=11, at=later)
+        session.commit()
+    for table in ("subscriber", "watchlisted", "notification"):
+        assert _count(notifications_engine, table, user) == 0, table
+
+
+def test_a_change_that_meets_a_deletion_under_way_waits_for_it_and_writes_nothing(
+    notifications_engine: Engine,
+) -> None:
+    user = _subscribe(notifications_engine)
+    changed = threading.Event()
+
+    def change() -> None:
+        with Session(notifications_engine) as session:
+            service.update_preferences(
+                session,
+                user_id=user,
+                preferences=UserPreferences(genres=(18,)),
+                at=datetime.now(UTC) + timedelta(seconds=1),
+            )
+            session.commit()
+        changed.set()
+
+    with Session(notifications_engine) as session:
+        service.forget(session, user_id=user)
+        changing = threading.Thread(target=change, daemon=True)
+        changing.start()
+        assert not changed.wait(timeout=1.0), "the change did not wait for the deletion"
+        session.commit()
+    changing.join(timeout=10)
+    assert changed.is_set()
+    assert _count(notifications_engine, "subscriber", user) == 0
