@@ -198,6 +198,7 @@ def subscription(
             consumer=CONSUMER,
             envelope=envelope,
             effect=lambda s: profile.forget(s, user_id=event.user_id),
+            alone=True,  # it holds the user's lock alone: never in a batch holding others'
         )
         await drop(event.user_id)
 

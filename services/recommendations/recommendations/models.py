@@ -47,3 +47,12 @@ class TopPick(SQLModel, table=True):
         default_factory=list, sa_column=Column(ARRAY(Integer), nullable=False)
     )
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ForgottenUser(SQLModel, table=True):
+    """A deleted account: nothing of it is written again, whatever event comes late."""
+
+    __tablename__ = "forgotten_user"
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    forgotten_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

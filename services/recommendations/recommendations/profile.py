@@ -16,11 +16,27 @@ LISTED = "listed"  # on one of the user's own lists at least
 NOT_INTERESTED = "not_interested"  # no taste signal, only never recommended
 
 
+# A user's account against its deletion: the deletion (`forget`) takes the lock alone and
+# leaves a tombstone; a write that would bring the user back takes it shared and writes only
+# for a user not forgotten, so an event that comes after the deletion (a retry, another
+# replica's) or meets it under way writes nothing.
+_HOLD_USER_SHARED = text(
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended(CAST(:user_id AS text), 7403))"
+)
+_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:user_id AS text), 7403))")
+_NOT_FORGOTTEN = "NOT EXISTS (SELECT 1 FROM forgotten_user WHERE user_id = CAST(:user_id AS uuid))"
+_FORGOTTEN = text(f"SELECT NOT {_NOT_FORGOTTEN}")
+_FORGET = text(
+    "INSERT INTO forgotten_user (user_id, forgotten_at) VALUES (CAST(:user_id AS uuid), now()) "
+    "ON CONFLICT DO NOTHING"
+)
+
 # Plain SQL built once: the expression language's statement, built for every event, cost
 # the consumer more than running it. Each SET sees the row as it was.
 _SIGNAL_ADDED = text(
     "INSERT INTO taste_signal (user_id, movie_id, kind, score, added_at) "
-    "VALUES (CAST(:user_id AS uuid), :movie_id, :kind, :score, :at) "
+    "SELECT CAST(:user_id AS uuid), :movie_id, :kind, CAST(:score AS numeric),"
+    " CAST(:at AS timestamptz) WHERE " + _NOT_FORGOTTEN + " "
     "ON CONFLICT (user_id, movie_id, kind) DO UPDATE SET "
     "added_at = greatest(taste_signal.added_at, excluded.added_at), "
     "score = CASE WHEN taste_signal.added_at IS NULL OR taste_signal.added_at < excluded.added_at "
@@ -28,7 +44,8 @@ _SIGNAL_ADDED = text(
 )
 _SIGNAL_REMOVED = text(
     "INSERT INTO taste_signal (user_id, movie_id, kind, removed_at) "
-    "VALUES (CAST(:user_id AS uuid), :movie_id, :kind, :at) "
+    "SELECT CAST(:user_id AS uuid), :movie_id, :kind, CAST(:at AS timestamptz)"
+    " WHERE " + _NOT_FORGOTTEN + " "
     "ON CONFLICT (user_id, movie_id, kind) DO UPDATE SET "
     "removed_at = greatest(taste_signal.removed_at, excluded.removed_at)"
 )
@@ -44,6 +61,7 @@ def signal_added(
     score: float | None = None,
 ) -> None:
     """Record an add (or a new rating); one older than what is recorded changes nothing."""
+    execute_later(session, _HOLD_USER_SHARED, {"user_id": str(user_id)})
     execute_later(
         session,
         _SIGNAL_ADDED,
@@ -55,6 +73,7 @@ def signal_removed(
     session: Session, *, user_id: uuid.UUID, movie_id: int, kind: str, at: datetime
 ) -> None:
     """Record a removal; it only hides adds that happened before it."""
+    execute_later(session, _HOLD_USER_SHARED, {"user_id": str(user_id)})
     execute_later(
         session,
         _SIGNAL_REMOVED,
@@ -95,6 +114,9 @@ def preferences_changed(
     session: Session, *, user_id: uuid.UUID, genres: list[int], include_adult: bool, at: datetime
 ) -> None:
     """Keep the newest preferences; an older change arriving late changes nothing."""
+    session.execute(_HOLD_USER_SHARED, {"user_id": str(user_id)})
+    if session.execute(_FORGOTTEN, {"user_id": str(user_id)}).scalar_one():
+        return  # the account was deleted
     statement = insert(TastePreference).values(
         user_id=user_id, genres=genres, include_adult=include_adult, updated_at=at
     )
@@ -122,6 +144,9 @@ def load(session: Session, *, user_id: uuid.UUID) -> Profile:
 
 
 def forget(session: Session, *, user_id: uuid.UUID) -> None:
-    """Everything known of a deleted account goes."""
+    """Everything known of a deleted account goes, and a tombstone stays (nothing of the
+    user is written again). Writes of the user under way are waited for first."""
+    session.execute(_HOLD_USER, {"user_id": str(user_id)})
+    session.execute(_FORGET, {"user_id": str(user_id)})
     for table in (TasteSignal, TastePreference, TopPick):
         session.execute(delete(table).where(col(table.user_id) == user_id))  # type: ignore[attr-defined]

@@ -27,7 +27,10 @@ def recommendations_engine(recommendations_settings: RecommendationsSettings) ->
 def clean_recommendations_db(recommendations_engine: Engine) -> None:
     with recommendations_engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE taste_signal, taste_preference, top_pick, inbox_event, outbox_event")
+            text(
+                "TRUNCATE taste_signal, taste_preference, top_pick, inbox_event, outbox_event,"
+                " forgotten_user"
+            )
         )
 
 

@@ -383,3 +383,28 @@ def test_top_picks_announce_only_new_titles(recommendations_engine: Engine) -> N
     # the event carries what notifications shows, so it need not ask the catalog
     data = json.loads(bytes(rows[0][1]))["data"]
     assert data["new_movies"] == [{"id": 4, "title": "Title 4", "genre_ids": [18]}]
+
+
+async def test_events_that_come_after_the_deletion_bring_nothing_of_the_user_back(
+    recommendations_engine: Engine, cache: UserPageCache
+) -> None:
+    """A favorite or a preferences change of a deleted user handled late (a retry from the
+    delay queue, another replica's) writes nothing: the deletion leaves a tombstone."""
+    from recommendations import profile as profiles
+    from shared.events import UserDeleted, UserPreferencesChanged
+
+    user = uuid.uuid4()
+    before = datetime.now(UTC)
+    added = FavoriteAdded(user_id=user, movie_id=1, at=before)
+    await _handle(recommendations_engine, added, wrap(added, producer="library"), cache)
+    deleted = UserDeleted(user_id=user, deleted_at=datetime.now(UTC))
+    await _handle(recommendations_engine, deleted, wrap(deleted, producer="auth"), cache)
+    late = [
+        FavoriteAdded(user_id=user, movie_id=2, at=before),
+        UserPreferencesChanged(user_id=user, preferences={"genres": [28]}),
+    ]
+    for event in late:
+        await _handle(recommendations_engine, event, wrap(event, producer="late"), cache)
+    with Session(recommendations_engine) as session:
+        loaded = profiles.load(session, user_id=user)
+    assert loaded.signals == [] and loaded.preferred_genres == []
