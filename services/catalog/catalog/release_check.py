@@ -76,10 +76,14 @@ class ReleaseCheck(SQLModel, table=True):
 # Plain SQL built once, the row and its title's check in one round trip: every favorite and
 # watchlist change in the system passes through here (built with the ORM's insert() per event,
 # this was the catalog's largest cost under write load: measured with `make bench --profile`).
+# Not for a deleted account (its viewer row stays as a tombstone): a list event handled after
+# the deletion (a retry, another replica's) brings nothing of the user back.
 _WATCH = text(
     "WITH watched AS ("
     " INSERT INTO release_watch (user_id, movie_id, list, added_at)"
-    " VALUES (:user_id, :movie_id, :list, :at) ON CONFLICT DO NOTHING) "
+    " SELECT :user_id, :movie_id, :list, :at WHERE NOT EXISTS"
+    "  (SELECT 1 FROM viewer WHERE user_id = :user_id AND forgotten)"
+    " ON CONFLICT DO NOTHING) "
     "INSERT INTO release_check (movie_id, next_check_at, state)"
     " VALUES (:movie_id, now(), '{}') ON CONFLICT DO NOTHING"
 )

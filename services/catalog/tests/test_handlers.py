@@ -439,6 +439,18 @@ async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
         assert connection.execute(
             text("SELECT allowed, language FROM viewer WHERE user_id = :u"), {"u": user}
         ).one() == (False, None)
+    # Nor does a title put on a list before the deletion, delivered late.
+    from shared.events import FavoriteAdded, WatchlistAdded
+
+    for listed in (
+        WatchlistAdded(user_id=user, movie_id=11, at=now - timedelta(seconds=1)),
+        FavoriteAdded(user_id=user, movie_id=12, at=now - timedelta(seconds=1)),
+    ):
+        await handlers[listed.event_type](listed, wrap(listed, producer="library"))
+    with engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT count(*) FROM release_watch WHERE user_id = :u"), {"u": user}
+        ).scalar_one() == 0
 
 
 def _refresher(make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, settings):  # type: ignore[no-untyped-def]
