@@ -448,9 +448,12 @@ async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
     ):
         await handlers[listed.event_type](listed, wrap(listed, producer="library"))
     with engine.connect() as connection:
-        assert connection.execute(
-            text("SELECT count(*) FROM release_watch WHERE user_id = :u"), {"u": user}
-        ).scalar_one() == 0
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM release_watch WHERE user_id = :u"), {"u": user}
+            ).scalar_one()
+            == 0
+        )
 
 
 def _refresher(make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, settings):  # type: ignore[no-untyped-def]
