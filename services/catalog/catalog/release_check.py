@@ -77,7 +77,9 @@ class ReleaseCheck(SQLModel, table=True):
 # watchlist change in the system passes through here (built with the ORM's insert() per event,
 # this was the catalog's largest cost under write load: measured with `make bench --profile`).
 # Not for a deleted account (its viewer row stays as a tombstone): a list event handled after
-# the deletion (a retry, another replica's) brings nothing of the user back.
+# the deletion (a retry, another replica's) brings nothing of the user back. One handled while
+# the deletion is still uncommitted does not see the tombstone yet and can leave its row; no
+# lock is taken for that window on this path, which every list change in the system passes.
 _WATCH = text(
     "WITH watched AS ("
     " INSERT INTO release_watch (user_id, movie_id, list, added_at)"
