@@ -4,6 +4,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import orjson
 import pytest
@@ -227,6 +228,39 @@ def _release_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
     )  # fmt: skip
 
 
+T = TypeVar("T")
+
+
+def _waits_for_the_first(
+    engine: Engine,
+    first: Callable[[Session], object],
+    second: Callable[[Session], T],
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> T:
+    """Runs `first` in a transaction left open, then `second` in another on a thread: asserts
+    that `second` is still waiting a second later (`meanwhile` runs then), commits `first`,
+    and gives back what `second` returned once it has committed too."""
+    returned: list[T] = []
+
+    def run_second() -> None:
+        with Session(engine) as session:
+            returned.append(second(session))
+            session.commit()
+
+    with Session(engine) as session:
+        first(session)
+        waiting = threading.Thread(target=run_second, daemon=True)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        meanwhile()
+        assert waiting.is_alive(), "the second transaction did not wait for the first"
+        session.commit()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive() and returned, "the second transaction did not end"
+    return returned[0]
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -245,25 +279,22 @@ def test_a_users_notifications_become_visible_in_the_order_of_their_seqs(
     """A second transaction writing to a user waits for the first: were it to commit first, a
     stream that sent its seq would never send the first's lower one, nor would a resume."""
     user = _subscribe(notifications_engine)
-    written_second: list[service.Delivered] = []
+    written_first: list[service.Delivered] = []
 
-    def write_second() -> None:
-        with Session(notifications_engine) as session:
-            written_second.extend(second(session, user))
-            session.commit()
+    def write_first(session: Session) -> None:
+        written_first.extend(d for d in first(session, user) if d.user_id == user)
 
-    with Session(notifications_engine) as session:
-        written_first = [d for d in first(session, user) if d.user_id == user]
-        assert len(written_first) == 1
-        writer = threading.Thread(target=write_second, daemon=True)
-        writer.start()
-        writer.join(timeout=1.0)
+    def nothing_visible_yet() -> None:
         with Session(notifications_engine) as reader:
             assert service.since(reader, user_id=user, after_seq=0) == []
-        assert writer.is_alive(), "the second write committed while the first was open"
-        session.commit()
-    writer.join(timeout=10)
-    assert not writer.is_alive()
+
+    written_second = _waits_for_the_first(
+        notifications_engine,
+        write_first,
+        lambda session: second(session, user),
+        meanwhile=nothing_visible_yet,
+    )
+    assert len(written_first) == 1
     assert [d.seq for d in written_second] > [d.seq for d in written_first]
     with Session(notifications_engine) as reader:
         assert [n.seq for n in service.since(reader, user_id=user, after_seq=0)] == [
@@ -304,22 +335,11 @@ def test_a_deletion_waits_for_a_notification_being_written_and_takes_it_too(
     """A fan-out that read the user as a subscriber just before the deletion: the deletion
     waits for its turn, so what the fan-out wrote goes with the rest."""
     user = _subscribe(notifications_engine)
-    forgotten = threading.Event()
-
-    def forget() -> None:
-        with Session(notifications_engine) as session:
-            service.forget(session, user_id=user)
-            session.commit()
-        forgotten.set()
-
-    with Session(notifications_engine) as session:
-        assert [d.user_id for d in _trending_for(session, user)] == [user]
-        deleting = threading.Thread(target=forget, daemon=True)
-        deleting.start()
-        assert not forgotten.wait(timeout=1.0), "the deletion did not wait for the fan-out"
-        session.commit()
-    deleting.join(timeout=10)
-    assert forgotten.is_set()
+    _waits_for_the_first(
+        notifications_engine,
+        lambda session: _trending_for(session, user),
+        lambda session: service.forget(session, user_id=user),
+    )
     assert _count(notifications_engine, "notification", user) == 0
 
 
@@ -348,25 +368,14 @@ def test_a_change_that_meets_a_deletion_under_way_waits_for_it_and_writes_nothin
     notifications_engine: Engine,
 ) -> None:
     user = _subscribe(notifications_engine)
-    changed = threading.Event()
-
-    def change() -> None:
-        with Session(notifications_engine) as session:
-            service.update_preferences(
-                session,
-                user_id=user,
-                preferences=UserPreferences(genres=(18,)),
-                at=datetime.now(UTC) + timedelta(seconds=1),
-            )
-            session.commit()
-        changed.set()
-
-    with Session(notifications_engine) as session:
-        service.forget(session, user_id=user)
-        changing = threading.Thread(target=change, daemon=True)
-        changing.start()
-        assert not changed.wait(timeout=1.0), "the change did not wait for the deletion"
-        session.commit()
-    changing.join(timeout=10)
-    assert changed.is_set()
+    _waits_for_the_first(
+        notifications_engine,
+        lambda session: service.forget(session, user_id=user),
+        lambda session: service.update_preferences(
+            session,
+            user_id=user,
+            preferences=UserPreferences(genres=(18,)),
+            at=datetime.now(UTC) + timedelta(seconds=1),
+        ),
+    )
     assert _count(notifications_engine, "subscriber", user) == 0
