@@ -421,6 +421,42 @@ async def test_the_acks_of_a_closed_channel_are_forgotten() -> None:
     assert acks._unsettled == {}
 
 
+async def test_a_message_whose_channel_closed_while_handled_is_left_to_come_again() -> None:
+    """aio-pika's message raises on `.channel` once its channel closed (a SIGTERM, a broker
+    restart); the ack gives up quietly instead of failing the consumer's callback."""
+    from aiormq.exceptions import ChannelInvalidStateError
+
+    from shared.bus.bus import _Acks
+
+    class _Channel:
+        is_closed = False
+
+    class _Message:
+        def __init__(self, channel: _Channel) -> None:
+            self._channel, self.delivery_tag, self.message_id = channel, 1, "m-1"
+            self.acked: list[bool] = []
+
+        @property
+        def channel(self) -> _Channel:
+            if self._channel.is_closed:
+                raise ChannelInvalidStateError
+            return self._channel
+
+        async def ack(self, multiple: bool = False) -> None:
+            self.acked.append(multiple)
+
+    acks, channel = _Acks(), _Channel()
+    message = _Message(channel)
+    acks.delivered(message)  # type: ignore[arg-type]
+    channel.is_closed = True
+    await acks.ack(message)  # type: ignore[arg-type]
+    acks.settled_alone(message)  # type: ignore[arg-type]
+    late = _Message(channel)  # delivered as the channel closed
+    acks.delivered(late)  # type: ignore[arg-type]
+    assert message.acked == [] and late.acked == []
+    await acks.ack(_Message(_Channel()))  # type: ignore[arg-type]  # other channels go on
+
+
 async def test_acks_reach_the_broker_in_the_order_decided() -> None:
     """A broker's view of one channel, with acks that may be overtaken on their way (as in
     aiormq's ten-frame write queue): handlers finishing in a random order never make an ack

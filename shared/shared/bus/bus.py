@@ -445,12 +445,13 @@ class _Acks:
         self._sending = asyncio.Lock()
 
     def delivered(self, message: AbstractIncomingMessage) -> None:
-        if message.delivery_tag is not None:
-            self._unsettled.setdefault(message.channel, {})[message.delivery_tag] = None
+        channel = _channel_of(message)
+        if message.delivery_tag is not None and channel is not None:
+            self._unsettled.setdefault(channel, {})[message.delivery_tag] = None
 
     def settled_alone(self, message: AbstractIncomingMessage) -> None:
         """After the message's own ack, nack or reject went out."""
-        unsettled = self._unsettled.get(message.channel)
+        unsettled = self._unsettled.get(_channel_of(message))
         if unsettled is not None:
             unsettled.pop(message.delivery_tag or 0, None)
             if not unsettled:
@@ -458,7 +459,14 @@ class _Acks:
 
     async def ack(self, message: AbstractIncomingMessage) -> None:
         """Acknowledge a handled message with the others handled now; returns once sent."""
-        unsettled = self._unsettled.get(message.channel)
+        channel = _channel_of(message)
+        if channel is None:  # closed while the message was handled: the broker has it again
+            logger.info(
+                "ack not sent: the channel closed; the message will come again",
+                extra={"event_id": message.message_id},
+            )
+            return
+        unsettled = self._unsettled.get(channel)
         if unsettled is None or message.delivery_tag not in unsettled:
             await _settle(message.ack(), message, "ack")  # not tracked: on its own
             return
@@ -730,6 +738,15 @@ def _id_in(item: Any) -> str | None:
     """The event id an unparseable bundle item claims, for the dead letter's logs."""
     found = item.get("event_id") if isinstance(item, dict) else None
     return str(found) if found is not None else None
+
+
+def _channel_of(message: AbstractIncomingMessage) -> object | None:
+    """The message's channel, or None once it closed (aio-pika raises then): the broker
+    delivers the message again on a new channel."""
+    try:
+        return message.channel
+    except ChannelInvalidStateError:
+        return None
 
 
 async def _settle(settling: Awaitable[None], message: AbstractIncomingMessage, verb: str) -> None:
