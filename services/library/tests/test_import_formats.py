@@ -102,6 +102,13 @@ def test_trakt_export() -> None:
         ("trakt", "ratings.json", b'{"not": "trakt"}', 422, "not a Trakt export"),
         ("trakt", "ratings.json", b"[{]", 422, "not JSON"),
         ("trakt", "ratings.csv", b"Date,Name\n", 415, "not a Trakt export"),
+        (
+            "trakt",
+            "collection-movies.json",
+            b'[{"collected_at": "2020-01-01T00:00:00Z", "movie": {"title": "Heat", "year": 1995}}]',
+            422,
+            "nothing to bring over",
+        ),
         ("imdb", "ratings.csv", b"Title,Year\nAlien,1979\n", 422, "no Const column"),
         ("imdb", "ratings.json", b'{"a": 1}', 415, "not an IMDb CSV"),
         ("letterboxd", "ratings.csv", b"Film,When\nAlien,1979\n", 422, "Letterboxd"),
@@ -115,6 +122,10 @@ def test_files_that_are_not_what_their_source_says(
     with pytest.raises(FileRefused) as refused:
         read(source, name, data)  # type: ignore[arg-type]
     assert refused.value.status == status and says in refused.value.reason
+
+
+def test_an_empty_trakt_file_is_an_export_with_nothing_in_it() -> None:
+    assert read("trakt", "watchlist.json", b"[]") == []
 
 
 def test_a_zip_bomb_and_too_many_rows_are_refused() -> None:

@@ -384,6 +384,12 @@ def _trakt_items(name: str, items: list[Any], listed: ImportedList | None) -> li
         )  # fmt: skip
         if kind == "rating" and rows[-1].score is None and rows[-1].not_a_film is None:
             raise FileRefused(422, f"{name} is not a Trakt export: item {number} has no rating")
+    if items and not rows:  # a collection, a show's progress: refused alone, skipped in a zip
+        raise FileRefused(
+            422,
+            f"{name} has nothing to bring over: none of its items is a rating, a viewing,"
+            " a watchlist entry or a list item",
+        )
     return rows
 
 
