@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, exc, text
+from sqlalchemy import Engine, TextClause, event, exc, text
 from sqlmodel import Session, SQLModel, create_engine
 
 # Explicit constraint names so Alembic migrations are stable across databases.
@@ -125,3 +125,11 @@ def _lost_before_commit(session: Session, error: exc.DBAPIError) -> bool:
 def ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def user_lock(namespace: int, *, shared: bool = False) -> TextClause:
+    """SQL that takes a transaction-scoped advisory lock on one user (`:user_id`, a uuid or its
+    text), held until the transaction ends (commit, rollback or a lost connection). Each rule
+    of a database that locks users has its own `namespace`, so they never wait on each other."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    return text(f"SELECT {function}(hashtextextended(CAST(:user_id AS text), {namespace}))")

@@ -4,7 +4,7 @@ Fan-out is set-based: one INSERT ... SELECT per event writes every subscriber's 
 (a refresh never costs a round trip per user), idempotent through a unique key on
 (user, source event, type); each user keeps only their newest `history_per_user`.
 
-A user's notifications become visible in the order of their seqs (`IN_TURN`), so a stream or
+A user's notifications become visible in the order of their seqs (`in_turn`), so a stream or
 a resume that has seen one seq has seen every lower one of that user.
 """
 
@@ -31,7 +31,7 @@ from notifications.models import (
     TrendingRefresh,
     Watchlisted,
 )
-from shared.db import utcnow
+from shared.db import user_lock, utcnow
 from shared.events import UserPreferences
 
 
@@ -49,15 +49,13 @@ class Delivered:
 # write that would bring the user back (a subscription, preferences, a watchlist copy) takes it
 # shared, then writes only if the account is not forgotten. An event that comes after the
 # deletion, or while it runs, writes nothing.
-HOLD_USER_SHARED = text(
-    "SELECT pg_advisory_xact_lock_shared(hashtextextended(CAST(:user_id AS text), 7402))"
+HOLD_USER_SHARED = user_lock(7402, shared=True)
+_HOLD_USER = user_lock(7402)
+_FORGOTTEN_TURN = (
+    "SELECT 1 FROM notification_turn WHERE user_id = :user_id AND forgotten_at IS NOT NULL"
 )
-_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:user_id AS text), 7402))")
-NOT_FORGOTTEN = (
-    "NOT EXISTS (SELECT 1 FROM notification_turn"
-    " WHERE user_id = :user_id AND forgotten_at IS NOT NULL)"
-)
-_FORGOTTEN = text(f"SELECT NOT {NOT_FORGOTTEN}")
+NOT_FORGOTTEN = f"NOT EXISTS ({_FORGOTTEN_TURN})"
+_FORGOTTEN = text(f"SELECT EXISTS ({_FORGOTTEN_TURN})")
 
 
 def _forgotten(session: Session, user_id: uuid.UUID) -> bool:

@@ -9,6 +9,7 @@ from sqlmodel import Session, col
 
 from recommendations.engine import Profile, Signal
 from recommendations.models import TastePreference, TasteSignal, TopPick
+from shared.db import user_lock
 from shared.inbox import execute_later
 
 FAVORITE, RATING, WATCHED, WATCHLIST = "favorite", "rating", "watched", "watchlist"
@@ -20,12 +21,11 @@ NOT_INTERESTED = "not_interested"  # no taste signal, only never recommended
 # leaves a tombstone; a write that would bring the user back takes it shared and writes only
 # for a user not forgotten, so an event that comes after the deletion (a retry, another
 # replica's) or meets it under way writes nothing.
-_HOLD_USER_SHARED = text(
-    "SELECT pg_advisory_xact_lock_shared(hashtextextended(CAST(:user_id AS text), 7403))"
-)
-_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(CAST(:user_id AS text), 7403))")
-_NOT_FORGOTTEN = "NOT EXISTS (SELECT 1 FROM forgotten_user WHERE user_id = CAST(:user_id AS uuid))"
-_FORGOTTEN = text(f"SELECT NOT {_NOT_FORGOTTEN}")
+_HOLD_USER_SHARED = user_lock(7403, shared=True)
+_HOLD_USER = user_lock(7403)
+_IS_FORGOTTEN = "SELECT 1 FROM forgotten_user WHERE user_id = CAST(:user_id AS uuid)"
+_NOT_FORGOTTEN = f"NOT EXISTS ({_IS_FORGOTTEN})"
+_FORGOTTEN = text(f"SELECT EXISTS ({_IS_FORGOTTEN})")
 _FORGET = text(
     "INSERT INTO forgotten_user (user_id, forgotten_at) VALUES (CAST(:user_id AS uuid), now()) "
     "ON CONFLICT DO NOTHING"

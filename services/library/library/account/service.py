@@ -32,7 +32,7 @@ from shared.account_export import (
     ReviewExport,
     WatchExport,
 )
-from shared.db import utcnow
+from shared.db import user_lock, utcnow
 from shared.events import RatingRemoved, ReviewDeleted
 from shared.outbox import add_event
 
@@ -142,7 +142,7 @@ def _lists(session: Session, *, user_id: uuid.UUID) -> list[ListExport]:
     ]
 
 
-_HOLD_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7401))")
+_HOLD_USER = user_lock(7401)  # the tombstone trigger takes it shared (migration 0006)
 _TOMBSTONE = text(
     "INSERT INTO forgotten_user (user_id, forgotten_at) "
     "VALUES (CAST(:user_id AS uuid), :at) ON CONFLICT DO NOTHING"

@@ -27,13 +27,13 @@ from library.imports.models import (
     no_created,
 )
 from shared.account_export import UnmatchedRow
-from shared.db import utcnow
+from shared.db import user_lock, utcnow
 from shared.errors import ProblemError
 from shared.events import ImportFinished
 from shared.outbox import add_event
 
 UNFINISHED = ("queued", "running")
-_HOLD_USERS_IMPORTS = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7403))")
+_HOLD_USERS_IMPORTS = user_lock(7403)
 
 
 def start(

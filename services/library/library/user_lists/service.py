@@ -25,13 +25,13 @@ from library.user_lists.models import (
     Owner,
     UserList,
 )
-from shared.db import utcnow
+from shared.db import user_lock, utcnow
 from shared.errors import ProblemError
 from shared.events import ListItemAdded, ListItemRemoved
 from shared.outbox import add_event
 
 # Creating lists is serialised per user so the limit holds (not the user's deletion lock).
-_HOLD_USERS_LISTS = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7402))")
+_HOLD_USERS_LISTS = user_lock(7402)
 NOT_FOUND = "No such list, or it is private"
 
 
