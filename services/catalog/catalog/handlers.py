@@ -145,6 +145,7 @@ def _viewers(subscription: Subscription, *, engine: Engine, viewers: Viewers) ->
                 consumer=CONSUMER,
                 envelope=envelope,
                 effect=lambda s: _forget(s, viewers, event, envelope),
+                alone=True,  # it holds the user's lock: never in a batch holding others'
             )
         except RedisError as exc:
             raise TransientError("Redis unavailable") from exc
@@ -153,6 +154,7 @@ def _viewers(subscription: Subscription, *, engine: Engine, viewers: Viewers) ->
 def _forget(
     session: Session, viewers: Viewers, event: UserDeleted, envelope: EventEnvelope
 ) -> None:
+    release_check.hold_watcher(session, user_id=event.user_id)
     viewers.forget(session, user_id=event.user_id, at=envelope.occurred_at)
     release_check.forget_watcher(session, user_id=event.user_id)
 

@@ -35,7 +35,7 @@ from catalog.releases import (
     facts_of,
 )
 from catalog.tmdb import TmdbClient, TmdbError, TmdbNotFound
-from shared.db import in_session
+from shared.db import in_session, user_lock
 from shared.events import CatalogMovieUpdated, CatalogReleaseAvailable
 from shared.inbox import execute_later
 from shared.outbox import add_event
@@ -77,9 +77,13 @@ class ReleaseCheck(SQLModel, table=True):
 # watchlist change in the system passes through here (built with the ORM's insert() per event,
 # this was the catalog's largest cost under write load: measured with `make bench --profile`).
 # Not for a deleted account (its viewer row stays as a tombstone): a list event handled after
-# the deletion (a retry, another replica's) brings nothing of the user back. One handled while
-# the deletion is still uncommitted does not see the tombstone yet and can leave its row; no
-# lock is taken for that window on this path, which every list change in the system passes.
+# the deletion (a retry, another replica's) brings nothing of the user back. The user's lock
+# closes the window of a deletion under way: a watch holds it shared (a statement of its own,
+# so the check after it reads what a deletion committed meanwhile), the deletion exclusive,
+# so one waits for the other and either the deletion takes the row or the watch sees the
+# tombstone. A statement more in the same round trip, on a path every list change passes.
+_HOLD_WATCHER_SHARED = user_lock(7405, shared=True)
+_HOLD_WATCHER = user_lock(7405)
 _WATCH = text(
     "WITH watched AS ("
     " INSERT INTO release_watch (user_id, movie_id, list, added_at)"
@@ -96,6 +100,7 @@ _UNWATCH = text(
 
 def watch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str, at: datetime) -> None:
     """A title joined a user's list; a title nobody watched yet is looked at right away."""
+    execute_later(session, _HOLD_WATCHER_SHARED, {"user_id": str(user_id)})
     execute_later(
         session, _WATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_, "at": at}
     )
@@ -103,6 +108,13 @@ def watch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str, at
 
 def unwatch(session: Session, *, user_id: uuid.UUID, movie_id: int, list_: str) -> None:
     execute_later(session, _UNWATCH, {"user_id": user_id, "movie_id": movie_id, "list": list_})
+
+
+def hold_watcher(session: Session, *, user_id: uuid.UUID) -> None:
+    """Before a deletion's tombstone: waits for the user's watches under way, and makes those
+    that come meanwhile wait until the deletion commits. Taken alone in its transaction (the
+    inbox's `alone`), never while holding other users' locks."""
+    session.execute(_HOLD_WATCHER, {"user_id": str(user_id)})
 
 
 def forget_watcher(session: Session, *, user_id: uuid.UUID) -> None:

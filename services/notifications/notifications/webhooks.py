@@ -18,14 +18,14 @@ from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session, col
 
 from notifications.models import Webhook, WebhookDelivery
-from shared.db import utcnow
+from shared.db import user_lock, utcnow
 
 RETRY_DELAYS_S = (10, 30, 120, 600, 1800, 3600, 7200, 14400)
 GIVE_UP_AFTER = timedelta(hours=26)
 DISABLE_AFTER = timedelta(days=3)
 MAX_WEBHOOKS_PER_USER = 10
 # Registrations are serialised per user so the limit holds when two arrive at once
-_HOLD_USERS_WEBHOOKS = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 7404))")
+_HOLD_USERS_WEBHOOKS = user_lock(7404)
 
 
 def new_secret() -> str:
