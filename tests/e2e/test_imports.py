@@ -108,6 +108,29 @@ def test_a_letterboxd_export_comes_over_once(api: httpx.Client, new_user: NewUse
     until(told, 10, "a notification for each finished import")
 
 
+def test_a_score_off_the_sites_scale_is_reported_never_rounded(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    mine = bearer(new_user())
+    ratings = (
+        "Date,Name,Year,Letterboxd URI,Rating\n"
+        "2021-01-05,Star Wars,1977,https://boxd.it/2a1i,4.3\n"
+        "2021-01-06,The Godfather,1972,https://boxd.it/2aNc,4.5\n"
+    ).encode()
+    job = imported(api, mine, "letterboxd", "ratings.csv", ratings)
+    assert (job["status"], job["rows"], job["matched"], job["created"]["ratings"]) == (
+        "done",
+        2,
+        1,
+        1,
+    ), job
+    assert [(u["row"], u["title"], u["reason"]) for u in job["unmatched"]] == [
+        ("ratings.csv:2", "Star Wars", "The score '4.3' is not 0.5 to 5 stars in halves")
+    ]
+    mine_now = api.get("/me/ratings", headers=mine).json()["results"]
+    assert [r["score"] for r in mine_now] == [9]  # The Godfather; nothing of 8.6
+
+
 def test_imdb_ratings_never_replace_newer_ones_made_here(
     api: httpx.Client, new_user: NewUser
 ) -> None:

@@ -145,3 +145,50 @@ def test_a_zip_bomb_and_too_many_rows_are_refused() -> None:
     with pytest.raises(FileRefused) as too_many:
         read("letterboxd", "ratings.csv", many)
     assert too_many.value.status == 413 and str(MAX_ROWS) in too_many.value.reason
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "data"),
+    [
+        (
+            "letterboxd",
+            "ratings.csv",
+            b"Date,Name,Year,Letterboxd URI,Rating\n"
+            b"2021-01-01,Alien,1979,u,4.3\n2021-01-01,Heat,1995,u,4.5\n"
+            b"2021-01-01,Ran,1985,u,nan\n2021-01-01,Jaws,1975,u,6\n",
+        ),
+        (
+            "imdb",
+            "ratings.csv",
+            b"Const,Your Rating,Date Rated,Title,Year\ntt0000001,7.3,2020-01-01,Alien,1979\n"
+            b"tt0000002,9,2020-01-01,Heat,1995\ntt0000003,0,2020-01-01,Ran,1985\n"
+            b"tt0000004,inf,2020-01-01,Jaws,1975\n",
+        ),
+        (
+            "trakt",
+            "ratings.json",
+            b'[{"rated_at": "2020-01-01T00:00:00Z", "type": "movie", "rating": 7.5,'
+            b' "movie": {"title": "Alien"}},'
+            b' {"rated_at": "2020-01-01T00:00:00Z", "type": "movie", "rating": 9,'
+            b' "movie": {"title": "Heat", "ids": {"tmdb": true}}},'
+            b' {"rated_at": "2020-01-01T00:00:00Z", "type": "movie", "rating": true,'
+            b' "movie": {"title": "Ran"}},'
+            b' {"rated_at": "2020-01-01T00:00:00Z", "type": "movie", "rating": 11,'
+            b' "movie": {"title": "Jaws"}}]',
+        ),
+    ],
+)
+def test_a_score_off_its_sites_scale_is_a_row_with_the_reason(
+    source: str, name: str, data: bytes
+) -> None:
+    """Never a score off this API's grid (4.3 stars is not 8.6), nor a row left out unsaid: the
+    row comes with why it cannot be brought over, which the import reports as unmatched."""
+    rows = read(source, name, data)  # type: ignore[arg-type]
+    assert [(r.title, r.score) for r in rows] == [
+        ("Alien", None),
+        ("Heat", 9.0),
+        ("Ran", None),
+        ("Jaws", None),
+    ]
+    assert all(r.unusable and "is not" in r.unusable for r in rows if r.score is None)
+    assert rows[1].unusable is None and rows[1].tmdb_id is None  # true is not an id

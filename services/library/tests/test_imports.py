@@ -121,6 +121,39 @@ async def test_a_job_left_by_a_dead_replica_is_finished_by_another_once(
     assert _outbox_ratings(favorites_engine, user) == 120
 
 
+async def test_a_row_the_file_got_wrong_is_reported_and_never_applied(
+    favorites_engine: Engine,
+) -> None:
+    user = uuid.uuid4()
+    at = datetime(2021, 1, 1, tzinfo=UTC)
+    broken = "The score '4.3' is not 0.5 to 5 stars in halves"
+    job = in_session(
+        favorites_engine,
+        imports.start,
+        user_id=user,
+        source="letterboxd",
+        file_name="ratings.csv",
+        rows=[
+            Row("rating", "ratings.csv:2", at=at, title="Film 1", unusable=broken),
+            Row("rating", "ratings.csv:3", at=at, title="Film 2", score=9.0),
+        ],
+    )
+    worker = ImportWorker(engine=favorites_engine, catalog=Catalog())  # type: ignore[arg-type]
+    assert in_session(favorites_engine, imports.claim, owner=worker.owner, lease_s=30) == job.id
+    await asyncio.wait_for(worker.work(job.id), 30)
+    done = in_session(favorites_engine, imports.get, user_id=user, import_id=job.id)
+    assert (done.status, done.rows, done.processed, done.matched, done.created["ratings"]) == (
+        "done",
+        2,
+        2,
+        1,
+        1,
+    )
+    assert [(u.row, u.reason) for u in done.unmatched] == [("ratings.csv:2", broken)]
+    assert worker.catalog.rows_asked == 1  # type: ignore[attr-defined]  # only the good row
+    assert _outbox_ratings(favorites_engine, user) == 1
+
+
 async def test_a_stopping_replica_lets_go_and_another_goes_on(favorites_engine: Engine) -> None:
     user = uuid.uuid4()
     import_id = _start(favorites_engine, user, 10)

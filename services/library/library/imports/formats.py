@@ -23,6 +23,7 @@ What each source gives:
 
 import csv
 import io
+import math
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Row:
     listed: ImportedList | None = None
     note: str | None = None
     not_a_film: str | None = None  # why it is not brought over (a series, an episode)
+    unusable: str | None = None  # why it cannot be brought over as it is (a broken score)
     position: float | None = None  # a list's own order
 
 
@@ -192,9 +194,25 @@ def _when(value: str | None) -> datetime | None:
 
 def _number(value: str | None) -> float | None:
     try:
-        return float((value or "").strip())
+        number = float((value or "").strip())
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
+
+
+def _whole(value: object, low: int, high: int) -> int | None:
+    """`value` as a whole number from `low` to `high`, or None (a bool is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value) if low <= value <= high else None
+
+
+def _off_scale(raw: object, scale: str) -> str:
+    """Why a rating is not brought over: a score not on its site's scale is reported among the
+    unmatched rows, never guessed at, nor left out unsaid."""
+    return f"The score {str(raw)[:20]!r} is not {scale}"
 
 
 # --- Letterboxd ---------------------------------------------------------------------------
@@ -223,12 +241,14 @@ def _letterboxd(name: str, content: bytes, in_zip: bool) -> list[Row]:
     if base in ("reviews.csv", "comments.csv", "profile.csv") or "Review" in header:
         return []  # not imported (README)
     _require(name, header, _LB_FILM, "a Letterboxd export CSV")
-    if "Rating" in header and "Watched Date" not in header:  # ratings.csv
+    if "Rating" in header and "Watched Date" not in header:  # ratings.csv, in half stars
         return [
             Row("rating", ref, at=_when(r["Date"]), title=r["Name"], year=_year(r["Year"]),
-                score=score * 2)
+                score=score,
+                unusable=None if score else _off_scale(raw, "0.5 to 5 stars in halves"))
             for ref, r in _records(name, lines)
-            if (score := _number(r.get("Rating"))) is not None and 0.5 <= score <= 5
+            if (raw := (r.get("Rating") or "").strip())  # no rating given: nothing to bring
+            for score in [_half_stars(raw)]
         ]  # fmt: skip
     if "Watched Date" in header:  # diary.csv: each entry a viewing
         return [
@@ -251,6 +271,12 @@ def _letterboxd(name: str, content: bytes, in_zip: bool) -> list[Row]:
         Row(kind, ref, at=_when(r["Date"]), title=r["Name"], year=_year(r["Year"]))
         for ref, r in _records(name, lines)
     ]
+
+
+def _half_stars(raw: str) -> float | None:
+    stars = _number(raw)
+    score = _whole(stars * 2, 1, 10) if stars is not None else None
+    return float(score) if score is not None else None
 
 
 def _letterboxd_list(name: str, lines: list[list[str]]) -> list[Row]:
@@ -314,11 +340,17 @@ def _imdb(name: str, content: bytes, _: bool) -> list[Row]:
             for ref, r in _records(name, lines)
         ]  # fmt: skip
     _require(name, header, {"Your Rating", "Date Rated"}, "IMDb's ratings export")
-    return [
-        _imdb_row("rating", ref, r, at=_when(r["Date Rated"]), score=score)
-        for ref, r in _records(name, lines)
-        if (score := _number(r["Your Rating"])) is not None and 1 <= score <= 10
-    ]
+    rows = []
+    for ref, r in _records(name, lines):
+        raw = (r["Your Rating"] or "").strip()
+        if raw:  # no rating given: nothing to bring
+            score = _whole(_number(raw), 1, 10)
+            rows.append(
+                _imdb_row("rating", ref, r, at=_when(r["Date Rated"]),
+                          score=float(score) if score else None,
+                          unusable=None if score else _off_scale(raw, "a whole number, 1 to 10"))
+            )  # fmt: skip
+    return rows
 
 
 def _imdb_row(kind: Kind, ref: str, r: dict[str, str], **values: Any) -> Row:
@@ -371,18 +403,21 @@ def _trakt_items(name: str, items: list[Any], listed: ImportedList | None) -> li
         movie: dict[str, Any] = item["movie"] if isinstance(item.get("movie"), dict) else {}
         ids: dict[str, Any] = movie["ids"] if isinstance(movie.get("ids"), dict) else {}
         tmdb_id, imdb_id = ids.get("tmdb"), ids.get("imdb")
-        score = item.get("rating") if kind == "rating" else None
+        raw = item.get("rating") if kind == "rating" else None
+        score = _whole(raw, 1, 10)
+        off_scale = None if raw is None or score else _off_scale(raw, "a whole number, 1 to 10")
         rows.append(
             Row(kind, f"{name}:{number}", at=_when(at),
                 title=movie.get("title") if isinstance(movie.get("title"), str) else None,
                 year=movie.get("year") if isinstance(movie.get("year"), int) else None,
-                tmdb_id=tmdb_id if isinstance(tmdb_id, int) and tmdb_id > 0 else None,
+                tmdb_id=tmdb_id if type(tmdb_id) is int and tmdb_id > 0 else None,
                 imdb_id=imdb_id if isinstance(imdb_id, str) and imdb_id.startswith("tt") else None,
-                score=float(score) if isinstance(score, int | float) and 1 <= score <= 10 else None,
+                score=float(score) if score else None,
+                unusable=off_scale,
                 listed=listed, note=(item.get("notes") or None) if listed else None,
                 not_a_film=None if what == "movie" else str(what or "not a film"))
         )  # fmt: skip
-        if kind == "rating" and rows[-1].score is None and rows[-1].not_a_film is None:
+        if kind == "rating" and raw is None and rows[-1].not_a_film is None:
             raise FileRefused(422, f"{name} is not a Trakt export: item {number} has no rating")
     if items and not rows:  # a collection, a show's progress: refused alone, skipped in a zip
         raise FileRefused(

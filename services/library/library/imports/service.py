@@ -91,6 +91,7 @@ def _stored(job: ImportJob, seq: int, row: Row) -> dict[str, Any]:
         "list_description": _cut(row.listed.description if row.listed else None, 2000),
         "note": row.note,
         "not_a_film": row.not_a_film[:100] if row.not_a_film else None,
+        "reason": row.unusable,  # known from the file: the row is reported, never applied
     }
 
 

@@ -92,7 +92,9 @@ class ImportWorker:
         outcomes: list[tuple[ImportRow, int | None, str | None]] = []
         asked = []
         for row in rows:
-            if row.not_a_film:
+            if row.reason:  # the file's own row could not be read as it stands
+                outcomes.append((row, None, row.reason))
+            elif row.not_a_film:
                 outcomes.append((row, None, f"Not a film ({row.not_a_film})"))
             else:
                 asked.append(row)
