@@ -113,10 +113,10 @@ def test_a_score_off_the_sites_scale_is_reported_never_rounded(
 ) -> None:
     mine = bearer(new_user())
     ratings = (
-        "Date,Name,Year,Letterboxd URI,Rating\n"
-        "2021-01-05,Star Wars,1977,https://boxd.it/2a1i,4.3\n"
-        "2021-01-06,The Godfather,1972,https://boxd.it/2aNc,4.5\n"
-    ).encode()
+        b"Date,Name,Year,Letterboxd URI,Rating\n"
+        b"2021-01-05,Star Wars,1977,https://boxd.it/2a1i,4.3\n"
+        b"2021-01-06,The Godfather,1972,https://boxd.it/2aNc,4.5\n"
+    )
     job = imported(api, mine, "letterboxd", "ratings.csv", ratings)
     assert (job["status"], job["rows"], job["matched"], job["created"]["ratings"]) == (
         "done",
