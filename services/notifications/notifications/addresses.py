@@ -1,8 +1,9 @@
 """Which addresses webhook deliveries may go to. A user chooses the URL, so this server must
 not become a way into the network it runs in: loopback, private, link-local (cloud metadata
 at 169.254.169.254 among them), shared (carrier NAT), multicast, reserved and unspecified
-addresses are refused, for IPv4 and IPv6 (mapped IPv4 judged as IPv4), unless the operator
-allows them (`WEBHOOK_ALLOW_PRIVATE`, for tests and a home server).
+addresses are refused, for IPv4 and IPv6 (an IPv4 address inside an IPv6 one, mapped, 6to4 or
+NAT64, judged as IPv4), unless the operator allows them (`WEBHOOK_ALLOW_PRIVATE`, for tests
+and a home server).
 
 The rule is applied where the connection is made: the delivery client resolves each host
 through `PublicResolver`, which keeps only the addresses the rule allows, so a name that
@@ -20,6 +21,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not the internet either
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: IPv4 behind a translator
 
 
 class RefusedAddress(Exception):
@@ -28,8 +30,11 @@ class RefusedAddress(Exception):
 
 def allowed(address: str, *, allow_private: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):  # an IPv4 address inside is judged as itself
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        ip = embedded or ip
     if allow_private:
         return not ip.is_unspecified and not ip.is_multicast
     return not (

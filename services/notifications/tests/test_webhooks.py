@@ -262,7 +262,8 @@ async def test_a_name_that_resolves_to_loopback_is_refused() -> None:
     [
         "127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
         "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
-        "::ffff:10.0.0.1", "240.0.0.1",
+        "::ffff:10.0.0.1", "240.0.0.1", "2002:7f00:1::", "2002:a9fe:a9fe::1",
+        "64:ff9b::7f00:1", "64:ff9b::a00:1",
     ],
 )  # fmt: skip
 def test_every_refused_address_class(address: str) -> None:
@@ -276,6 +277,7 @@ def test_every_refused_address_class(address: str) -> None:
 def test_public_addresses_and_url_rules() -> None:
     assert allowed("93.184.216.34", allow_private=False)
     assert allowed("2606:2800:220:1::1", allow_private=False)
+    assert allowed("64:ff9b::5db8:d822", allow_private=False)  # 93.184.216.34 through NAT64
     assert allowed("127.0.0.1", allow_private=True)
     for url, says in (
         ("ftp://example.com/", "http and https"),
