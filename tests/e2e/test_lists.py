@@ -177,3 +177,20 @@ def test_lists_feed_recommendations_and_leave_with_the_account(
     deleted = api.post("/me/delete", json={"password": user["password"]}, headers=mine)
     assert deleted.status_code in (200, 202, 204), deleted.text
     assert_problem(api.get(f"/lists/{first}"), 404)
+
+
+def test_a_public_lists_csv_runs_nothing_in_a_spreadsheet(
+    api: httpx.Client, new_user: NewUser
+) -> None:
+    mine = bearer(new_user())
+    made = api.post("/lists", json={"name": "Formulas", "public": True}, headers=mine).json()
+    note = '=HYPERLINK("http://example.com/x","open")'
+    added = api.post(
+        f"/lists/{made['id']}/items", json={"movie_id": 50, "note": note}, headers=mine
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["note"] == note  # the list itself keeps the note as written
+    exported = api.get(f"/lists/{made['id']}/export.csv")  # anyone's to download
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["tmdbID"], r["Description"]) for r in rows] == [("50", "'" + note)]

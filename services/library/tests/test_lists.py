@@ -143,3 +143,49 @@ def test_one_name_per_user_whatever_its_case(favorites_engine: Engine) -> None:
     with pytest.raises(ProblemError) as taken:
         _new_list(favorites_engine, user, "MINE ")
     assert taken.value.status == 409
+
+
+def test_an_exported_list_runs_nothing_in_a_spreadsheet_and_imports_back_as_it_was() -> None:
+    """A public list's CSV is anyone's to open: a cell a spreadsheet would run as a formula
+    is led by a quote, and the importer takes the quote off again."""
+    import csv
+    import io
+    from datetime import UTC, date, datetime
+
+    from library.imports.formats import read
+    from library.user_lists.export import letterboxd_csv
+    from shared.catalog_models import MovieSummary
+
+    def movie(movie_id: int, title: str) -> MovieSummary:
+        return MovieSummary(
+            id=movie_id,
+            title=title,
+            overview="",
+            release_date=date(1999, 1, 1),
+            genre_ids=[],
+            vote_average=0,
+            vote_count=0,
+            popularity=0,
+            poster_url=None,
+        )
+
+    at = datetime(2021, 1, 1, tzinfo=UTC)
+    notes = ['=HYPERLINK("http://x","see")', "+1 for this", "@SUM(A1)", "-", "a = b", None]
+    items = [lists.Item(n + 1, n + 1, note, at) for n, note in enumerate(notes)]
+    movies = {n + 1: movie(n + 1, f"Film {n + 1}") for n in range(len(notes))}
+    movies[5] = movie(5, "-ism")
+    exported = letterboxd_csv(items, movies)
+    cells = list(csv.DictReader(io.StringIO(exported)))
+    assert [c["Description"] for c in cells] == [
+        '\'=HYPERLINK("http://x","see")',
+        "'+1 for this",
+        "'@SUM(A1)",
+        "'-",
+        "a = b",
+        "",
+    ]
+    assert cells[4]["Title"] == "'-ism"
+    assert all(not c[k].startswith(("=", "+", "-", "@")) for c in cells for k in c)
+    back = read("letterboxd", "Mine.csv", exported.encode())
+    assert [(r.tmdb_id, r.note) for r in back] == [(n + 1, note) for n, note in enumerate(notes)]
+    assert back[4].title == "-ism"

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import orjson
 
+from library.user_lists.export import FORMULA_GUARD, FORMULA_LEADS
 from shared.middleware import MAX_UPLOAD_FILE_BYTES
 
 Source = Literal["letterboxd", "imdb", "trakt"]
@@ -279,6 +280,13 @@ def _half_stars(raw: str) -> float | None:
     return float(score) if score is not None else None
 
 
+def plain_cell(value: str) -> str:
+    """A cell as it was before a list export guarded it against spreadsheets (a quote before
+    what a formula could start with: user_lists.export.as_text_cell)."""
+    guarded = value.startswith(FORMULA_GUARD) and value[1:].startswith(FORMULA_LEADS)
+    return value[1:] if guarded else value
+
+
 def _letterboxd_list(name: str, lines: list[list[str]]) -> list[Row]:
     """Letterboxd's list export: a title line, the list's own header and row (Name,
     Description), a blank line, then Position, Name, Year, URL, Description."""
@@ -307,9 +315,10 @@ def _plain_list(
     for ref, r in _records(name, lines, start):
         tmdb_id = r.get("tmdbID", "")
         rows.append(
-            Row("list", ref, title=r.get("Name") or r.get("Title"), year=_year(r.get("Year")),
+            Row("list", ref, title=plain_cell(r.get("Name") or r.get("Title") or "") or None,
+                year=_year(r.get("Year")),
                 tmdb_id=int(tmdb_id) if tmdb_id.isdigit() and int(tmdb_id) > 0 else None,
-                listed=listed, note=(r.get("Description") or "")[:500] or None,
+                listed=listed, note=plain_cell(r.get("Description") or "")[:500] or None,
                 position=_number(r.get("Position")))
         )  # fmt: skip
     rows.sort(key=lambda row: row.position or 0)

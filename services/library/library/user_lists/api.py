@@ -1,8 +1,6 @@
 """Routes of a user's own lists: the lists, their items in order, the public reads and the
 CSV export in Letterboxd's list format."""
 
-import csv
-import io
 import re
 import uuid
 from typing import Annotated
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Response, status
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
 from library.user_lists import service as lists
+from library.user_lists.export import letterboxd_csv
 from library.user_lists.models import (
     ListIn,
     ListItemIn,
@@ -282,24 +281,6 @@ async def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
-
-
-LETTERBOXD_LIST_HEADER = ("Position", "tmdbID", "Title", "Year", "Description")
-
-
-def letterboxd_csv(rows: list[lists.Item], movies: dict[int, MovieSummary]) -> str:
-    """Rows in list order: Letterboxd's importer matches `tmdbID` first, then title and year,
-    keeps the rows' order, and takes `Description` as the entry's note."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(LETTERBOXD_LIST_HEADER)
-    for row in rows:
-        movie = movies.get(row.movie_id)
-        if movie is None:  # hidden from this reader
-            continue
-        year = movie.release_date.year if movie.release_date else ""
-        writer.writerow((row.position, row.movie_id, movie.title, year, row.note or ""))
-    return out.getvalue()
 
 
 def _who(principal: Principal | None) -> uuid.UUID | None:
