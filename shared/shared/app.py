@@ -1,13 +1,14 @@
 """The FastAPI application every service starts from: errors, middleware, health, metrics."""
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,6 +33,41 @@ from shared.middleware import (
 from shared.runtime import Runtime
 
 API_PREFIX = "/api/v1"  # every service router is created with this prefix
+
+
+class JsonBodyRequest(Request):
+    """A request whose JSON body is read as RFC 8259 JSON (orjson): NaN, Infinity and
+    -Infinity, which Python's json module takes, are not JSON, and are refused as a body that
+    cannot be read (a 422), as the fast doors' own parser refuses them."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())  # a JSONDecodeError when not JSON
+        return self._json
+
+
+class JsonBodyRoute(APIRoute):
+    """The route class of every service router (`service_router`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_json_body(request: Request) -> Response:
+            return await handler(JsonBodyRequest(request.scope, request.receive, request._send))
+
+        return with_json_body
+
+
+def service_router(**options: Any) -> APIRouter:
+    """An APIRouter whose routes read JSON bodies as JSON (JsonBodyRoute); a service's app
+    takes no other kind (create_service_app checks)."""
+    return APIRouter(route_class=JsonBodyRoute, **options)
+
+
+def require_json_body_routes(router: APIRouter) -> None:
+    """TypeError for a router with routes made otherwise than by `service_router`."""
+    if loose := [route.path for route in router.routes if type(route) is APIRoute]:
+        raise TypeError(f"routes not made by shared.app.service_router: {loose}")
 
 
 def settle_heap() -> None:
@@ -94,6 +130,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     for router in routers:
+        require_json_body_routes(router)
         app.include_router(router)
     add_operations_routes(app, runtime)
 

@@ -292,3 +292,60 @@ async def test_an_answer_soon_carries_the_request_id_and_one_left_to_the_app_kee
     # a body to read, or a request the shortcut does not take: the app's at once
     assert middleware.answer_soon(scope("/page", (b"content-length", b"2"))) is None
     assert middleware.answer_soon(scope("/other")) is None
+
+
+def _json_body_app() -> FastAPI:
+    from shared.app import service_router
+
+    router = service_router(prefix="/api/v1")
+
+    @router.post("/scores")
+    async def score(item: Item) -> Item:
+        return item
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    return app
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "x", "count": NaN}',
+        b'{"name": "x", "count": Infinity}',
+        b'{"name": "x", "count": -Infinity}',
+        b'{"name": "\xff", "count": 1}',
+        b"{",
+    ],
+)
+async def test_a_service_route_reads_only_json_as_json(body: bytes) -> None:
+    """NaN and Infinity are not JSON (Python's json module takes them): a 422 at the body,
+    as for any body that is not JSON."""
+    transport = httpx.ASGITransport(app=_json_body_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.post(
+            "/api/v1/scores", content=body, headers={"content-type": "application/json"}
+        )
+        taken = await client.post("/api/v1/scores", json={"name": "é", "count": 3})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"][0]["loc"][0] == "body"
+    assert len(refused.json()["errors"]) == 1  # the body, not a field's bound
+    assert (taken.status_code, taken.json()) == (200, {"name": "é", "count": 3})
+
+
+def test_a_service_takes_only_routes_that_read_json_as_json() -> None:
+    from shared.app import require_json_body_routes, service_router
+
+    plain, served = APIRouter(), service_router()
+
+    for router in (plain, served):
+
+        @router.post("/scores")
+        async def score(item: Item) -> Item:
+            return item
+
+    with pytest.raises(TypeError, match="/scores"):
+        require_json_body_routes(plain)
+    require_json_body_routes(served)

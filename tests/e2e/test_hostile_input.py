@@ -72,6 +72,30 @@ def test_a_value_of_the_wrong_json_type_is_422_not_coerced(
     assert_problem(api.request(method, path, headers=headers, json=body), 422)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/movies/550/rating", b'{"score": NaN}'),
+        ("PUT", "/movies/550/rating", b'{"score": Infinity}'),
+        ("POST", "/movies/550/reviews", b'{"body": "Fine", "score": -Infinity}'),
+        ("POST", "/favorites", b'{"movie_id": NaN}'),
+    ],
+)
+def test_nan_and_infinity_are_not_json(
+    api: httpx.Client, new_user: NewUser, method: str, path: str, body: bytes
+) -> None:
+    """Python's json module takes them; the contract is JSON, so they are a body that cannot
+    be read, not a number out of bounds."""
+    headers = {
+        "Authorization": new_user()["authorization"],
+        "Content-Type": "application/json",
+    }
+    refused = api.request(method, path, headers=headers, content=body)
+    assert_problem(refused, 422)
+    assert [issue["loc"][0] for issue in refused.json()["errors"]] == ["body"]
+    assert "equal to" not in refused.text
+
+
 def test_an_item_position_is_a_json_integer(api: httpx.Client, new_user: NewUser) -> None:
     headers = {"Authorization": new_user()["authorization"]}
     created = api.post("/lists", headers=headers, json={"name": "Ordered"})

@@ -3,7 +3,7 @@
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import Session
 
@@ -27,7 +27,7 @@ from auth.models import (
 from auth.passwords import Passwords
 from auth.revocations import RevocationUnavailable
 from auth.throttle import LoginThrottle, ThrottleUnavailable
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.db import utcnow
 from shared.deps import ClientIp, CurrentPrincipal, RuntimeDep, SessionDep
 from shared.errors import DependencyUnavailable, ProblemError, problem_responses
@@ -35,7 +35,7 @@ from shared.security import Principal
 from shared.threads import run_sync
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix=API_PREFIX)
+router = service_router(prefix=API_PREFIX)
 
 INVALID_CREDENTIALS = "Invalid email or password"
 DENYLIST = "The token denylist"

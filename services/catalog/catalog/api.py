@@ -3,7 +3,7 @@ similar titles and recommendations, genres; answers shaped by answers.py."""
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from catalog import visibility
@@ -25,11 +25,11 @@ from catalog.details import PARTS, assemble
 from catalog.locale import REGION_PATTERN, Preferred
 from catalog.models import Genre, MovieDetail, MoviePage
 from catalog.service import MOVIE_LISTS, DiscoverFilters
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.deps import OptionalPrincipal, RuntimeDep
 from shared.errors import ProblemError, problem_responses
 
-router = APIRouter(prefix=API_PREFIX, tags=["movies"])
+router = service_router(prefix=API_PREFIX, tags=["movies"])
 
 
 PAGE_EXAMPLE = {

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -16,11 +16,12 @@ from catalog.deps import CatalogDep
 from catalog.locale import DEFAULT_LOCALE, Locale
 from catalog.models import MovieBatch, MovieList, RelatedIds, RelatedLists
 from catalog.preferences import ANONYMOUS, ViewerPreferences, viewer_preferences
+from shared.app import service_router
 from shared.deps import InternalOnly, RuntimeDep
 from shared.events import CatalogTrendingRefreshed
 from shared.runtime import Runtime as ServiceRuntime
 
-internal_router = APIRouter(
+internal_router = service_router(
     prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
 )
 

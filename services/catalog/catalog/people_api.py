@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from catalog import visibility
@@ -11,11 +11,11 @@ from catalog.answers import AudienceDep, PersonId, answer, ok, respond, upstream
 from catalog.deps import CatalogDep, PageQuery
 from catalog.models import Person, PersonCreditPage, SearchPage
 from catalog.upstream import TMDB_PAGE_SIZE
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import page_count
 from shared.errors import problem_responses
 
-people = APIRouter(prefix=API_PREFIX, tags=["people"])
+people = service_router(prefix=API_PREFIX, tags=["people"])
 PERSON_EXAMPLE = {
     "id": 6384,
     "name": "Keanu Reeves",
@@ -79,7 +79,7 @@ async def person_movies(
     return answer(request, body, served, audience)
 
 
-finder = APIRouter(prefix=API_PREFIX, tags=["search"])
+finder = service_router(prefix=API_PREFIX, tags=["search"])
 
 
 @finder.get(

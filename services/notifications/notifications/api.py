@@ -5,7 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import Header, Path, Query, Request, Response, status
 from prometheus_client import Gauge
 from sqlmodel import Session
 from starlette.responses import StreamingResponse
@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 from notifications import live, service
 from notifications.models import NotificationPublic, NotificationsPage
 from shared.account_export import NotificationExport
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, InternalOnly, RuntimeDep, SessionDep
 from shared.errors import ProblemError, problem_responses
@@ -22,7 +22,7 @@ from shared.threads import run_sync
 
 OPEN_STREAMS = Gauge("notifications_open_streams", "Event streams open in this process")
 
-router = APIRouter(prefix=API_PREFIX, tags=["notifications"])
+router = service_router(prefix=API_PREFIX, tags=["notifications"])
 
 
 def _public(notification: service.Notification) -> NotificationPublic:
@@ -165,7 +165,7 @@ async def stream(
     )
 
 
-internal_router = APIRouter(
+internal_router = service_router(
     prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
 )
 

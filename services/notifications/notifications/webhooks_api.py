@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from notifications import webhooks
 from notifications.addresses import RefusedAddress, check_host, check_url
@@ -18,14 +18,14 @@ from notifications.models import (
     WebhookPublic,
     WebhooksPage,
 )
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep, path_id
 from shared.errors import ProblemError, problem_responses
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["webhooks"])
+router = service_router(prefix=API_PREFIX, tags=["webhooks"])
 WebhookId = Annotated[uuid.UUID, path_id("webhook")]
 
 

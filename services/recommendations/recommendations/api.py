@@ -4,21 +4,21 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
 from recommendations import profile
 from recommendations.service import Recommender
 from shared.account_export import TasteSignalExport
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import MovieSummary, Page
 from shared.deps import CurrentPrincipal, InternalOnly, SessionDep
 from shared.errors import problem_responses
 from shared.pagecache import PAGE_STAMP_HEADER
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["recommendations"])
+router = service_router(prefix=API_PREFIX, tags=["recommendations"])
 
 
 class RecommendedMovie(MovieSummary):
@@ -56,7 +56,7 @@ async def recommendations(
     return Response(body, media_type="application/json")
 
 
-internal_router = APIRouter(
+internal_router = service_router(
     prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
 )
 

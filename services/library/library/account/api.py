@@ -3,19 +3,17 @@ export (internal: auth assembles the whole export)."""
 
 import uuid
 
-from fastapi import APIRouter
-
 from library.account import service as account
 from library.account.models import TitleState
 from library.deps import CatalogDep, MovieId
 from shared.account_export import LibraryExport
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.deps import CurrentPrincipal, InternalOnly, SessionDep
 from shared.errors import problem_responses
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["library"])
-internal_router = APIRouter(
+router = service_router(prefix=API_PREFIX, tags=["library"])
+internal_router = service_router(
     prefix="/internal", include_in_schema=False, dependencies=[InternalOnly]
 )
 

@@ -4,19 +4,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import Query
 from starlette.responses import Response
 
 from library.calendar.service import watched_titles
 from library.deps import CatalogDep
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import Calendar, CalendarEntry
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep
 from shared.errors import ProblemError, problem_responses
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["calendar"])
+router = service_router(prefix=API_PREFIX, tags=["calendar"])
 MAX_SPAN_DAYS = 180
 DEFAULT_PAST_DAYS = 7
 DEFAULT_AHEAD_DAYS = 90

@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy import Engine
 
 from library.catalog_client import LibraryCatalogClient
@@ -10,14 +10,14 @@ from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery, PagesDep, P
 from library.favorites import service
 from library.favorites.models import FavoriteIn, FavoritePublic, FavoritesPage, FavoriteWithMovie
 from library.lists import page_of
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.pagecache import UserPageCache, page_field
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["favorites"])
+router = service_router(prefix=API_PREFIX, tags=["favorites"])
 NOT_A_FAVORITE = "This movie is not one of your favorites"
 
 

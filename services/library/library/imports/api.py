@@ -4,13 +4,13 @@ background), read an import's progress and report."""
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import File, Form, Response, UploadFile, status
 
 from library.deps import LimitQuery, PageQuery
 from library.imports import formats
 from library.imports import service as imports
 from library.imports.models import ImportPublic, ImportsPage
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep, path_id
@@ -18,7 +18,7 @@ from shared.errors import ProblemError, problem_responses
 from shared.middleware import MAX_UPLOAD_FILE_BYTES
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["imports"])
+router = service_router(prefix=API_PREFIX, tags=["imports"])
 ImportId = Annotated[uuid.UUID, path_id("import")]
 
 

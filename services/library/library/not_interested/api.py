@@ -1,15 +1,15 @@
 """Marking a title "not interested" (and taking the mark back)."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from library.deps import CatalogDep, MovieId
 from library.not_interested import service as not_interested
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.deps import CurrentPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["library"])
+router = service_router(prefix=API_PREFIX, tags=["library"])
 
 
 @router.put(

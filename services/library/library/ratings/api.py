@@ -2,14 +2,14 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy import Engine
 
 from library.catalog_client import LibraryCatalogClient
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.ratings import service as ratings
 from library.ratings.models import RatingIn, RatingPublic, RatingsPage
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
@@ -17,7 +17,7 @@ from shared.errors import ProblemError, problem_responses
 from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX)
+router = service_router(prefix=API_PREFIX)
 
 
 @router.put(

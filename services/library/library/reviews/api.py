@@ -3,18 +3,18 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.reviews import service as reviews
 from library.reviews.models import Author, ReviewIn, ReviewPublic, ReviewsPage, ReviewUpdate
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import paginate
 from shared.deps import CurrentPrincipal, OptionalPrincipal, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX)
+router = service_router(prefix=API_PREFIX)
 ReviewId = Annotated[uuid.UUID, Path(description="The review's id")]
 
 

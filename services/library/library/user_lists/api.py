@@ -5,7 +5,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
@@ -21,7 +21,7 @@ from library.user_lists.models import (
     ListsPage,
     ListUpdate,
 )
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.catalog_models import MovieSummary, paginate
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, OptionalPrincipal, SessionDep, path_id
@@ -29,7 +29,7 @@ from shared.errors import ProblemError, problem_responses
 from shared.security import Principal
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["lists"])
+router = service_router(prefix=API_PREFIX, tags=["lists"])
 
 
 ListId = Annotated[uuid.UUID, path_id("list")]

@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy import Engine
 
 from library.catalog_client import LibraryCatalogClient
@@ -10,14 +10,14 @@ from library.deps import CatalogDep, LimitQuery, MovieId, PageQuery
 from library.lists import page_of
 from library.watchlist import service as watchlist
 from library.watchlist.models import WatchlistIn, WatchlistPage, WatchlistPublic, WatchlistWithMovie
-from shared.app import API_PREFIX
+from shared.app import API_PREFIX, service_router
 from shared.db import in_session
 from shared.deps import CurrentPrincipal, EngineDep, SessionDep
 from shared.errors import ProblemError, problem_responses
 from shared.fastroutes import NO_CONTENT, Answer, as_response, json_answer
 from shared.threads import run_sync
 
-router = APIRouter(prefix=API_PREFIX, tags=["watchlist"])
+router = service_router(prefix=API_PREFIX, tags=["watchlist"])
 
 
 @router.get(
