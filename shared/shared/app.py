@@ -53,7 +53,7 @@ class JsonBodyRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def with_json_body(request: Request) -> Response:
-            return await handler(JsonBodyRequest(request.scope, request.receive, request._send))
+            return await handler(JsonBodyRequest(request.scope, request.receive))
 
         return with_json_body
 
