@@ -28,6 +28,7 @@ from shared.events import UserPreferencesChanged
 from shared.outbox import OutboxRelay, add_event
 from shared.redis import make_sync_redis
 from testsupport.calls import keys_of_script_calls
+from testsupport.transactions import rows_of, second_waits_for_first
 
 MakeCatalog = Callable[..., Catalog]
 
@@ -456,44 +457,6 @@ async def test_a_deleted_viewer_stays_deleted_whatever_arrives_late(
         )
 
 
-def _the_second_waits_for_the_first(
-    engine,  # type: ignore[no-untyped-def]
-    first: Callable[[Session], object],
-    second: Callable[[Session], object],
-) -> None:
-    """`first` in a transaction left open, `second` in another on a thread: `second` must
-    still be waiting a second later, and end once `first` commits."""
-    import threading
-
-    ended: list[bool] = []
-
-    def run_second() -> None:
-        with Session(engine) as session:
-            second(session)
-            session.commit()
-        ended.append(True)
-
-    with Session(engine) as session:
-        first(session)
-        session.execute(text("SELECT 1"))  # what `first` deferred to its commit is sent now
-        waiting = threading.Thread(target=run_second, daemon=True)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive(), "the second transaction did not wait for the first"
-        session.commit()
-    waiting.join(timeout=10)
-    assert ended, "the second transaction did not end"
-
-
-def _watches_of(engine, user: uuid.UUID) -> int:  # type: ignore[no-untyped-def]
-    with engine.connect() as connection:
-        return int(
-            connection.execute(
-                text("SELECT count(*) FROM release_watch WHERE user_id = :u"), {"u": user}
-            ).scalar_one()
-        )
-
-
 @pytest.mark.parametrize("deletion_first", [True, False])
 def test_a_watch_that_meets_a_deletion_under_way_leaves_nothing_of_the_user(
     engine, catalog_settings: CatalogSettings, deletion_first: bool
@@ -519,8 +482,8 @@ def test_a_watch_that_meets_a_deletion_under_way_leaves_nothing_of_the_user(
         release_check.watch(session, user_id=user, movie_id=31, list_="watchlist", at=now)
 
     first, second = (delete_user, watch) if deletion_first else (watch, delete_user)
-    _the_second_waits_for_the_first(engine, first, second)
-    assert _watches_of(engine, user) == 0
+    second_waits_for_first(engine, first, second)
+    assert rows_of(engine, "release_watch", user) == 0
 
 
 def _refresher(make_catalog: MakeCatalog, sandbox_app: Starlette, redis: Redis, engine, settings):  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from shared.events import UserPreferencesChanged, UserRegistered, wrap
 from shared.pagecache import FAVORITES_PAGES, UserPageCache
 from shared.redis import make_redis
 from testsupport.infra import Infra
+from testsupport.transactions import rows_of
 
 
 def _forget(engine: Engine, user: uuid.UUID) -> None:
@@ -31,20 +32,11 @@ def _forget(engine: Engine, user: uuid.UUID) -> None:
         session.commit()
 
 
-def _count(engine: Engine, table: str, user: uuid.UUID) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(
-                text(f"SELECT count(*) FROM {table} WHERE user_id = :u"), {"u": user}
-            ).scalar_one()
-        )
-
-
 def test_every_write_for_a_deleted_account_is_refused(favorites_engine: Engine) -> None:
     user = uuid.uuid4()
     in_session(favorites_engine, FAVORITES.add, user_id=user, movie_id=1)
     _forget(favorites_engine, user)
-    assert _count(favorites_engine, "favorite", user) == 0
+    assert rows_of(favorites_engine, "favorite", user) == 0
     writes = [
         lambda: in_session(favorites_engine, FAVORITES.add, user_id=user, movie_id=2),
         lambda: in_session(favorites_engine, ratings.rate, user_id=user, movie_id=2, score=8.0),
@@ -57,7 +49,7 @@ def test_every_write_for_a_deleted_account_is_refused(favorites_engine: Engine) 
             write()
         assert is_forgotten_account(refused.value)
     for table in ("favorite", "rating", "watch_entry"):
-        assert _count(favorites_engine, table, user) == 0
+        assert rows_of(favorites_engine, table, user) == 0
 
 
 def test_a_deletion_waits_for_a_write_under_way_and_removes_it(favorites_engine: Engine) -> None:
@@ -77,7 +69,7 @@ def test_a_deletion_waits_for_a_write_under_way_and_removes_it(favorites_engine:
         writer.commit()
     deletion.join(timeout=10)
     assert not deletion.is_alive()
-    assert _count(favorites_engine, "favorite", user) == 0  # ...and removes what it wrote
+    assert rows_of(favorites_engine, "favorite", user) == 0  # ...and removes what it wrote
 
 
 async def test_a_late_event_does_not_bring_a_deleted_user_back(
@@ -96,4 +88,4 @@ async def test_a_late_event_does_not_bring_a_deleted_user_back(
     for event in (registered, changed):  # handled (acknowledged), and nothing written
         await handlers[event.event_type](event, wrap(event, producer="auth"))
     for table in ("user_directory", "watchlist_setting"):
-        assert _count(favorites_engine, table, user) == 0
+        assert rows_of(favorites_engine, table, user) == 0

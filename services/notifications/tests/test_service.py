@@ -1,10 +1,8 @@
 """Fan-out, preferences, idempotency and bounded history on the real PostgreSQL."""
 
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import orjson
 import pytest
@@ -13,6 +11,7 @@ from sqlmodel import Session
 
 from notifications import releases, service
 from shared.events import UserPreferences
+from testsupport.transactions import rows_of, second_waits_for_first
 
 MOVIES = [
     {"id": 1, "title": "Alien", "genre_ids": [27, 878]},
@@ -228,39 +227,6 @@ def _release_for(session: Session, user: uuid.UUID) -> list[service.Delivered]:
     )  # fmt: skip
 
 
-T = TypeVar("T")
-
-
-def _waits_for_the_first(
-    engine: Engine,
-    first: Callable[[Session], object],
-    second: Callable[[Session], T],
-    *,
-    meanwhile: Callable[[], None] = lambda: None,
-) -> T:
-    """Runs `first` in a transaction left open, then `second` in another on a thread: asserts
-    that `second` is still waiting a second later (`meanwhile` runs then), commits `first`,
-    and gives back what `second` returned once it has committed too."""
-    returned: list[T] = []
-
-    def run_second() -> None:
-        with Session(engine) as session:
-            returned.append(second(session))
-            session.commit()
-
-    with Session(engine) as session:
-        first(session)
-        waiting = threading.Thread(target=run_second, daemon=True)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        meanwhile()
-        assert waiting.is_alive(), "the second transaction did not wait for the first"
-        session.commit()
-    waiting.join(timeout=10)
-    assert not waiting.is_alive() and returned, "the second transaction did not end"
-    return returned[0]
-
-
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -288,7 +254,7 @@ def test_a_users_notifications_become_visible_in_the_order_of_their_seqs(
         with Session(notifications_engine) as reader:
             assert service.since(reader, user_id=user, after_seq=0) == []
 
-    written_second = _waits_for_the_first(
+    written_second = second_waits_for_first(
         notifications_engine,
         write_first,
         lambda session: second(session, user),
@@ -301,15 +267,6 @@ def test_a_users_notifications_become_visible_in_the_order_of_their_seqs(
             written_first[0].seq,
             written_second[0].seq,
         ]
-
-
-def _count(engine: Engine, table: str, user: uuid.UUID) -> int:
-    with engine.connect() as connection:
-        return int(
-            connection.execute(
-                text(f"SELECT count(*) FROM {table} WHERE user_id = :user"), {"user": user}
-            ).scalar_one()
-        )
 
 
 @pytest.mark.parametrize("late", [_trending_for, _picks_for, _import_for])
@@ -325,8 +282,8 @@ def test_nothing_is_written_for_a_deleted_account_whatever_comes_late(
         session.commit()
         assert [d for d in late(session, user) if d.user_id == user] == []
         session.commit()
-    assert _count(notifications_engine, "notification", user) == 0
-    assert _count(notifications_engine, "subscriber", user) == 0
+    assert rows_of(notifications_engine, "notification", user) == 0
+    assert rows_of(notifications_engine, "subscriber", user) == 0
 
 
 def test_a_deletion_waits_for_a_notification_being_written_and_takes_it_too(
@@ -335,12 +292,12 @@ def test_a_deletion_waits_for_a_notification_being_written_and_takes_it_too(
     """A fan-out that read the user as a subscriber just before the deletion: the deletion
     waits for its turn, so what the fan-out wrote goes with the rest."""
     user = _subscribe(notifications_engine)
-    _waits_for_the_first(
+    second_waits_for_first(
         notifications_engine,
         lambda session: _trending_for(session, user),
         lambda session: service.forget(session, user_id=user),
     )
-    assert _count(notifications_engine, "notification", user) == 0
+    assert rows_of(notifications_engine, "notification", user) == 0
 
 
 def test_what_comes_after_a_deletion_does_not_bring_the_user_back(
@@ -361,14 +318,14 @@ def test_what_comes_after_a_deletion_does_not_bring_the_user_back(
         releases.watchlisted(session, user_id=user, movie_id=11, at=later)
         session.commit()
     for table in ("subscriber", "watchlisted", "notification"):
-        assert _count(notifications_engine, table, user) == 0, table
+        assert rows_of(notifications_engine, table, user) == 0, table
 
 
 def test_a_change_that_meets_a_deletion_under_way_waits_for_it_and_writes_nothing(
     notifications_engine: Engine,
 ) -> None:
     user = _subscribe(notifications_engine)
-    _waits_for_the_first(
+    second_waits_for_first(
         notifications_engine,
         lambda session: service.forget(session, user_id=user),
         lambda session: service.update_preferences(
@@ -378,4 +335,4 @@ def test_a_change_that_meets_a_deletion_under_way_waits_for_it_and_writes_nothin
             at=datetime.now(UTC) + timedelta(seconds=1),
         ),
     )
-    assert _count(notifications_engine, "subscriber", user) == 0
+    assert rows_of(notifications_engine, "subscriber", user) == 0

@@ -35,6 +35,7 @@ import orjson
 
 from library.user_lists.export import FORMULA_GUARD, FORMULA_LEADS
 from shared.middleware import MAX_UPLOAD_FILE_BYTES
+from shared.parsing import json_integer
 
 Source = Literal["letterboxd", "imdb", "trakt"]
 Kind = Literal["rating", "history", "watchlist", "favorite", "list"]
@@ -202,12 +203,14 @@ def _number(value: str | None) -> float | None:
 
 
 def _whole(value: object, low: int, high: int) -> int | None:
-    """`value` as a whole number from `low` to `high`, or None (a bool is not a number)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """`value` as a whole number from `low` to `high` (a JSON integer: not a bool, NaN or
+    infinity), or None."""
+    try:
+        number = json_integer(value)
+    except ValueError:
         return None
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        return None
-    return int(value) if low <= value <= high else None
+    assert isinstance(number, int)
+    return number if low <= number <= high else None
 
 
 def _off_scale(raw: object, scale: str) -> str:
